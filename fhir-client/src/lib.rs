@@ -1,0 +1,34 @@
+//! FHIR R4 client: the resource types we touch, the `Ehr` port the workflows see, and
+//! `FhirClient`, the reqwest adapter behind it. Every `Ehr` call is scoped by a `PatientId`
+//! that comes from the authenticated session, never from chat text.
+
+mod ehr;
+mod ids;
+
+pub use ehr::*;
+pub use ids::*;
+
+/// Everything that can go wrong talking to the EHR, typed so callers can decide what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The slot was taken by someone else between offering and booking (412 / busy slot).
+    #[error("slot already taken")]
+    SlotTaken,
+    /// The resource does not exist, or does not belong to the patient in scope.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The EHR could not be reached, or did not answer in time; safe to retry later.
+    #[error("EHR unavailable: {0}")]
+    Unavailable(String),
+    /// The EHR answered with an OperationOutcome we cannot act on.
+    #[error("EHR rejected the request ({status}): {diagnostics}")]
+    Rejected { status: u16, diagnostics: String },
+    /// The EHR answered with something that is not the FHIR we expected.
+    #[error("unexpected answer from EHR: {0}")]
+    Protocol(String),
+    /// A value coming in from outside did not parse (ids, dates, ...).
+    #[error("invalid {what}: {why}")]
+    Invalid { what: &'static str, why: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,7 @@
+//! Workflow scripts and the engine that runs one conversation a step at a time.
+//! The model suggests (through the narrow `Understand` port), the script decides, and facts
+//! come only from the `Ehr`.
+
+mod api;
+
+pub use api::*;
