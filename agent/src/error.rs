@@ -1,0 +1,120 @@
+//! The one error type every route returns. Each variant names its HTTP status; the body is a
+//! FHIR OperationOutcome-style JSON with the request id. A 5xx body reveals nothing but that id
+//! (the cause is logged, scrubbed, under the same id).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed; the message says what to fix.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid session (or it timed out).
+    #[error("sign-in required")]
+    Unauthorized,
+    /// 404: no such resource for this caller (also what another patient's resource looks like).
+    #[error("not found")]
+    NotFound,
+    /// 409: the conversation is busy with another turn.
+    #[error("{0}")]
+    Conflict(String),
+    /// 503: the model or the EHR is saturated; retry after the given seconds.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after: u64 },
+    /// 500: anything unexpected; logged, never shown.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Busy => ApiError::Conflict("another message is still being answered".into()),
+            StoreError::NotFound => ApiError::NotFound,
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The id of the request being served, set by the request-id middleware.
+    pub static REQUEST_ID: String;
+}
+
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(|id| id.clone()).unwrap_or_else(|_| "none".into())
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "invalid",
+            ApiError::Unauthorized => "login",
+            ApiError::NotFound => "not-found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unavailable { .. } => "transient",
+            ApiError::Internal(_) => "exception",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let request_id = current_request_id();
+        let status = self.status();
+        let diagnostics = match &self {
+            ApiError::Internal(err) => {
+                tracing::error!(request_id = %request_id, error_kind = %root_kind(err), "request failed");
+                format!("internal error; quote request id {request_id}")
+            }
+            other => other.to_string(),
+        };
+        let body = json!({
+            "resourceType": "OperationOutcome",
+            "id": request_id,
+            "issue": [{ "severity": "error", "code": self.code(), "diagnostics": diagnostics }],
+        });
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let ApiError::Unavailable { retry_after, .. } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+/// A coarse, content-free description of an error for the log (type names, not messages).
+fn root_kind(err: &anyhow::Error) -> String {
+    let root = err.root_cause();
+    let name = std::any::type_name_of_val(root);
+    if let Some(e) = root.downcast_ref::<sqlx::Error>() {
+        return format!("sqlx::{}", sqlx_kind(e));
+    }
+    name.to_owned()
+}
+
+fn sqlx_kind(e: &sqlx::Error) -> &'static str {
+    match e {
+        sqlx::Error::Database(_) => "database",
+        sqlx::Error::Io(_) => "io",
+        sqlx::Error::PoolTimedOut => "pool_timeout",
+        sqlx::Error::RowNotFound => "row_not_found",
+        _ => "other",
+    }
+}

@@ -1,0 +1,103 @@
+//! The patient chat API the widget talks to: list and start conversations, post a message
+//! (one turn at a time, `Idempotency-Key` for safe retries), read the history. Every handler
+//! takes `PatientSession` and only ever sees that patient's conversations.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use workflows::Lang;
+
+use crate::chat::{self, ChatMessage, Opening, TurnResponse};
+use crate::error::ApiError;
+use crate::session::PatientSession;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/me", get(me))
+        .route("/api/conversations", get(list).post(start))
+        .route("/api/conversations/{id}/messages", get(messages).post(send))
+}
+
+async fn me(State(state): State<AppState>, s: PatientSession) -> Result<Json<serde_json::Value>, ApiError> {
+    let name = state.ehr.patient_name(&s.patient).await.ok().flatten();
+    Ok(Json(json!({ "patient": s.patient.as_str(), "name": name })))
+}
+
+#[derive(Serialize)]
+struct Summary {
+    id: String,
+    status: String,
+    started_by: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+async fn list(State(state): State<AppState>, s: PatientSession) -> Result<Json<Vec<Summary>>, ApiError> {
+    let rows = state.store.conversations_of(s.patient.as_str()).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| Summary {
+                id: r.id,
+                status: r.status,
+                started_by: r.started_by,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    #[serde(default)]
+    lang: Option<Lang>,
+}
+
+async fn start(
+    State(state): State<AppState>,
+    s: PatientSession,
+    body: Option<Json<StartBody>>,
+) -> Result<Json<TurnResponse>, ApiError> {
+    let lang = body.and_then(|b| b.0.lang).unwrap_or_default();
+    Ok(Json(chat::open(&state, &s.patient, lang, Opening::Patient).await?))
+}
+
+async fn messages(
+    State(state): State<AppState>,
+    s: PatientSession,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ChatMessage>>, ApiError> {
+    let conv = chat::owned_conversation(&state, &s.patient, &id).await?;
+    Ok(Json(chat::history(&state, &conv).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendBody {
+    text: String,
+}
+
+async fn send(
+    State(state): State<AppState>,
+    s: PatientSession,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<SendBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<TurnResponse>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("body must be {{\"text\": ...}}: {}", e.body_text())))?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 128)
+                .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1-128 visible characters".into()))?,
+        ),
+        None => None,
+    };
+    Ok(Json(chat::post(&state, &s.patient, &id, &body.text, key).await?))
+}

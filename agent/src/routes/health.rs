@@ -1,0 +1,51 @@
+//! Liveness (`/health`: the process answers) and readiness (`/ready`: model loaded, database
+//! reachable, EHR reachable, each named in the body), and Prometheus `/metrics`.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+}
+
+async fn health() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let limit = Duration::from_secs(3);
+    let db = matches!(tokio::time::timeout(limit, state.store.ping()).await, Ok(Ok(())));
+    let ehr = matches!(tokio::time::timeout(limit, state.ehr.ping()).await, Ok(Ok(())));
+    let info = state.model.info();
+    let model = !info.sha256.is_empty();
+    let all = db && ehr && model;
+    let check = |ok: bool| if ok { "up" } else { "down" };
+    let body = json!({
+        "status": if all { "ready" } else { "not ready" },
+        "checks": {
+            "model": { "status": check(model), "id": info.id },
+            "database": { "status": check(db), "backend": state.store.backend() },
+            "ehr": { "status": check(ehr) },
+        }
+    });
+    let code = if all { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,58 @@
+//! `AppState`: the handles every route shares. Built once by `app::build`, cloned per request
+//! (everything inside is behind an `Arc`).
+
+use std::sync::Arc;
+
+use fhir_client::Ehr;
+use inference::LanguageModel;
+
+use crate::chat::Dialogue;
+use crate::clock::Clock;
+use crate::crypto::Cipher;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// A patient a demo visitor can sign in as (demo mode only).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DemoPatient {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub model: Arc<dyn LanguageModel>,
+    pub ehr: Arc<dyn Ehr>,
+    pub dialogue: Arc<dyn Dialogue>,
+    pub cipher: Cipher,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub policy: Policy,
+    /// Empty unless the server runs in demo mode.
+    pub demo_patients: Arc<Vec<DemoPatient>>,
+}
+
+/// Timeouts and limits that tests may shorten.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub demo: bool,
+    pub session_idle_ms: i64,
+    pub session_absolute_ms: i64,
+    /// How long a turn may hold its conversation before another may take over.
+    pub turn_lock_ms: i64,
+    /// Secure cookies (off only for plain-http tests that read cookies by hand).
+    pub secure_cookies: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            demo: false,
+            session_idle_ms: 15 * 60 * 1000,
+            session_absolute_ms: 12 * 60 * 60 * 1000,
+            turn_lock_ms: 60 * 1000,
+            secure_cookies: true,
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The `Store` port: everything the service keeps between requests. One implementation over
+//! sqlx's Any driver serves SQLite (embedded default) and PostgreSQL (several replicas); the
+//! same story tests run against both. Patient content arrives here already sealed.
+
+mod sql;
+
+use async_trait::async_trait;
+
+pub use sql::SqlStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another turn holds the conversation (HTTP 409).
+    #[error("conversation is busy with another turn")]
+    Busy,
+    /// The turn lock was lost (expired and taken) before commit; nothing was written.
+    #[error("turn lock lost")]
+    LockLost,
+    #[error("not found")]
+    NotFound,
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationRow {
+    pub id: String,
+    pub patient_id: String,
+    pub status: String,
+    pub started_by: String,
+    pub script_id: Option<String>,
+    pub script_version: Option<i64>,
+    /// Sealed engine state (JSON inside).
+    pub state: Vec<u8>,
+    pub state_version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRow {
+    pub seq: i64,
+    pub role: String,
+    /// Sealed message JSON.
+    pub body: Vec<u8>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRow {
+    pub patient_id: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
+/// An audit record's content; the store assigns seq and chains the hash.
+#[derive(Clone, Debug)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    /// Sealed canonical JSON of the record.
+    pub payload: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub payload: Vec<u8>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewEscalation {
+    pub id: String,
+    pub priority: String,
+    pub reason: String,
+    pub due_at: i64,
+}
+
+/// Everything one turn writes, committed in one transaction: the audit record goes in with the
+/// messages and state, so there is never a reply without its audit.
+#[derive(Clone, Debug)]
+pub struct TurnCommit {
+    pub conversation_id: String,
+    pub lock_token: String,
+    pub expected_state_version: i64,
+    pub state: Vec<u8>,
+    pub status: String,
+    pub script_id: Option<String>,
+    pub script_version: Option<i64>,
+    pub messages: Vec<(String, Vec<u8>)>,
+    pub idempotency: Option<(String, Vec<u8>)>,
+    pub audit: AuditEntry,
+    pub escalation: Option<NewEscalation>,
+    pub now: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_conversation(&self, row: &ConversationRow) -> StoreResult<()>;
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>>;
+    async fn conversations_of(&self, patient_id: &str) -> StoreResult<Vec<ConversationRow>>;
+    async fn messages(&self, conversation_id: &str) -> StoreResult<Vec<MessageRow>>;
+
+    /// Takes the conversation's turn lock until `expires` (ms); `Busy` if another live turn
+    /// holds it.
+    async fn begin_turn(&self, conversation_id: &str, token: &str, now: i64, expires: i64) -> StoreResult<()>;
+    async fn release_turn(&self, conversation_id: &str, token: &str) -> StoreResult<()>;
+    async fn commit_turn(&self, commit: &TurnCommit) -> StoreResult<i64>;
+    async fn turn_result(&self, conversation_id: &str, key: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    async fn create_session(&self, token_hash: &str, patient_id: &str, now: i64) -> StoreResult<()>;
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRow>>;
+    async fn touch_session(&self, token_hash: &str, now: i64) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    async fn audit_range(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
+}
+
+/// Hash of one audit row, chained to the previous one: sha256(prev | seq | at | actor |
+/// action | payload), each part length-prefixed. The payload is ciphertext, so shredding a
+/// patient's key never breaks the chain.
+pub fn audit_hash(prev: &str, seq: i64, entry: &AuditEntry) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        prev.as_bytes(),
+        &seq.to_be_bytes(),
+        &entry.at.to_be_bytes(),
+        entry.actor.as_bytes(),
+        entry.action.as_bytes(),
+        &entry.payload,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The hash before the first record.
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

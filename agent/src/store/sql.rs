@@ -1,0 +1,353 @@
+//! `Store` over sqlx's Any driver. SQL is written once in the portable subset both backends
+//! accept (`$n` placeholders, integers for times in ms, blobs for sealed data); the only
+//! backend-specific parts are the migrations, SQLite's pragmas, and how the audit chain is
+//! serialised across writers.
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+use super::*;
+
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: &'static str,
+}
+
+impl SqlStore {
+    /// Connects, applies SQLite's durability pragmas, and runs the migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+        let url = if backend == "sqlite" { sqlite_url(url)? } else { url.to_owned() };
+        let mut opts = AnyPoolOptions::new().max_connections(max_connections);
+        if backend == "sqlite" {
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL for concurrent readers; FULL sync: an acknowledged turn survives power loss.
+                    conn.execute("PRAGMA journal_mode=WAL").await?;
+                    conn.execute("PRAGMA synchronous=FULL").await?;
+                    conn.execute("PRAGMA busy_timeout=10000").await?;
+                    conn.execute("PRAGMA foreign_keys=ON").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts.connect(&url).await?;
+        if backend == "sqlite" {
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        } else {
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        }
+        Ok(Self { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// `sqlite://path` → a URL that creates the file (and its folder) when missing.
+fn sqlite_url(url: &str) -> StoreResult<String> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+    }
+    Ok(format!("sqlite://{path}?mode=rwc"))
+}
+
+fn conversation(row: &AnyRow) -> StoreResult<ConversationRow> {
+    Ok(ConversationRow {
+        id: row.try_get("id")?,
+        patient_id: row.try_get("patient_id")?,
+        status: row.try_get("status")?,
+        started_by: row.try_get("started_by")?,
+        script_id: row.try_get("script_id")?,
+        script_version: row.try_get("script_version")?,
+        state: row.try_get("state")?,
+        state_version: row.try_get("state_version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+const CONVERSATION_COLUMNS: &str = "id, patient_id, status, started_by, script_id, script_version, \
+     state, state_version, created_at, updated_at";
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_conversation(&self, r: &ConversationRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO conversations (id, patient_id, status, started_by, script_id, script_version, \
+             state, state_version, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+        )
+        .bind(&r.id)
+        .bind(&r.patient_id)
+        .bind(&r.status)
+        .bind(&r.started_by)
+        .bind(&r.script_id)
+        .bind(r.script_version)
+        .bind(&r.state)
+        .bind(r.state_version)
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>> {
+        let q = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
+        let row = sqlx::query(&q).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(conversation).transpose()
+    }
+
+    async fn conversations_of(&self, patient_id: &str) -> StoreResult<Vec<ConversationRow>> {
+        let q = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE patient_id = $1 ORDER BY created_at DESC, id"
+        );
+        let rows = sqlx::query(&q).bind(patient_id).fetch_all(&self.pool).await?;
+        rows.iter().map(conversation).collect()
+    }
+
+    async fn messages(&self, conversation_id: &str) -> StoreResult<Vec<MessageRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, role, body, created_at FROM messages WHERE conversation_id = $1 ORDER BY seq",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MessageRow {
+                    seq: r.try_get("seq")?,
+                    role: r.try_get("role")?,
+                    body: r.try_get("body")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn begin_turn(&self, id: &str, token: &str, now: i64, expires: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE conversations SET turn_lock = $1, lock_expires = $2 \
+             WHERE id = $3 AND (turn_lock IS NULL OR lock_expires < $4)",
+        )
+        .bind(token)
+        .bind(expires)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        match self.conversation(id).await? {
+            Some(_) => Err(StoreError::Busy),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn release_turn(&self, id: &str, token: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE conversations SET turn_lock = NULL, lock_expires = 0 WHERE id = $1 AND turn_lock = $2")
+            .bind(id)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit_turn(&self, c: &TurnCommit) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        // The write comes first: it takes SQLite's write lock (no read→write upgrade races).
+        let updated = sqlx::query(
+            "UPDATE conversations SET state = $1, state_version = state_version + 1, status = $2, \
+             script_id = $3, script_version = $4, turn_lock = NULL, lock_expires = 0, updated_at = $5 \
+             WHERE id = $6 AND turn_lock = $7 AND state_version = $8",
+        )
+        .bind(&c.state)
+        .bind(&c.status)
+        .bind(&c.script_id)
+        .bind(c.script_version)
+        .bind(c.now)
+        .bind(&c.conversation_id)
+        .bind(&c.lock_token)
+        .bind(c.expected_state_version)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::LockLost);
+        }
+        let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM messages WHERE conversation_id = $1")
+            .bind(&c.conversation_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("next")?;
+        for (i, (role, body)) in c.messages.iter().enumerate() {
+            sqlx::query("INSERT INTO messages (conversation_id, seq, role, body, created_at) VALUES ($1,$2,$3,$4,$5)")
+                .bind(&c.conversation_id)
+                .bind(next + i as i64)
+                .bind(role)
+                .bind(body)
+                .bind(c.now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some((key, response)) = &c.idempotency {
+            sqlx::query(
+                "INSERT INTO turn_results (conversation_id, idempotency_key, response, created_at) VALUES ($1,$2,$3,$4)",
+            )
+            .bind(&c.conversation_id)
+            .bind(key)
+            .bind(response)
+            .bind(c.now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(e) = &c.escalation {
+            insert_escalation(&mut tx, c, e).await?;
+        }
+        let seq = append_audit(&mut tx, self.backend, &c.audit).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn turn_result(&self, id: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT response FROM turn_results WHERE conversation_id = $1 AND idempotency_key = $2")
+            .bind(id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("response")).transpose()?)
+    }
+
+    async fn create_session(&self, token_hash: &str, patient_id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("INSERT INTO patient_sessions (token_hash, patient_id, created_at, last_seen) VALUES ($1,$2,$3,$3)")
+            .bind(token_hash)
+            .bind(patient_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRow>> {
+        let row = sqlx::query("SELECT patient_id, created_at, last_seen FROM patient_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                patient_id: r.try_get("patient_id")?,
+                created_at: r.try_get("created_at")?,
+                last_seen: r.try_get("last_seen")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, token_hash: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE patient_sessions SET last_seen = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM patient_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_range(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, payload, prev_hash, hash FROM audit_log \
+             WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(from_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    payload: r.try_get("payload")?,
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn insert_escalation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    c: &TurnCommit,
+    e: &NewEscalation,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO escalations (id, conversation_id, patient_id, priority, reason, status, created_at, due_at) \
+         SELECT $1, id, patient_id, $2, $3, 'new', $4, $5 FROM conversations WHERE id = $6",
+    )
+    .bind(&e.id)
+    .bind(&e.priority)
+    .bind(&e.reason)
+    .bind(c.now)
+    .bind(e.due_at)
+    .bind(&c.conversation_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Appends one audit row chained to the current tip. Writers are serialised: on PostgreSQL by
+/// a transaction-scoped advisory lock (replicas share one sequence), on SQLite by its single
+/// writer lock, which the caller's first statement already holds.
+pub(super) async fn append_audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: &str,
+    entry: &AuditEntry,
+) -> StoreResult<i64> {
+    if backend == "postgres" {
+        sqlx::query("SELECT pg_advisory_xact_lock(7261001)").execute(&mut **tx).await?;
+    }
+    let tip = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (prev_seq, prev_hash) = match tip {
+        Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+        None => (0, AUDIT_GENESIS.to_owned()),
+    };
+    let seq = prev_seq + 1;
+    let hash = audit_hash(&prev_hash, seq, entry);
+    sqlx::query("INSERT INTO audit_log (seq, at, actor, action, payload, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7)")
+        .bind(seq)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.payload)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(seq)
+}

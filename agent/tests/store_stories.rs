@@ -1,0 +1,171 @@
+//! The store's stories, run against every real backend: SQLite (a temp file) and PostgreSQL
+//! (a fresh schema in the run's throwaway database).
+
+use std::sync::Arc;
+
+use agent::store::*;
+
+fn conv(id: &str, patient: &str) -> ConversationRow {
+    ConversationRow {
+        id: id.into(),
+        patient_id: patient.into(),
+        status: "active".into(),
+        started_by: "patient".into(),
+        script_id: None,
+        script_version: None,
+        state: vec![0],
+        state_version: 0,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+fn commit(id: &str, lock: &str, version: i64, texts: &[&str]) -> TurnCommit {
+    TurnCommit {
+        conversation_id: id.into(),
+        lock_token: lock.into(),
+        expected_state_version: version,
+        state: format!("state-{version}").into_bytes(),
+        status: "active".into(),
+        script_id: Some("booking".into()),
+        script_version: Some(1),
+        messages: texts.iter().map(|t| ("patient".to_owned(), t.as_bytes().to_vec())).collect(),
+        idempotency: None,
+        audit: AuditEntry { at: 5, actor: "patient".into(), action: format!("chat.turn/{id}"), payload: vec![1, 2, 3] },
+        escalation: None,
+        now: 10,
+    }
+}
+
+async fn conversation_and_messages_roundtrip(s: Arc<dyn Store>) {
+    s.create_conversation(&conv("c1", "p1")).await.unwrap();
+    s.begin_turn("c1", "L1", 100, 200).await.unwrap();
+    s.commit_turn(&commit("c1", "L1", 0, &["hello", "book me"])).await.unwrap();
+    s.begin_turn("c1", "L2", 100, 200).await.unwrap();
+    s.commit_turn(&commit("c1", "L2", 1, &["thanks"])).await.unwrap();
+    let msgs = s.messages("c1").await.unwrap();
+    let bodies: Vec<_> = msgs.iter().map(|m| String::from_utf8(m.body.clone()).unwrap()).collect();
+    assert_eq!(bodies, ["hello", "book me", "thanks"]);
+    assert_eq!(msgs.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    let c = s.conversation("c1").await.unwrap().unwrap();
+    assert_eq!(c.state_version, 2);
+    assert_eq!(c.script_id.as_deref(), Some("booking"));
+    assert_eq!(s.conversations_of("p1").await.unwrap().len(), 1);
+    assert!(s.conversations_of("p2").await.unwrap().is_empty());
+}
+
+async fn second_turn_while_one_runs_is_busy(s: Arc<dyn Store>) {
+    s.create_conversation(&conv("c1", "p1")).await.unwrap();
+    s.begin_turn("c1", "A", 100, 200).await.unwrap();
+    assert!(matches!(s.begin_turn("c1", "B", 150, 250).await, Err(StoreError::Busy)));
+    // An expired lock (crashed replica) can be taken over.
+    s.begin_turn("c1", "B", 201, 300).await.unwrap();
+    assert!(matches!(s.begin_turn("nope", "C", 1, 2).await, Err(StoreError::NotFound)));
+}
+
+async fn commit_without_the_lock_writes_nothing(s: Arc<dyn Store>) {
+    s.create_conversation(&conv("c1", "p1")).await.unwrap();
+    s.begin_turn("c1", "A", 100, 200).await.unwrap();
+    let err = s.commit_turn(&commit("c1", "stolen", 0, &["x"])).await.unwrap_err();
+    assert!(matches!(err, StoreError::LockLost));
+    assert!(s.messages("c1").await.unwrap().is_empty());
+    assert!(s.audit_range(1, 10).await.unwrap().is_empty());
+    // A stale state version is refused too.
+    assert!(matches!(s.commit_turn(&commit("c1", "A", 7, &["x"])).await, Err(StoreError::LockLost)));
+}
+
+async fn retried_turn_finds_its_result(s: Arc<dyn Store>) {
+    s.create_conversation(&conv("c1", "p1")).await.unwrap();
+    s.begin_turn("c1", "A", 100, 200).await.unwrap();
+    let mut c = commit("c1", "A", 0, &["hi"]);
+    c.idempotency = Some(("key-1".into(), b"response".to_vec()));
+    s.commit_turn(&c).await.unwrap();
+    assert_eq!(s.turn_result("c1", "key-1").await.unwrap().as_deref(), Some(&b"response"[..]));
+    assert_eq!(s.turn_result("c1", "key-2").await.unwrap(), None);
+}
+
+async fn sessions_live_and_die(s: Arc<dyn Store>) {
+    s.create_session("h1", "p1", 100).await.unwrap();
+    s.touch_session("h1", 150).await.unwrap();
+    let row = s.session("h1").await.unwrap().unwrap();
+    assert_eq!((row.patient_id.as_str(), row.created_at, row.last_seen), ("p1", 100, 150));
+    s.delete_session("h1").await.unwrap();
+    assert!(s.session("h1").await.unwrap().is_none());
+}
+
+async fn audit_rows_form_one_chain_under_concurrency(s: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("c{i}");
+            s.create_conversation(&conv(&id, "p1")).await.unwrap();
+            s.begin_turn(&id, "L", 1, 1_000).await.unwrap();
+            let mut c = commit(&id, "L", 0, &["m"]);
+            c.escalation = (i == 3).then(|| NewEscalation {
+                id: "e1".into(),
+                priority: "urgent".into(),
+                reason: "red_flag".into(),
+                due_at: 99,
+            });
+            s.commit_turn(&c).await.unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let rows = s.audit_range(1, 100).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+    let mut prev = AUDIT_GENESIS.to_owned();
+    for r in &rows {
+        assert_eq!(r.prev_hash, prev);
+        let entry = AuditEntry { at: r.at, actor: r.actor.clone(), action: r.action.clone(), payload: r.payload.clone() };
+        assert_eq!(r.hash, audit_hash(&prev, r.seq, &entry));
+        prev = r.hash.clone();
+    }
+}
+
+async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/agent.db", dir.path().display());
+    (Arc::new(SqlStore::connect(&url, 4).await.unwrap()), dir)
+}
+
+/// A fresh schema in the run's PostgreSQL database (`AGENT_TEST_DATABASE_URL`, set by
+/// scripts/test.sh), or in the local server's `postgres` database when run by hand.
+async fn postgres_store() -> (Arc<dyn Store>, ()) {
+    let base = std::env::var("AGENT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL reachable for the store stories");
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    (Arc::new(SqlStore::connect(&url, 4).await.unwrap()), ())
+}
+
+macro_rules! stories {
+    ($backend:ident, $make:ident) => {
+        mod $backend {
+            use super::super::*;
+            stories!(@each $make; conversation_and_messages_roundtrip, second_turn_while_one_runs_is_busy,
+                commit_without_the_lock_writes_nothing, retried_turn_finds_its_result,
+                sessions_live_and_die, audit_rows_form_one_chain_under_concurrency);
+        }
+    };
+    (@each $make:ident; $($story:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $story() {
+                let (store, _guard) = $make().await;
+                super::super::$story(store).await;
+            }
+        )*
+    };
+}
+
+mod stories {
+    stories!(sqlite, sqlite_store);
+    stories!(postgres, postgres_store);
+}

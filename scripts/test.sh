@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, the real model, a real FHIR server (sekmet-fhir, started
+# by the tests on free loopback ports), SQLite and PostgreSQL (a throwaway database per run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_admin=${AGENT_TEST_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
+db="agent_test_$(date +%s)_$$"
+psql "$pg_admin" -qtAc "CREATE DATABASE $db" >/dev/null
+cleanup() { psql "$pg_admin" -qtAc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+export AGENT_TEST_DATABASE_URL="${pg_admin%/*}/$db"
+echo "PostgreSQL test database: $db"
+
+# The end-to-end tests run the real binary.
+cargo build -p agent
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee target/test-output.log
+status=${PIPESTATUS[0]}
+echo "store stories: $(grep -cE '^test .*stories::sqlite.* ok$' target/test-output.log) passed on SQLite, \
+$(grep -cE '^test .*stories::postgres.* ok$' target/test-output.log) passed on PostgreSQL"
+exit "$status"
