@@ -2,11 +2,26 @@
 //! `FhirClient`, the reqwest adapter behind it. Every `Ehr` call is scoped by a `PatientId`
 //! that comes from the authenticated session, never from chat text.
 
+mod auth;
+mod client;
+mod config;
 mod ehr;
+mod ehr_impl;
+mod http;
 mod ids;
+pub mod model;
+#[cfg(feature = "sekmet")]
+pub mod sekmet;
+pub mod seed;
+mod stats;
 
+pub use client::{collect, Created, FhirClient};
+pub use config::{AuthConfig, FhirConfig, SmartAlg};
 pub use ehr::*;
+pub use ehr_impl::{idempotency_value, IDEMPOTENCY_SYSTEM};
+pub use ehr_impl::meds_consts::{CONTROLLED_SYSTEM, REFILL_ACK_TEXT};
 pub use ids::*;
+pub use stats::{FhirStats, StatsSnapshot};
 
 /// Everything that can go wrong talking to the EHR, typed so callers can decide what to do.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,236 @@
+//! `FhirClient`: typed FHIR interactions (read, search with paging, conditional create, PUT
+//! with If-Match, transactions) on top of the retrying transport, plus SMART auth when
+//! configured. The `Ehr` implementation in `ehr_impl` is written in terms of these.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{header, Method};
+use serde_json::Value;
+
+use crate::auth::SmartAuth;
+use crate::config::{AuthConfig, FhirConfig};
+use crate::http::{Call, Idempotent, Reply, Transport};
+use crate::model::{Bundle, Resource};
+use crate::stats::FhirStats;
+use crate::{Error, Result};
+
+/// At most this many pages are followed for one search (a runaway `next` chain stops here).
+const MAX_PAGES: usize = 20;
+
+/// A FHIR R4 client for one server. Cheap to clone (shares the connection pool and counters).
+#[derive(Clone)]
+pub struct FhirClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: reqwest::Url,
+    transport: Transport,
+    stats: Arc<FhirStats>,
+    auth: Option<SmartAuth>,
+}
+
+/// Result of a conditional create.
+#[derive(Clone, Debug)]
+pub struct Created<R> {
+    pub resource: R,
+    /// false when the server found an existing match (`If-None-Exist`) and created nothing.
+    pub created: bool,
+}
+
+impl FhirClient {
+    /// Builds a client; validates the config and loads the SMART key, if any (reads a file:
+    /// call at startup, not on a hot async path).
+    pub fn new(config: &FhirConfig) -> Result<Self> {
+        config.validate()?;
+        let invalid = |why: String| Error::Invalid { what: "fhir config", why };
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(!config.allow_plain_http)
+            .build()
+            .map_err(|e| invalid(format!("http client: {e}")))?;
+        let mut base = reqwest::Url::parse(config.base_url.trim_end_matches('/'))
+            .map_err(|e| invalid(format!("base_url: {e}")))?;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let stats = Arc::new(FhirStats::default());
+        let transport = Transport {
+            http: http.clone(),
+            max_attempts: config.max_attempts,
+            backoff_base: Duration::from_millis(config.backoff_base_ms),
+            backoff_max: Duration::from_millis(config.backoff_max_ms),
+        };
+        let auth = match &config.auth {
+            AuthConfig::None => None,
+            smart @ AuthConfig::Smart { .. } => Some(SmartAuth::new(smart)?),
+        };
+        Ok(Self { inner: Arc::new(Inner { base, transport, stats, auth }) })
+    }
+
+    /// The counters (shared; read with `snapshot()`).
+    pub fn stats(&self) -> Arc<FhirStats> {
+        self.inner.stats.clone()
+    }
+
+    /// The FHIR base URL, with a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.inner.base.as_str()
+    }
+
+    pub(crate) fn url(&self, path: &str, query: &[(&str, String)]) -> Result<reqwest::Url> {
+        let mut url = self
+            .inner
+            .base
+            .join(path)
+            .map_err(|_| Error::Invalid { what: "request path", why: "does not join the base URL".into() })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        Ok(url)
+    }
+
+    pub(crate) async fn send(&self, call: Call) -> Result<Reply> {
+        let Some(auth) = &self.inner.auth else {
+            return self.inner.transport.send(&call, None, &self.inner.stats).await;
+        };
+        let token = auth.token(&self.inner.transport, &self.inner.stats).await?;
+        match self.inner.transport.send(&call, Some(&token), &self.inner.stats).await {
+            // A token revoked or expired early: fetch a fresh one and try once more.
+            Err(Error::Rejected { status: 401, .. }) => {
+                auth.invalidate().await;
+                let token = auth.token(&self.inner.transport, &self.inner.stats).await?;
+                self.inner.transport.send(&call, Some(&token), &self.inner.stats).await
+            }
+            other => other,
+        }
+    }
+
+    fn call(&self, method: Method, url: reqwest::Url, what: &'static str) -> Call {
+        Call { method, url, body: None, form: None, headers: Vec::new(), idempotent: Idempotent::Yes, what }
+    }
+
+    /// GET `[base]/metadata`, checking it is a CapabilityStatement.
+    pub async fn capabilities(&self) -> Result<Value> {
+        let call = self.call(Method::GET, self.url("metadata", &[])?, "CapabilityStatement");
+        let body = self.send(call).await?.body.ok_or_else(|| Error::Protocol("empty metadata".into()))?;
+        if body.get("resourceType").and_then(Value::as_str) != Some("CapabilityStatement") {
+            return Err(Error::Protocol("metadata is not a CapabilityStatement".into()));
+        }
+        Ok(body)
+    }
+
+    /// GET `[base]/R/id`.
+    pub async fn read<R: Resource>(&self, id: &str) -> Result<R> {
+        let url = self.url(&format!("{}/{}", R::TYPE, check_id(id)?), &[])?;
+        let reply = self.send(self.call(Method::GET, url, R::TYPE)).await?;
+        parse_resource(reply.body)
+    }
+
+    /// One page of a search: GET `[base]/R?params`.
+    pub async fn search_page<R: Resource>(&self, params: &[(&str, String)]) -> Result<Bundle> {
+        let url = self.url(R::TYPE, params)?;
+        let reply = self.send(self.call(Method::GET, url, R::TYPE)).await?;
+        parse_bundle(reply.body)
+    }
+
+    /// Follows `next` links (same server only) up to `MAX_PAGES`; returns every page.
+    pub async fn search_all<R: Resource>(&self, params: &[(&str, String)]) -> Result<Vec<Bundle>> {
+        let mut pages = vec![self.search_page::<R>(params).await?];
+        while let Some(next) = pages.last().and_then(Bundle::next_link) {
+            if pages.len() >= MAX_PAGES {
+                break;
+            }
+            let url = self.same_server(next)?;
+            let reply = self.send(self.call(Method::GET, url, R::TYPE)).await?;
+            pages.push(parse_bundle(reply.body)?);
+        }
+        Ok(pages)
+    }
+
+    /// All resources of type `T` over every page of a search on `R` (`T` may be an include).
+    pub async fn search<R: Resource>(&self, params: &[(&str, String)]) -> Result<Vec<R>> {
+        collect(&self.search_all::<R>(params).await?)
+    }
+
+    fn same_server(&self, link: &str) -> Result<reqwest::Url> {
+        let url = reqwest::Url::parse(link).map_err(|_| Error::Protocol("paging link is not a URL".into()))?;
+        let base = &self.inner.base;
+        let same = url.origin() == base.origin() && url.path().starts_with(base.path().trim_end_matches('/'));
+        if same {
+            Ok(url)
+        } else {
+            Err(Error::Protocol("paging link points outside the FHIR base".into()))
+        }
+    }
+
+    /// POST `[base]/R` with `If-None-Exist: <criteria>`: creates at most one resource per
+    /// criteria, so it is safe to retry.
+    pub async fn create_if_none_exist<R: Resource>(&self, resource: &R, criteria: &str) -> Result<Created<R>> {
+        let mut call = self.call(Method::POST, self.url(R::TYPE, &[])?, R::TYPE);
+        call.body = Some(to_value(resource)?);
+        call.headers.push((header::HeaderName::from_static("if-none-exist"), criteria.to_string()));
+        call.headers.push((header::HeaderName::from_static("prefer"), "return=representation".into()));
+        let reply = self.send(call).await?;
+        let created = reply.status == 201;
+        Ok(Created { resource: parse_resource(reply.body)?, created })
+    }
+
+    /// PUT `[base]/R/id`, guarded by `If-Match` on `version` when given. Without a version this
+    /// is an upsert to a client-chosen id (idempotent, so also retried).
+    pub async fn update<R: Resource>(&self, resource: &R, version: Option<&str>) -> Result<R> {
+        let id = resource.id().ok_or(Error::Invalid { what: "resource", why: "update without id".into() })?;
+        let mut call = self.call(Method::PUT, self.url(&format!("{}/{}", R::TYPE, check_id(id)?), &[])?, R::TYPE);
+        call.body = Some(to_value(resource)?);
+        if let Some(v) = version {
+            call.headers.push((header::IF_MATCH, format!("W/\"{v}\"")));
+        }
+        call.headers.push((header::HeaderName::from_static("prefer"), "return=representation".into()));
+        parse_resource(self.send(call).await?.body)
+    }
+
+    /// POST a transaction Bundle to `[base]`. `idempotent` only when every entry is a
+    /// conditional create, an If-Match PUT or a read.
+    pub async fn transaction(&self, bundle: &Bundle, idempotent: bool) -> Result<Bundle> {
+        let mut call = self.call(Method::POST, self.inner.base.clone(), "Bundle");
+        call.body = Some(to_value(bundle)?);
+        call.idempotent = if idempotent { Idempotent::Yes } else { Idempotent::No };
+        call.headers.push((header::HeaderName::from_static("prefer"), "return=representation".into()));
+        parse_bundle(self.send(call).await?.body)
+    }
+}
+
+fn check_id(id: &str) -> Result<&str> {
+    crate::PatientId::parse(id).map(|_| id).map_err(|_| Error::Invalid { what: "id", why: "not a FHIR id".into() })
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::Protocol(format!("serialize: {e}")))
+}
+
+pub(crate) fn parse_resource<R: Resource>(body: Option<Value>) -> Result<R> {
+    let body = body.ok_or_else(|| Error::Protocol(format!("empty answer, expected {}", R::TYPE)))?;
+    let found = body.get("resourceType").and_then(Value::as_str).unwrap_or("nothing");
+    if found != R::TYPE {
+        return Err(Error::Protocol(format!("expected {}, got {found}", R::TYPE)));
+    }
+    serde_json::from_value(body).map_err(|e| Error::Protocol(format!("{} does not parse: {e}", R::TYPE)))
+}
+
+fn parse_bundle(body: Option<Value>) -> Result<Bundle> {
+    parse_resource(body)
+}
+
+/// Typed resources of `T` across pages.
+pub fn collect<T: Resource>(pages: &[Bundle]) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for p in pages {
+        out.extend(p.resources::<T>().map_err(|e| Error::Protocol(format!("{} does not parse: {e}", T::TYPE)))?);
+    }
+    Ok(out)
+}
