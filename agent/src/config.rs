@@ -33,7 +33,7 @@ pub struct Settings {
     pub crypto: CryptoSettings,
     pub telemetry: TelemetrySettings,
     pub model: ModelSettings,
-    pub fhir: FhirSettings,
+    pub fhir: fhir_client::FhirConfig,
     pub demo_ehr: DemoEhrSettings,
 }
 
@@ -79,13 +79,6 @@ pub struct ModelSettings {
     pub dir: PathBuf,
     pub threads: usize,
     pub queue_capacity: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FhirSettings {
-    pub base_url: String,
-    pub timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -144,6 +137,7 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         check_database_url(self.database.url.expose())?;
         check_http_url("fhir.base_url", &self.fhir.base_url)?;
+        self.fhir.validate().map_err(|e| ConfigError::new("fhir", e.to_string()))?;
         if self.model.threads == 0 {
             return Err(ConfigError::new("model.threads", "must be at least 1"));
         }
