@@ -1,3 +1,4 @@
+#![cfg(feature = "sekmet")]
 //! Contract tests of `FhirClient` against a real sekmet-fhir (one server and one seed per
 //! test binary). Each test books in its own (practitioner, day) corner of the seeded slots so
 //! tests running in parallel do not take each other's slots.
