@@ -193,7 +193,7 @@ impl Sekmet {
             "server_auth": server_auth(auth),
         });
         // JSON is YAML: no YAML writer needed.
-        let cfg = data.join(format!("settings-{port}.yaml"));
+        let cfg = data.join("settings.yaml");
         std::fs::write(&cfg, settings.to_string()).map_err(|e| io_err("settings", &e))?;
         let log = std::fs::File::create(data.join("sekmet.log")).map_err(|e| io_err("log", &e))?;
         let log2 = log.try_clone().map_err(|e| io_err("log", &e))?;
@@ -297,5 +297,5 @@ fn metadata_answers(port: u16) -> bool {
         return false;
     }
     let mut head = [0u8; 12];
-    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200")
+    s.read_exact(&mut head).is_ok() && (head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
 }
