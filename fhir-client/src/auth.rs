@@ -16,7 +16,8 @@ use crate::{Error, Result};
 
 /// Tokens are refreshed this long before the server says they expire.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
-const ASSERTION_TTL_SECS: i64 = 300;
+/// Servers cap assertion lifetime at 5 minutes; stay under it.
+const ASSERTION_TTL_SECS: i64 = 240;
 
 pub(crate) struct SmartAuth {
     client_id: String,

@@ -210,7 +210,7 @@ fn check_id(id: &str) -> Result<&str> {
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::Protocol(format!("serialize: {e}")))
+    serde_json::to_value(v).map_err(|e| parse_error("request body", &e))
 }
 
 pub(crate) fn parse_resource<R: Resource>(body: Option<Value>) -> Result<R> {
@@ -219,7 +219,12 @@ pub(crate) fn parse_resource<R: Resource>(body: Option<Value>) -> Result<R> {
     if found != R::TYPE {
         return Err(Error::Protocol(format!("expected {}, got {found}", R::TYPE)));
     }
-    serde_json::from_value(body).map_err(|e| Error::Protocol(format!("{} does not parse: {e}", R::TYPE)))
+    serde_json::from_value(body).map_err(|e| parse_error(R::TYPE, &e))
+}
+
+/// A parse failure without serde's message (which can quote values, i.e. PHI).
+pub(crate) fn parse_error(what: &str, e: &serde_json::Error) -> Error {
+    Error::Protocol(format!("{what} does not parse ({:?} error)", e.classify()))
 }
 
 fn parse_bundle(body: Option<Value>) -> Result<Bundle> {
@@ -230,7 +235,7 @@ fn parse_bundle(body: Option<Value>) -> Result<Bundle> {
 pub fn collect<T: Resource>(pages: &[Bundle]) -> Result<Vec<T>> {
     let mut out = Vec::new();
     for p in pages {
-        out.extend(p.resources::<T>().map_err(|e| Error::Protocol(format!("{} does not parse: {e}", T::TYPE)))?);
+        out.extend(p.resources::<T>().map_err(|e| parse_error(T::TYPE, &e))?);
     }
     Ok(out)
 }

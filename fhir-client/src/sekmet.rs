@@ -22,10 +22,11 @@ pub const SEKMET_PACKAGE: &str = "sekmet-fhir==0.1.1";
 const SEKMET_VERSION: &str = "0.1.1";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs sekmet, ends it when its stdin closes (i.e. when the parent process is gone).
+/// Runs sekmet (argv[2:]), ends it when its stdin closes (i.e. when the parent process is
+/// gone), then removes argv[1] unless it is "-" (a temporary data dir).
 const WATCHDOG: &str = r#"
-import subprocess, sys
-p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL)
+import shutil, subprocess, sys
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL)
 try:
     sys.stdin.buffer.read()
 finally:
@@ -34,6 +35,9 @@ finally:
         p.wait(5)
     except Exception:
         p.kill()
+        p.wait()
+    if sys.argv[1] != "-":
+        shutil.rmtree(sys.argv[1], ignore_errors=True)
 "#;
 
 /// How the server authenticates clients.
@@ -41,8 +45,19 @@ finally:
 pub enum SekmetAuth {
     #[default]
     None,
-    /// SMART backend services; `jwks` is the client's public JWK Set (JSON).
-    Smart { client_id: String, jwks: serde_json::Value, scopes: String },
+    /// SMART backend services for these registered clients; the token endpoint is
+    /// [`Sekmet::token_url`].
+    Smart(Vec<SekmetSmartClient>),
+}
+
+/// A backend-services client registered with the server.
+#[derive(Clone, Debug)]
+pub struct SekmetSmartClient {
+    pub client_id: String,
+    /// PEM public key matching the client's private key (RSA or P-384).
+    pub public_key_path: PathBuf,
+    /// Scopes the server grants at most, e.g. `system/*.*` or `system/*.read`.
+    pub scopes: String,
 }
 
 /// What to start.
@@ -63,7 +78,6 @@ pub struct Sekmet {
     stdin: Option<ChildStdin>,
     base_url: String,
     data_dir: PathBuf,
-    _tmp: Option<tempfile::TempDir>,
 }
 
 impl Sekmet {
@@ -102,28 +116,27 @@ impl Sekmet {
     pub fn start(opts: SekmetOptions) -> Result<Self> {
         let venv = opts.venv.clone().unwrap_or_else(Self::default_venv);
         Self::ensure_venv(&venv)?;
-        let (tmp, data_dir) = match &opts.data_dir {
-            Some(d) => (None, d.clone()),
+        // A temporary dir is removed by the watchdog once the server is gone (even when this
+        // process dies first), so it is not tied to a `TempDir` guard here.
+        let (temporary, data_dir) = match &opts.data_dir {
+            Some(d) => (false, d.clone()),
             None => {
                 let t = tempfile::Builder::new().prefix("sekmet-").tempdir().map_err(|e| io_err("data dir", &e))?;
-                let p = t.path().to_path_buf();
-                (Some(t), p)
+                (true, t.keep())
             }
         };
         std::fs::create_dir_all(&data_dir).map_err(|e| io_err("data dir", &e))?;
         let data_dir = data_dir.canonicalize().map_err(|e| io_err("data dir", &e))?;
+        let cleanup = temporary.then_some(data_dir.as_path());
         let mut last = Error::Unavailable("sekmet did not start".into());
         // A port picked free can be taken before sekmet binds it: try a few.
         for _ in 0..3 {
             let port = if opts.port == 0 { free_port()? } else { opts.port };
-            match Self::spawn(&venv, &data_dir, port, &opts.auth) {
+            match Self::spawn(&venv, &data_dir, cleanup, port, &opts.auth) {
                 Ok((child, stdin, base_url)) => {
-                    let mut s = Self { child, stdin: Some(stdin), base_url, data_dir: data_dir.clone(), _tmp: None };
+                    let mut s = Self { child, stdin: Some(stdin), base_url, data_dir: data_dir.clone() };
                     match s.wait_ready(port) {
-                        Ok(()) => {
-                            s._tmp = tmp;
-                            return Ok(s);
-                        }
+                        Ok(()) => return Ok(s),
                         Err(e) => last = e,
                     }
                 }
@@ -148,6 +161,11 @@ impl Sekmet {
         &self.base_url
     }
 
+    /// The SMART token endpoint (`<root>/auth/token`).
+    pub fn token_url(&self) -> String {
+        format!("{}/auth/token", self.base_url.trim_end_matches("/fhir"))
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
@@ -157,7 +175,14 @@ impl Sekmet {
         crate::FhirConfig::local(self.base_url.clone())
     }
 
-    fn spawn(venv: &Path, data: &Path, port: u16, auth: &SekmetAuth) -> Result<(Child, ChildStdin, String)> {
+    fn spawn(
+        venv: &Path,
+        data: &Path,
+        cleanup: Option<&Path>,
+        port: u16,
+        auth: &SekmetAuth,
+    ) -> Result<(Child, ChildStdin, String)> {
+        std::fs::create_dir_all(data).map_err(|e| io_err("data dir", &e))?;
         let base_url = format!("http://127.0.0.1:{port}/fhir");
         let settings = serde_json::json!({
             "base_url": base_url, "host": "127.0.0.1", "port": port,
@@ -168,13 +193,14 @@ impl Sekmet {
             "server_auth": server_auth(auth),
         });
         // JSON is YAML: no YAML writer needed.
-        let cfg = data.join(format!("settings-{port}.yaml"));
+        let cfg = data.join("settings.yaml");
         std::fs::write(&cfg, settings.to_string()).map_err(|e| io_err("settings", &e))?;
         let log = std::fs::File::create(data.join("sekmet.log")).map_err(|e| io_err("log", &e))?;
         let log2 = log.try_clone().map_err(|e| io_err("log", &e))?;
         let mut child = Command::new(venv.join("bin").join("python"))
             .arg("-c")
             .arg(WATCHDOG)
+            .arg(cleanup.map_or(Path::new("-"), |p| p))
             .arg(venv.join("bin").join("sekmet"))
             .args(["serve", "-c"])
             .arg(&cfg)
@@ -221,9 +247,11 @@ impl Drop for Sekmet {
 fn server_auth(auth: &SekmetAuth) -> serde_json::Value {
     match auth {
         SekmetAuth::None => serde_json::json!({"types": ["none"]}),
-        SekmetAuth::Smart { client_id, jwks, scopes } => serde_json::json!({
+        SekmetAuth::Smart(clients) => serde_json::json!({
             "types": ["smart"],
-            "smart_clients": [{"client_id": client_id, "jwks": jwks, "scopes": scopes}],
+            "smart_clients": clients.iter().map(|c| serde_json::json!({
+                "client_id": c.client_id, "public_key_path": c.public_key_path, "scopes": c.scopes,
+            })).collect::<Vec<_>>(),
         }),
     }
 }
@@ -269,5 +297,5 @@ fn metadata_answers(port: u16) -> bool {
         return false;
     }
     let mut head = [0u8; 12];
-    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200")
+    s.read_exact(&mut head).is_ok() && (head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"))
 }

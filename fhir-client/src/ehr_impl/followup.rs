@@ -36,7 +36,7 @@ pub(super) async fn recent_discharges(c: &FhirClient, patient: &PatientId, since
         let location = e.location.iter().rev().find_map(|l| l.location.as_ref()?.display.clone());
         out.push(Discharge { encounter: id_from(&e, EncounterId::parse)?, discharged, location });
     }
-    out.sort_by(|a, b| b.discharged.cmp(&a.discharged));
+    out.sort_by_key(|d| std::cmp::Reverse(d.discharged));
     Ok(out)
 }
 

@@ -181,7 +181,7 @@ pub(super) fn update_entry<R: Resource>(r: &R, version: &str) -> Result<BundleEn
 }
 
 pub(super) fn to_json<R: Resource>(r: &R) -> Result<serde_json::Value> {
-    serde_json::to_value(r).map_err(|e| Error::Protocol(format!("serialize {}: {e}", R::TYPE)))
+    serde_json::to_value(r).map_err(|e| crate::client::parse_error(R::TYPE, &e))
 }
 
 pub(super) fn transaction(entries: Vec<BundleEntry>) -> Bundle {

@@ -193,7 +193,7 @@ async fn seed_schedule(s: &mut Seeder<'_>, p: &Prac, prac_id: &str, name: &str) 
             };
             let mut e = BundleEntry {
                 full_url: Some(format!("urn:uuid:{}", uuid::Uuid::new_v4())),
-                resource: Some(serde_json::to_value(&slot).map_err(|e| Error::Protocol(e.to_string()))?),
+                resource: Some(serde_json::to_value(&slot).map_err(|_| Error::Protocol("Slot does not serialize".into()))?),
                 ..Default::default()
             };
             e.request = Some(BundleRequest {
