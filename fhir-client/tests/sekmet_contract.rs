@@ -4,7 +4,12 @@
 
 mod common;
 
-use std::sync::OnceLock;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 use common::Ctx;
 use fhir_client::model::{Appointment as FhirAppointment, Communication, Slot, Task};
@@ -102,4 +107,87 @@ async fn resources_we_write_pass_fhirkit_r4_validation() {
     assert!(!fhirkit_errors(&[broken]).is_empty(), "the validator does report problems");
     let errors = fhirkit_errors(&all);
     assert!(errors.is_empty(), "fhirkit found problems:\n{}", errors.join("\n"));
+}
+
+/// Reads one HTTP/1.1 request (head + Content-Length body); `None` at EOF.
+async fn read_request(sock: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(buf)
+}
+
+/// A proxy to `upstream` that forwards every request but swallows the response to the first
+/// `drops` requests starting with `prefix`: the EHR did the work, the client never hears.
+async fn lossy_proxy(upstream: SocketAddr, prefix: &'static str, drops: usize) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let counter = dropped.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let Some(req) = read_request(&mut client).await else { return };
+                let line_end = req.windows(2).position(|w| w == b"\r\n").unwrap_or(0) + 2;
+                let mut up = TcpStream::connect(upstream).await.unwrap();
+                up.write_all(&req[..line_end]).await.unwrap();
+                up.write_all(b"Connection: close\r\n").await.unwrap();
+                up.write_all(&req[line_end..]).await.unwrap();
+                let mut resp = Vec::new();
+                up.read_to_end(&mut resp).await.unwrap();
+                let lose = req.starts_with(prefix.as_bytes())
+                    && counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < drops).then_some(n + 1)).is_ok();
+                if !lose {
+                    let _ = client.write_all(&resp).await;
+                }
+            });
+        }
+    });
+    (port, dropped)
+}
+
+#[tokio::test]
+async fn a_booking_whose_answer_is_lost_is_retried_and_books_once() {
+    let env = ctx().await;
+    let upstream: SocketAddr = {
+        let url = reqwest::Url::parse(&env.config.base_url).unwrap();
+        format!("127.0.0.1:{}", url.port().unwrap()).parse().unwrap()
+    };
+    // The transaction (POST to the base) commits on the server, its answer never arrives.
+    let (port, dropped) = lossy_proxy(upstream, "POST /fhir/ HTTP", 1).await;
+    let via_proxy = FhirConfig { backoff_base_ms: 10, ..FhirConfig::local(format!("http://127.0.0.1:{port}/fhir")) };
+    let c = FhirClient::new(&via_proxy).unwrap();
+    let slot = common::slots(&c, env, 2, 2).await[0].id.clone();
+    let p = common::patient(env, 0);
+    let appt = c.book(&p, &slot, &common::key("lost")).await.unwrap();
+    assert_eq!(dropped.load(Ordering::SeqCst), 1, "one answer was lost");
+    assert!(c.stats().snapshot().retries >= 1);
+    assert_eq!(appt.slot.as_ref(), Some(&slot));
+    let on_slot: Vec<FhirAppointment> = c.search(&[("slot", format!("Slot/{slot}"))]).await.unwrap();
+    assert_eq!(on_slot.len(), 1, "exactly one Appointment after the retry");
+    let s: Slot = c.read(slot.as_str()).await.unwrap();
+    assert_eq!(s.status.as_deref(), Some("busy"));
 }
