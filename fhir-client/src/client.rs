@@ -144,6 +144,7 @@ impl FhirClient {
         let mut pages = vec![self.search_page::<R>(params).await?];
         while let Some(next) = pages.last().and_then(Bundle::next_link) {
             if pages.len() >= MAX_PAGES {
+                tracing::warn!(what = R::TYPE, pages = MAX_PAGES, "search truncated at the page limit");
                 break;
             }
             let url = self.same_server(next)?;

@@ -1,6 +1,25 @@
 //! FHIR R4 client: the resource types we touch, the `Ehr` port the workflows see, and
 //! `FhirClient`, the reqwest adapter behind it. Every `Ehr` call is scoped by a `PatientId`
 //! that comes from the authenticated session, never from chat text.
+//!
+//! # Using it
+//! - Production: deserialize a [`FhirConfig`] (the service's `[fhir]` section), then
+//!   `FhirClient::new(&config)?` (validates the config, loads the SMART key) and hand it out as
+//!   `Arc<dyn Ehr>`. `client.stats().snapshot()` gives the counters for Prometheus.
+//! - Demo / tests (feature `sekmet`): start a real FHIR server and seed it. The seed is
+//!   idempotent, so a persistent demo EHR can be seeded on every start.
+//!
+//! ```no_run
+//! # #[cfg(feature = "sekmet")]
+//! # async fn demo() -> fhir_client::Result<()> {
+//! use fhir_client::sekmet::{Sekmet, SekmetOptions};
+//! let opts = SekmetOptions { data_dir: Some("data/ehr".into()), ..Default::default() };
+//! let server = Sekmet::start_async(opts).await?; // keep it alive: dropping it stops the EHR
+//! let client = fhir_client::FhirClient::new(&server.config())?;
+//! let demo = fhir_client::seed::seed_demo(&client, chrono::Utc::now().date_naive()).await?;
+//! println!("{} demo patients", demo.patients.len());
+//! # Ok(()) }
+//! ```
 
 mod auth;
 mod client;

@@ -196,18 +196,47 @@ pub(super) fn from_response<R: Resource>(b: &Bundle) -> Result<R> {
         .ok_or_else(|| Error::Protocol(format!("transaction response without {}", R::TYPE)))
 }
 
-/// Our appointment for `key`, if an earlier (possibly lost) attempt created it.
-async fn existing_booking(c: &FhirClient, patient: &PatientId, key: &IdempotencyKey) -> Result<Option<Appointment>> {
-    match c.find_by_key::<FhirAppointment>(key).await? {
-        Some(a) if a.has_patient(patient.as_str()) => Ok(Some(to_appointment(&a, &HashMap::new())?)),
-        Some(_) => Err(key_reused()),
-        None => Ok(None),
+/// What an earlier attempt with the same key left behind.
+enum Prior {
+    None,
+    /// It committed (its answer was lost): the booking stands.
+    Booked(Appointment),
+    /// It lost the slot: on a server that does not roll transactions back its Appointment
+    /// may survive; such a stray is cancelled here.
+    Lost,
+}
+
+/// Looks for the Appointment carrying `key`. One whose slot also has another active
+/// Appointment lost the race (a transaction the server did not roll back): it is cancelled.
+async fn prior_booking(c: &FhirClient, patient: &PatientId, key: &IdempotencyKey) -> Result<Prior> {
+    let Some(a) = c.find_by_key::<FhirAppointment>(key).await? else { return Ok(Prior::None) };
+    if !a.has_patient(patient.as_str()) {
+        return Err(key_reused());
     }
+    if !is_active(&a) {
+        return Ok(Prior::Lost);
+    }
+    if let Some(slot) = a.slot.iter().find_map(|r| r.id_of("Slot")) {
+        let on_slot: Vec<FhirAppointment> = c.search(&[("slot", format!("Slot/{slot}"))]).await?;
+        if on_slot.iter().any(|o| o.id != a.id && is_active(o)) {
+            let v = a.version_id().ok_or_else(|| Error::Protocol("Appointment without meta.versionId".into()))?;
+            let v = v.to_string();
+            c.update(&cancelled(a, "Slot taken by a concurrent booking"), Some(&v)).await?;
+            return Ok(Prior::Lost);
+        }
+    }
+    Ok(Prior::Booked(to_appointment(&a, &HashMap::new())?))
+}
+
+fn is_active(a: &FhirAppointment) -> bool {
+    a.status.as_deref().is_some_and(|s| ACTIVE_STATUSES.contains(&s))
 }
 
 pub(super) async fn book(c: &FhirClient, patient: &PatientId, slot: &SlotId, key: &IdempotencyKey) -> Result<Appointment> {
-    if let Some(a) = existing_booking(c, patient, key).await? {
-        return Ok(a);
+    match prior_booking(c, patient, key).await? {
+        Prior::Booked(a) => return Ok(a),
+        Prior::Lost => return Err(Error::SlotTaken),
+        Prior::None => {}
     }
     let (mut s, version) = free_slot(c, slot).await?;
     let prac = slot_practitioner(c, &s).await?;
@@ -217,7 +246,10 @@ pub(super) async fn book(c: &FhirClient, patient: &PatientId, slot: &SlotId, key
     let tx = transaction(vec![create_entry(&appt, key_criteria(key), &full_url)?, update_entry(&s, &version)?]);
     match c.transaction(&tx, true).await {
         Ok(resp) => to_appointment(&from_response::<FhirAppointment>(&resp)?, &HashMap::new()),
-        Err(e) if is_conflict(&e) => existing_booking(c, patient, key).await?.ok_or(Error::SlotTaken),
+        Err(e) if is_conflict(&e) => match prior_booking(c, patient, key).await? {
+            Prior::Booked(a) => Ok(a),
+            Prior::None | Prior::Lost => Err(Error::SlotTaken),
+        },
         Err(e) => Err(e),
     }
 }
@@ -248,8 +280,7 @@ pub(super) async fn upcoming(c: &FhirClient, patient: &PatientId) -> Result<Vec<
     let names = practitioner_names(&crate::client::collect::<Practitioner>(&pages)?);
     let mut out = Vec::new();
     for a in crate::client::collect::<FhirAppointment>(&pages)? {
-        let active = a.status.as_deref().is_some_and(|s| ACTIVE_STATUSES.contains(&s));
-        if active && a.has_patient(patient.as_str()) {
+        if is_active(&a) && a.has_patient(patient.as_str()) {
             out.push(to_appointment(&a, &names)?);
         }
     }
@@ -314,11 +345,15 @@ pub(super) async fn reschedule(
     key: &IdempotencyKey,
 ) -> Result<Appointment> {
     for _ in 0..CONFLICT_ROUNDS {
-        if let Some(a) = existing_booking(c, patient, key).await? {
-            return Ok(a);
+        match prior_booking(c, patient, key).await? {
+            // Committed earlier: make sure the old one is gone too (a server without
+            // rollback may have applied only part of the transaction).
+            Prior::Booked(a) => return cancel(c, patient, id).await.map(|()| a),
+            Prior::Lost => return Err(Error::SlotTaken),
+            Prior::None => {}
         }
         let (old, old_v) = own_appointment(c, patient, id).await?;
-        if !old.status.as_deref().is_some_and(|s| ACTIVE_STATUSES.contains(&s)) {
+        if !is_active(&old) {
             return Err(Error::Invalid { what: "appointment", why: "not active".into() });
         }
         let (mut s, slot_v) = free_slot(c, slot).await?;
@@ -335,8 +370,8 @@ pub(super) async fn reschedule(
             Err(e) => return Err(e),
         }
     }
-    match existing_booking(c, patient, key).await? {
-        Some(a) => Ok(a),
-        None => Err(Error::SlotTaken),
+    match prior_booking(c, patient, key).await? {
+        Prior::Booked(a) => cancel(c, patient, id).await.map(|()| a),
+        Prior::None | Prior::Lost => Err(Error::SlotTaken),
     }
 }

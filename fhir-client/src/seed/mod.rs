@@ -161,8 +161,9 @@ async fn seed_practitioner(s: &mut Seeder<'_>, p: &Prac) -> Result<(String, Stri
     Ok((id, format!("{} {}", p.given, p.family)))
 }
 
-/// The Schedule plus its slots (one transaction of conditional creates); returns the number
-/// of slots in the horizon.
+/// The Schedule plus its slots (one batch of conditional creates: independent entries, and
+/// servers cap how many conditional entries one transaction may hold); returns the number of
+/// slots in the horizon.
 async fn seed_schedule(s: &mut Seeder<'_>, p: &Prac, prac_id: &str, name: &str) -> Result<usize> {
     let sched = Schedule {
         active: Some(true),
@@ -206,13 +207,19 @@ async fn seed_schedule(s: &mut Seeder<'_>, p: &Prac, prac_id: &str, name: &str) 
         }
     }
     let n = entries.len();
-    let tx = Bundle { r#type: Some("transaction".into()), entry: entries, ..Default::default() };
-    let resp = s.client.transaction(&tx, true).await?;
-    s.created += resp
-        .entry
-        .iter()
-        .filter(|e| e.response.as_ref().and_then(|r| r.status.as_deref()).is_some_and(|st| st.starts_with("201")))
-        .count();
+    let batch = Bundle { r#type: Some("batch".into()), entry: entries, ..Default::default() };
+    let resp = s.client.transaction(&batch, true).await?;
+    for e in &resp.entry {
+        let status = e.response.as_ref().and_then(|r| r.status.as_deref()).unwrap_or("");
+        let code: u16 = status.split_whitespace().next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        if !(200..300).contains(&code) {
+            return Err(Error::Rejected { status: code, diagnostics: "seed slot batch entry failed".into() });
+        }
+        s.created += usize::from(code == 201);
+    }
+    if resp.entry.len() != n {
+        return Err(Error::Protocol("batch response has a different number of entries".into()));
+    }
     Ok(n)
 }
 
