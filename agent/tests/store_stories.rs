@@ -139,7 +139,7 @@ async fn postgres_store() -> (Arc<dyn Store>, ()) {
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     sqlx::any::install_default_drivers();
     let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL reachable for the store stories");
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
     (Arc::new(SqlStore::connect(&url, 4).await.unwrap()), ())

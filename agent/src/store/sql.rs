@@ -108,7 +108,7 @@ impl Store for SqlStore {
 
     async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>> {
         let q = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
-        let row = sqlx::query(&q).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(q)).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(conversation).transpose()
     }
 
@@ -116,7 +116,7 @@ impl Store for SqlStore {
         let q = format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE patient_id = $1 ORDER BY created_at DESC, id"
         );
-        let rows = sqlx::query(&q).bind(patient_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(q)).bind(patient_id).fetch_all(&self.pool).await?;
         rows.iter().map(conversation).collect()
     }
 
