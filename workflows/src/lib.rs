@@ -3,5 +3,7 @@
 //! come only from the `Ehr`.
 
 mod api;
+pub mod redflags;
+pub mod text;
 
 pub use api::*;
