@@ -3,7 +3,12 @@
 //! come only from the `Ehr`.
 
 mod api;
+pub mod engine;
 pub mod redflags;
+pub mod script;
 pub mod text;
+pub mod understand;
 
 pub use api::*;
+pub use engine::{ConversationState, Engine, StartTrigger};
+pub use script::{load_dir, validate_source, Diagnostic, Script};

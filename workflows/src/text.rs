@@ -124,6 +124,23 @@ pub fn edit_distance(a: &str, b: &str, max: usize) -> Option<usize> {
     (dist <= max).then_some(dist)
 }
 
+/// Where `phrase` (space-separated key words) matches `words` with typo tolerance, as [start, end).
+pub fn phrase_spans(words: &[String], phrase: &str) -> Vec<(usize, usize)> {
+    let keys: Vec<&str> = phrase.split(' ').collect();
+    if keys.len() > words.len() {
+        return Vec::new();
+    }
+    (0..=words.len() - keys.len())
+        .filter(|&i| keys.iter().enumerate().all(|(k, key)| fuzzy_eq(&words[i + k], key)))
+        .map(|i| (i, i + keys.len()))
+        .collect()
+}
+
+/// Does any of `phrases` occur in `words` (typos tolerated)?
+pub fn has_any(words: &[String], phrases: &[&str]) -> bool {
+    phrases.iter().any(|p| !phrase_spans(words, p).is_empty())
+}
+
 /// Real words that sit one typo away from a key word and must only ever match exactly.
 const NEAR_MISSES: &[&str] = &[
     "chess", "cheat", "breeding", "bread", "overdone", "techo", "heat", "dyeing", "pecos",

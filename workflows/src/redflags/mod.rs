@@ -14,7 +14,7 @@ mod rules;
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{fuzzy_eq, tokens, Tok};
+use crate::text::{phrase_spans, tokens, Tok};
 use rules::{Pattern, Rule};
 
 /// What a red flag is about; the string form is what escalations and audits carry.
@@ -116,18 +116,6 @@ fn split_clauses(text: &str) -> Vec<Vec<String>> {
     }
     clauses.retain(|c| !c.is_empty());
     clauses
-}
-
-/// Where `phrase` (space-separated key words) matches `words` fuzzily, as [start, end).
-fn phrase_spans(words: &[String], phrase: &str) -> Vec<(usize, usize)> {
-    let keys: Vec<&str> = phrase.split(' ').collect();
-    if keys.len() > words.len() {
-        return Vec::new();
-    }
-    (0..=words.len() - keys.len())
-        .filter(|&i| keys.iter().enumerate().all(|(k, key)| fuzzy_eq(&words[i + k], key)))
-        .map(|i| (i, i + keys.len()))
-        .collect()
 }
 
 /// Exact (no typo) phrase occurrence, for context cues.

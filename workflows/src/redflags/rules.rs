@@ -43,7 +43,8 @@ pub const CORE: &[Rule] = &[
         category: Category::Breathing,
         patterns: &[
             Any(&[
-                "breathless", "short of breath", "shortness of breath", "out of breath", "gasping", "choking",
+                "breathless", "winded", "cant get enough air", "cannot get enough air", "not getting enough air",
+                "cant get air", "air hunger", "gasping for air", "short of breath", "shortness of breath", "out of breath", "gasping", "choking",
                 "suffocating", "lips are blue", "lips turning blue", "turning blue", "me ahogo", "ahogando", "ahogo",
                 "asfixia", "asfixiando", "falta de aire", "labios morados", "no me entra el aire",
             ]),
@@ -52,7 +53,7 @@ pub const CORE: &[Rule] = &[
                 &[
                     "cant", "cannot", "couldnt", "could not", "unable", "not able", "hard", "harder", "difficult", "difficulty", "trouble",
                     "struggling", "struggle", "short", "shortness", "catch", "labored", "laboured", "problems",
-                    "problem", "barely", "no puedo", "no podia", "no pude", "falta", "dificultad", "cuesta", "costaba",
+                    "problem", "barely", "hardly", "bad", "worse", "worsening", "terrible", "awful", "mal", "peor", "no puedo", "no podia", "no pude", "falta", "dificultad", "cuesta", "costaba",
                     "problemas", "apenas", "no alcanzo",
                 ],
                 4,
@@ -80,6 +81,11 @@ pub const CORE: &[Rule] = &[
                 5,
             ),
             Near(
+                &["suddenly", "sudden", "de repente", "repentina", "repentino", "de golpe"],
+                &["numb", "numbness", "weak", "weakness", "paralyzed", "entumecido", "entumecida", "adormecido", "adormecida", "debilidad", "paralizado", "paralizada"],
+                5,
+            ),
+            Near(
                 &["speak", "talk", "talking", "speaking", "words", "speech", "hablar", "habla", "palabras"],
                 &["slurred", "garbled", "jumbled", "trouble", "difficulty", "hard time", "dificultad", "cuesta", "trabada", "trabo", "no puedo hablar bien"],
                 3,
@@ -95,7 +101,9 @@ pub const CORE: &[Rule] = &[
                 "take my own life", "take my life", "end it all", "ending it all", "suicide", "suicidal", "want to die",
                 "wanna die", "wish i was dead", "wish i were dead", "better off dead", "better off without me",
                 "dont want to live", "dont want to be alive", "dont want to be here anymore", "dont want to wake up",
-                "no reason to live", "nothing to live for", "no point living", "no point in living", "not worth living",
+                "no reason to live", "nothing to live for", "no point living", "no point in living", "not worth living", "isnt worth living", "never wake up",
+                "dont see the point", "whats the point of living", "no le veo sentido", "no tiene sentido vivir",
+                "self harming", "no despertar nunca", "dormir para siempre",
                 "self harm", "selfharm", "hang myself", "shoot myself", "cant go on", "suicidio", "suicidarme",
                 "suicida", "suicidar", "matarme", "me voy a matar", "quitarme la vida", "acabar con mi vida",
                 "terminar con mi vida", "acabar con todo", "terminar con todo", "no quiero vivir",
@@ -107,6 +115,11 @@ pub const CORE: &[Rule] = &[
                 &["want", "wanna", "going", "gonna", "thinking", "thought", "thoughts", "urge", "urges", "quiero", "ganas", "pienso", "pensando", "voy a"],
                 &["hurt myself", "harm myself", "hurting myself", "harming myself", "cut myself", "cutting myself", "cortarme", "lastimarme", "hacerme dano"],
                 4,
+            ),
+            Near(
+                &["been", "keep", "again", "started", "sigo", "otra vez", "de nuevo"],
+                &["cutting myself", "hurting myself", "harming myself", "burning myself", "cortandome", "lastimandome"],
+                3,
             ),
         ],
         vetoes: &["pelo", "cabello", "unas", "hair", "nails"],
@@ -174,7 +187,7 @@ pub const CORE: &[Rule] = &[
             Near(&["allergic", "allergy", "alergica", "alergico"], &["reaction", "reaccion"], 2),
             Near(
                 &["throat", "tongue", "lips", "lip", "face", "mouth", "garganta", "lengua", "labios", "labio", "cara", "boca"],
-                &["swelling", "swollen", "swell", "swells", "closing", "closed", "close up", "closing up", "tight", "tightening", "hinchada", "hinchado", "hinchazon", "hinchando", "inflamada", "inflamado", "cerrando", "cierra", "cerrada"],
+                &["swelling", "swollen", "swell", "swells", "swelled", "puffed", "closing", "closed", "close up", "closing up", "tight", "tightening", "hinchada", "hinchado", "hinchazon", "hinchando", "inflamada", "inflamado", "cerrando", "cierra", "cerrada"],
                 4,
             ),
         ],
