@@ -3,6 +3,7 @@
 //! come only from the `Ehr`.
 
 mod api;
+pub mod convtest;
 pub mod engine;
 pub mod redflags;
 pub mod script;

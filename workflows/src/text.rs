@@ -180,7 +180,7 @@ fn same_letters(a: &str, b: &str) -> bool {
 pub fn looks_spanish(text: &str) -> bool {
     const ES: &[&str] = &[
         "el", "la", "los", "las", "de", "del", "que", "quiero", "necesito", "una", "un", "mi", "me", "por", "para", "con",
-        "cita", "hola", "gracias", "si", "no", "es", "esta", "tengo", "puedo", "buenos", "buenas", "dias", "tardes",
+        "cita", "hola", "gracias", "si", "es", "esta", "tengo", "puedo", "buenos", "buenas", "dias", "tardes",
         "receta", "medicina", "manana", "semana", "dolor", "hablar", "persona", "pastillas", "cancelar", "cambiar",
     ];
     const EN: &[&str] = &[

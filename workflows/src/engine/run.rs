@@ -97,8 +97,13 @@ impl Engine {
             StepKind::Ask { slot, text, from, next } => self.exec_ask(script, slot, text, from.as_deref(), next, st, answer, t, out).await,
             StepKind::Extract { slot, from, next } => {
                 if let (Some(msg), Some(ty)) = (t.message, script.slots.get(slot)) {
-                    if let Fill::Value(v) = self.extract_slot(*ty, msg, from.as_deref(), st, t.now).await? {
-                        st.slots.insert(slot.clone(), v);
+                    match self.extract_slot(*ty, msg, from.as_deref(), st, t.now).await? {
+                        Fill::Value(v) => {
+                            st.slots.insert(slot.clone(), v);
+                        }
+                        // narrows the next question to the candidates
+                        Fill::Ambiguous(items) => st.offered = items,
+                        Fill::Nothing => {}
                     }
                 }
                 Ok(Flow::Goto("next", next.clone()))
@@ -176,6 +181,7 @@ impl Engine {
         let lang = st.lang;
         let options = match ty {
             SlotType::YesNo => render::yes_no_options(lang),
+            SlotType::Medication if !st.offered.is_empty() => st.offered.iter().map(|i| render::item(i, offset(self.utc_offset_minutes), lang)).collect(),
             SlotType::Medication => from.and_then(|f| st.results.get(f)).into_iter().flatten().map(|i| render::item(i, offset(self.utc_offset_minutes), lang)).collect(),
             _ => Vec::new(),
         };
@@ -208,7 +214,7 @@ impl Engine {
     async fn exec_offer(&self, script: &Script, slot: &str, from: &str, text: &str, next: &str, none: &str, st: &mut ConversationState, answer: Option<&str>, t: &Turn<'_>, out: &mut Out) -> Result<Flow> {
         let off = offset(self.utc_offset_minutes);
         let Some(msg) = answer else {
-            let items: Vec<_> = st.results.get(from).map(|r| r.iter().take(super::MAX_OFFERED).cloned().collect()).unwrap_or_default();
+            let items: Vec<_> = st.results.get(from).map(|r| r.iter().filter(|i| !st.rejected.contains(&i.id())).take(super::MAX_OFFERED).cloned().collect()).unwrap_or_default();
             if items.is_empty() {
                 return Ok(Flow::Goto("none", none.to_string()));
             }
@@ -231,7 +237,10 @@ impl Engine {
                 }
                 None => self.retry(script, text, st, t, out, labels),
             },
-            Pick::Rejected => self.answered(st, Flow::Goto("none", none.to_string())),
+            Pick::Rejected => {
+                st.rejected.extend(offered.iter().map(|i| i.id()));
+                self.answered(st, Flow::Goto("none", none.to_string()))
+            }
             Pick::Unclear => self.retry(script, text, st, t, out, labels),
         })
     }

@@ -64,6 +64,9 @@ pub struct ConversationState {
     pub results: BTreeMap<String, Vec<Item>>,
     /// What the waiting step offered, in the order shown (answers are checked against it).
     pub offered: Vec<Item>,
+    /// Ids of items the patient turned down; later offers skip them.
+    #[serde(default)]
+    pub rejected: Vec<String>,
     /// Routing options shown when the first message was unclear ("script/intent").
     pub routing_offered: Vec<String>,
     /// Failed attempts at the current question; too many and a person takes over.
@@ -72,6 +75,17 @@ pub struct ConversationState {
     pub turn: u32,
     /// The hospital stay a follow-up is about.
     pub encounter: Option<EncounterId>,
+}
+
+impl Item {
+    /// The EHR id of the item, for remembering what was turned down.
+    pub fn id(&self) -> String {
+        match self {
+            Item::Slot(s) => s.id.to_string(),
+            Item::Appointment(a) => a.id.to_string(),
+            Item::Medication(m) => m.request.to_string(),
+        }
+    }
 }
 
 impl ConversationState {
@@ -88,6 +102,7 @@ impl ConversationState {
             slots: BTreeMap::new(),
             results: BTreeMap::new(),
             offered: Vec::new(),
+            rejected: Vec::new(),
             routing_offered: Vec::new(),
             retries: 0,
             turn: 0,

@@ -3,8 +3,8 @@
 //! Relative words are resolved against the clinic's local `today`; the result is a window of
 //! whole days plus an optional part of the day, never a single guessed time.
 //!
-//! Conventions: a bare or "next" weekday is its next occurrence after today; "this Tuesday" may
-//! be today. Numeric dates read month/day in English and day/month in Spanish. A month-day
+//! Conventions: a bare weekday is its next occurrence after today; "next Friday" is in next
+//! week when this week's Friday is still to come; "this Tuesday" may be today. Numeric dates read month/day in English and day/month in Spanish. A month-day
 //! already past this year means next year.
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
@@ -182,9 +182,15 @@ fn read_at(w: &[String], i: usize, today: NaiveDate, f: &mut Found) -> usize {
     }
     if let Some(wd) = lookup(WEEKDAYS, word) {
         let this = matches!(prev, "this" | "este" | "esta");
+        let next_week = matches!(prev, "next" | "proximo" | "proxima") || matches!(next, "que" | "proximo" | "proxima");
         let mut d = today + Duration::days(if this { 0 } else { 1 });
         while d.weekday() != wd {
             d += Duration::days(1);
+        }
+        // "next Friday" said on a Thursday means the Friday of next week
+        let monday_next = today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
+        if next_week && d < monday_next {
+            d += Duration::days(7);
         }
         f.days.push(d);
         return 1;
@@ -339,6 +345,9 @@ mod tests {
         assert_eq!(p("next Tuesday", Lang::En), day("2026-12-01"));
         assert_eq!(p("el próximo lunes", Lang::Es), day("2026-11-30"));
         assert_eq!(p("on thursday", Lang::En), day("2026-12-03"));
+        assert_eq!(p("friday", Lang::En), day("2026-11-27"));
+        assert_eq!(p("next friday", Lang::En), day("2026-12-04"));
+        assert_eq!(p("el viernes que viene", Lang::Es), day("2026-12-04"));
     }
 
     #[test]
