@@ -13,3 +13,4 @@ pub mod understand;
 pub use api::*;
 pub use engine::{ConversationState, Engine, StartTrigger};
 pub use script::{load_dir, validate_source, Diagnostic, Script};
+pub use understand::understand_line;

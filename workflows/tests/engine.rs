@@ -107,7 +107,7 @@ async fn out_of_range_model_choices_are_never_acted_on() {
     let unclear = e.turn(&mut st2, &patient, "whichever suits the doctor", now()).await.unwrap();
     assert!(unclear.effects.is_empty());
     assert_eq!(st2.waiting_at.as_deref(), Some("book_offer"));
-    assert!(st2.slots.get("chosen").is_none());
+    assert!(!st2.slots.contains_key("chosen"));
 }
 
 #[tokio::test]
@@ -144,4 +144,20 @@ async fn unknown_pinned_script_version_is_an_error_not_a_silent_switch() {
     e.turn(&mut st, &patient, "book next tuesday", now()).await.unwrap();
     st.script_version = Some(99);
     assert!(e.turn(&mut st, &patient, "1", now()).await.is_err());
+}
+
+#[tokio::test]
+async fn understand_line_reports_intent_slots_and_red_flag() {
+    let e = engine(FakeEhr::fixture("default"));
+    let v = workflows::understand_line(&e, "I need an appointment with cardiology next Tuesday afternoon", now()).await;
+    assert_eq!(v["intent"], "book");
+    assert_eq!(v["script"], "appointment");
+    assert_eq!(v["slots"]["date_window"]["from"], "2026-12-01");
+    assert_eq!(v["slots"]["provider"]["name"], "cardiology");
+    assert_eq!(v["red_flag"]["flag"], false);
+    let v = workflows::understand_line(&e, "no puedo respirar", now()).await;
+    assert_eq!(v["red_flag"]["category"], "breathing");
+    assert_eq!(v["lang"], "es");
+    let v = workflows::understand_line(&e, "can I talk to a person", now()).await;
+    assert_eq!(v["intent"], "asks_for_person");
 }

@@ -10,7 +10,7 @@ use fhir_client::{ActiveMedication, Answer, AnswerValue, IdempotencyKey, Patient
 use super::render::{day_start, offset};
 use super::state::{ConversationState, Item, SlotValue};
 use super::Engine;
-use crate::script::{Action, MedCheck};
+use crate::script::{Action, MedCheck, Step, StepKind};
 use crate::understand::dates::DateWindow;
 use crate::understand::values::Provider;
 use crate::{Effect, Error, Result};
@@ -93,9 +93,13 @@ impl Engine {
         Ok(slots.into_iter().map(Item::Slot).collect())
     }
 
-    /// Runs a write; `Ok(None)` is impossible by design, errors go back to the step.
-    pub(super) async fn act(&self, step_id: &str, action: Action, with: &BTreeMap<String, String>, note: Option<String>, answers: &[String], questionnaire: Option<&str>, st: &ConversationState, patient: &PatientId) -> Result<Effect> {
-        let key = idempotency_key(st, step_id);
+    /// Runs the write of an `act` step (`note` already rendered); errors go back to the step.
+    pub(super) async fn act(&self, step: &Step, note: Option<String>, st: &ConversationState, patient: &PatientId) -> Result<Effect> {
+        let StepKind::Act { action, with, answers, questionnaire, .. } = &step.kind else {
+            return Err(Error::State(format!("step '{}' is not an act step", step.id)));
+        };
+        let (action, questionnaire) = (*action, questionnaire.as_deref());
+        let key = idempotency_key(st, &step.id);
         let resource = match action {
             Action::Book => {
                 let Some(SlotValue::Choice(Item::Slot(s))) = slot(st, with, "slot") else { return Err(missing("slot")) };

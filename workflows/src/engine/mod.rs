@@ -115,8 +115,13 @@ impl Engine {
         &self.understand
     }
 
+    /// Cached embeddings of script examples (shared with `understand_line`).
+    pub fn examples(&self) -> &ExampleCache {
+        &self.examples
+    }
+
     /// The newest version of each script id.
-    fn latest(&self) -> Vec<&Script> {
+    pub fn latest(&self) -> Vec<&Script> {
         let mut out: Vec<&Script> = Vec::new();
         for s in &self.scripts {
             match out.iter_mut().find(|o| o.id == s.id) {

@@ -135,14 +135,21 @@ impl Engine {
                 self.say_key(script, text, st, t, out, Vec::new());
                 Ok(Flow::Goto("next", next.clone()))
             }
+            StepKind::Branch { .. } | StepKind::Escalate { .. } | StepKind::End { .. } => Ok(self.exec_control(script, step, st, t, out)),
+        }
+    }
+
+    /// Steps that only decide where to go or how the conversation ends.
+    fn exec_control(&self, script: &Script, step: &Step, st: &mut ConversationState, t: &Turn<'_>, out: &mut Out) -> Flow {
+        match &step.kind {
             StepKind::Branch { cases, otherwise } => {
                 let today = t.now.with_timezone(&offset(self.utc_offset_minutes)).date_naive();
                 for (i, (cond, target)) in cases.iter().enumerate() {
                     if eval(cond, st, today) {
-                        return Ok(Flow::GotoLabel(format!("case{}", i + 1), target.clone()));
+                        return Flow::GotoLabel(format!("case{}", i + 1), target.clone());
                     }
                 }
-                Ok(Flow::Goto("else", otherwise.clone()))
+                Flow::Goto("else", otherwise.clone())
             }
             StepKind::Escalate { priority, reason, text, next } => {
                 if let Some(k) = text {
@@ -150,11 +157,11 @@ impl Engine {
                 }
                 out.escalate(*priority, EscalationReason::Script(reason.clone()));
                 match next {
-                    Some(n) => Ok(Flow::Goto("next", n.clone())),
+                    Some(n) => Flow::Goto("next", n.clone()),
                     None => {
                         st.status = Status::Escalated;
                         out.finished = true;
-                        Ok(Flow::Stop)
+                        Flow::Stop
                     }
                 }
             }
@@ -164,8 +171,9 @@ impl Engine {
                 }
                 st.status = Status::Finished;
                 out.finished = true;
-                Ok(Flow::Stop)
+                Flow::Stop
             }
+            _ => Flow::Stop,
         }
     }
 
@@ -246,7 +254,7 @@ impl Engine {
     }
 
     async fn exec_act(&self, script: &Script, step: &Step, st: &mut ConversationState, t: &Turn<'_>, out: &mut Out) -> Result<Flow> {
-        let StepKind::Act { action, with, note, answers, questionnaire, next, on_error } = &step.kind else {
+        let StepKind::Act { action, note, next, on_error, .. } = &step.kind else {
             return Ok(Flow::Stop);
         };
         if !script.allowed_actions.contains(action) {
@@ -254,7 +262,7 @@ impl Engine {
             return Ok(Flow::Stop);
         }
         let note = note.as_ref().map(|k| script.string(k, crate::Lang::En).to_string());
-        match self.act(&step.id, *action, with, note, answers, questionnaire.as_deref(), st, t.patient).await {
+        match self.act(step, note, st, t.patient).await {
             Ok(effect) => {
                 out.effects.push(effect);
                 Ok(Flow::Goto("next", next.clone()))

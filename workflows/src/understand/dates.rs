@@ -120,48 +120,49 @@ fn read_at(w: &[String], i: usize, today: NaiveDate, f: &mut Found) -> usize {
     let word = w[i].as_str();
     let prev = if i > 0 { w[i - 1].as_str() } else { "" };
     let next = w.get(i + 1).map(String::as_str).unwrap_or("");
+    if read_simple(word, prev, today, f) {
+        return 1;
+    }
+    if let Some(n) = read_relative(w, i, today, f) {
+        return n;
+    }
+    if let Some(wd) = lookup(WEEKDAYS, word) {
+        f.days.push(weekday_date(today, wd, prev, next));
+        return 1;
+    }
+    if let Some(m) = lookup(MONTHS, word).filter(|_| word != "may" || next.parse::<u32>().is_ok()) {
+        read_month(w, i, m, today, f);
+        return 1;
+    }
+    usize::from(read_day_of_month(w, i, today, f))
+}
+
+/// One-word expressions: today, tomorrow, parts of the day, "3pm".
+fn read_simple(word: &str, prev: &str, today: NaiveDate, f: &mut Found) -> bool {
     let day = |n: i64| today + Duration::days(n);
-    match word {
-        "today" | "hoy" | "tonight" => {
+    let part = match word {
+        "today" | "hoy" => {
             f.days.push(today);
-            if word == "tonight" {
-                f.part = Some(DayPart::Evening);
-            }
-            return 1;
+            return true;
         }
-        "manana" if prev == "la" => {
-            f.part = Some(DayPart::Morning);
-            return 1;
+        "tonight" => {
+            f.days.push(today);
+            Some(DayPart::Evening)
         }
-        "manana" if prev == "pasado" => {
-            f.days.push(day(2));
-            return 1;
-        }
+        "manana" if prev == "la" => Some(DayPart::Morning),
         "manana" => {
-            f.days.push(day(1));
-            return 1;
+            f.days.push(day(if prev == "pasado" { 2 } else { 1 }));
+            return true;
         }
-        "tarde" if matches!(prev, "la" | "por" | "en") => {
-            f.part = Some(DayPart::Afternoon);
-            return 1;
-        }
-        "noche" => {
-            f.part = Some(DayPart::Evening);
-            return 1;
-        }
-        "morning" | "mornings" | "am" => {
-            f.part = Some(DayPart::Morning);
-            return 1;
-        }
-        "afternoon" | "afternoons" | "pm" => {
-            f.part = Some(DayPart::Afternoon);
-            return 1;
-        }
-        "evening" | "evenings" | "night" => {
-            f.part = Some(DayPart::Evening);
-            return 1;
-        }
-        _ => {}
+        "tarde" if matches!(prev, "la" | "por" | "en") => Some(DayPart::Afternoon),
+        "noche" | "evening" | "evenings" | "night" => Some(DayPart::Evening),
+        "morning" | "mornings" | "am" => Some(DayPart::Morning),
+        "afternoon" | "afternoons" | "pm" => Some(DayPart::Afternoon),
+        _ => None,
+    };
+    if let Some(p) = part {
+        f.part = Some(p);
+        return true;
     }
     if let Some(h) = word.strip_suffix("pm").or_else(|| word.strip_suffix("am")).and_then(|h| h.parse::<u32>().ok()) {
         let h = if word.ends_with("pm") && h < 12 { h + 12 } else { h };
@@ -170,62 +171,69 @@ fn read_at(w: &[String], i: usize, today: NaiveDate, f: &mut Found) -> usize {
             12..=16 => DayPart::Afternoon,
             _ => DayPart::Evening,
         });
-        return 1;
+        return true;
     }
     if fuzzy_eq(word, "tomorrow") || word == "tmrw" {
-        let after = prev == "after";
-        f.days.push(day(if after { 2 } else { 1 }));
-        return 1;
+        f.days.push(day(if prev == "after" { 2 } else { 1 }));
+        return true;
     }
-    if let Some(n) = read_relative(w, i, today, f) {
-        return n;
+    false
+}
+
+/// A weekday's date: its next occurrence; "next Friday" said on a Thursday is in next week.
+fn weekday_date(today: NaiveDate, wd: Weekday, prev: &str, next: &str) -> NaiveDate {
+    let this = matches!(prev, "this" | "este" | "esta");
+    let next_week = matches!(prev, "next" | "proximo" | "proxima") || matches!(next, "que" | "proximo" | "proxima");
+    let mut d = today + Duration::days(if this { 0 } else { 1 });
+    while d.weekday() != wd {
+        d += Duration::days(1);
     }
-    if let Some(wd) = lookup(WEEKDAYS, word) {
-        let this = matches!(prev, "this" | "este" | "esta");
-        let next_week = matches!(prev, "next" | "proximo" | "proxima") || matches!(next, "que" | "proximo" | "proxima");
-        let mut d = today + Duration::days(if this { 0 } else { 1 });
-        while d.weekday() != wd {
-            d += Duration::days(1);
-        }
-        // "next Friday" said on a Thursday means the Friday of next week
-        let monday_next = today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
-        if next_week && d < monday_next {
-            d += Duration::days(7);
-        }
-        f.days.push(d);
-        return 1;
+    let monday_next = today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
+    if next_week && d < monday_next {
+        d += Duration::days(7);
     }
-    if let Some(m) = lookup(MONTHS, word).filter(|_| word != "may" || next.parse::<u32>().is_ok()) {
-        // "march 3" / "3 de marzo" / "3rd of march"; a month alone means the whole month
-        let d = day_of_month(next).or_else(|| day_of_month(prev)).or_else(|| if prev == "de" || prev == "of" { w.get(i.wrapping_sub(2)).and_then(|x| day_of_month(x)) } else { None });
-        match d.and_then(|d| next_date(today, m, d)) {
-            Some(date) => f.days.push(date),
-            None if d.is_none() => {
-                if let Some(first) = next_date(today, m, 1).filter(|_| m != today.month()) {
-                    let last = next_date(today, m % 12 + 1, 1).map(|x| x - Duration::days(1)).unwrap_or(first);
-                    f.span(first, last);
-                }
-            }
-            None => {}
-        }
-        return 1;
-    }
-    // "the 3rd", "on the 15th", "el 3", "el dia 3"
-    if matches!(prev, "the" | "el" | "dia") || word.ends_with("st") || word.ends_with("nd") || word.ends_with("rd") || word.ends_with("th") {
-        let month_near = w.get(i + 1..(i + 4).min(w.len())).is_some_and(|s| s.iter().any(|x| lookup(MONTHS, x).is_some() && x != "may"));
-        if let Some(d) = day_of_month(word).filter(|_| !month_near) {
-            let mut m = today.month();
-            let mut y = today.year();
-            if d < today.day() {
-                (m, y) = if m == 12 { (1, y + 1) } else { (m + 1, y) };
-            }
-            if let Some(date) = NaiveDate::from_ymd_opt(y, m, d) {
-                f.days.push(date);
-                return 1;
+    d
+}
+
+/// "march 3" / "3 de marzo" / "3rd of march"; a month alone means the whole month.
+fn read_month(w: &[String], i: usize, m: u32, today: NaiveDate, f: &mut Found) {
+    let prev = if i > 0 { w[i - 1].as_str() } else { "" };
+    let next = w.get(i + 1).map(String::as_str).unwrap_or("");
+    let before_of = if prev == "de" || prev == "of" { i.checked_sub(2).and_then(|j| day_of_month(&w[j])) } else { None };
+    let d = day_of_month(next).or_else(|| day_of_month(prev)).or(before_of);
+    match d.and_then(|d| next_date(today, m, d)) {
+        Some(date) => f.days.push(date),
+        None if d.is_none() => {
+            if let Some(first) = next_date(today, m, 1).filter(|_| m != today.month()) {
+                let last = next_date(first, m % 12 + 1, 1).map(|x| x - Duration::days(1)).unwrap_or(first);
+                f.span(first, last);
             }
         }
+        None => {}
     }
-    0
+}
+
+/// "the 3rd", "on the 15th", "el 3", "el dia 3": this month, or next if already past.
+fn read_day_of_month(w: &[String], i: usize, today: NaiveDate, f: &mut Found) -> bool {
+    let word = w[i].as_str();
+    let prev = if i > 0 { w[i - 1].as_str() } else { "" };
+    let ordinal = ["st", "nd", "rd", "th"].iter().any(|s| word.ends_with(s));
+    if !(matches!(prev, "the" | "el" | "dia") || ordinal) {
+        return false;
+    }
+    let month_near = w[i + 1..(i + 4).min(w.len())].iter().any(|x| lookup(MONTHS, x).is_some() && x != "may");
+    let Some(d) = day_of_month(word).filter(|_| !month_near) else { return false };
+    let (mut y, mut m) = (today.year(), today.month());
+    if d < today.day() {
+        (m, y) = if m == 12 { (1, y + 1) } else { (m + 1, y) };
+    }
+    match NaiveDate::from_ymd_opt(y, m, d) {
+        Some(date) => {
+            f.days.push(date);
+            true
+        }
+        None => false,
+    }
 }
 
 /// "this week", "next week", "in two weeks", "en 3 dias", "next month", "weekend".

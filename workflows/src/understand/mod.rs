@@ -5,5 +5,8 @@
 
 pub mod dates;
 pub mod intent;
+mod line;
 pub mod meds;
 pub mod values;
+
+pub use line::understand_line;
