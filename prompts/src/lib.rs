@@ -32,10 +32,7 @@ pub enum Reply {
 
 macro_rules! pair {
     ($name:literal) => {
-        (
-            include_str!(concat!("../templates/replies/", $name, ".en.txt")),
-            include_str!(concat!("../templates/replies/", $name, ".es.txt")),
-        )
+        (include_str!(concat!("../templates/replies/", $name, ".en.txt")), include_str!(concat!("../templates/replies/", $name, ".es.txt")))
     };
 }
 

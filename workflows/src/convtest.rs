@@ -145,7 +145,8 @@ pub async fn run_conversation_tests(dir: &Path, factory: &dyn EngineFactory) -> 
     let coverage = edges
         .into_iter()
         .map(|((script, version), all)| {
-            let uncovered: Vec<String> = all.iter().filter(|e| !taken.contains(&(script.clone(), version, (*e).clone()))).cloned().collect();
+            let uncovered: Vec<String> =
+                all.iter().filter(|e| !taken.contains(&(script.clone(), version, (*e).clone()))).cloned().collect();
             ScriptCoverage { covered: all.len() - uncovered.len(), total: all.len(), uncovered, script, version }
         })
         .collect();
@@ -268,7 +269,9 @@ fn reason_text(r: &crate::EscalationReason) -> String {
 
 /// A slot's JSON (`{"scale": 7}`, `{"date_window": {...}}`) as the short text tests compare.
 fn slot_summary(v: &serde_json::Value) -> String {
-    let Some((kind, inner)) = v.as_object().and_then(|o| o.iter().next()) else { return v.to_string() };
+    let Some((kind, inner)) = v.as_object().and_then(|o| o.iter().next()) else {
+        return v.to_string();
+    };
     match kind.as_str() {
         "date_window" => {
             let s = |k: &str| inner.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
@@ -276,7 +279,9 @@ fn slot_summary(v: &serde_json::Value) -> String {
             format!("{}..{}{part}", s("from"), s("to"))
         }
         "medication" => inner.get("name").and_then(|x| x.as_str()).unwrap_or("").to_string(),
-        "choice" => inner.as_object().and_then(|o| o.values().next()).and_then(|x| x.get("id")).and_then(|x| x.as_str()).unwrap_or("").to_string(),
+        "choice" => {
+            inner.as_object().and_then(|o| o.values().next()).and_then(|x| x.get("id")).and_then(|x| x.as_str()).unwrap_or("").to_string()
+        }
         "provider" => inner.get("name").and_then(|x| x.as_str()).unwrap_or("anyone").to_string(),
         _ => match inner {
             serde_json::Value::String(s) => s.clone(),

@@ -31,7 +31,8 @@ pub fn fold(text: &str) -> String {
 
 /// Words that end a clause as surely as a full stop does: a negation before them does not
 /// reach past them ("no fever but my chest hurts").
-const CLAUSE_WORDS: &[&str] = &["but", "pero", "although", "though", "however", "aunque", "sino", "and", "y", "because", "porque", "then", "luego", "entonces"];
+const CLAUSE_WORDS: &[&str] =
+    &["but", "pero", "although", "though", "however", "aunque", "sino", "and", "y", "because", "porque", "then", "luego", "entonces"];
 
 /// Tokens of `text`: words (letters, digits, and '.' inside numbers) and clause breaks.
 pub fn tokens(text: &str) -> Vec<Tok> {
@@ -143,8 +144,8 @@ pub fn has_any(words: &[String], phrases: &[&str]) -> bool {
 
 /// Real words that sit one typo away from a key word and must only ever match exactly.
 const NEAR_MISSES: &[&str] = &[
-    "chess", "cheat", "breeding", "bread", "overdone", "techo", "heat", "dyeing", "pecos",
-    "brother", "breed", "bleed", "blind", "faith", "paint", "pair", "hearth", "heard", "hears",
+    "chess", "cheat", "breeding", "bread", "overdone", "techo", "heat", "dyeing", "pecos", "brother", "breed", "bleed", "blind", "faith",
+    "paint", "pair", "hearth", "heard", "hears",
 ];
 
 /// Does `word` (from a message) match the key word `key`, allowing typos in longer words?
@@ -179,13 +180,13 @@ fn same_letters(a: &str, b: &str) -> bool {
 /// Spanish function words or accented letters clearly outnumber English ones.
 pub fn looks_spanish(text: &str) -> bool {
     const ES: &[&str] = &[
-        "el", "la", "los", "las", "de", "del", "que", "quiero", "necesito", "una", "un", "mi", "me", "por", "para", "con",
-        "cita", "hola", "gracias", "si", "es", "esta", "tengo", "puedo", "buenos", "buenas", "dias", "tardes",
-        "receta", "medicina", "manana", "semana", "dolor", "hablar", "persona", "pastillas", "cancelar", "cambiar",
+        "el", "la", "los", "las", "de", "del", "que", "quiero", "necesito", "una", "un", "mi", "me", "por", "para", "con", "cita", "hola",
+        "gracias", "si", "es", "esta", "tengo", "puedo", "buenos", "buenas", "dias", "tardes", "receta", "medicina", "manana", "semana",
+        "dolor", "hablar", "persona", "pastillas", "cancelar", "cambiar",
     ];
     const EN: &[&str] = &[
-        "the", "i", "my", "to", "a", "an", "is", "it", "need", "want", "please", "appointment", "book", "hi", "hello",
-        "thanks", "yes", "can", "for", "with", "refill", "tomorrow", "week", "pain", "have", "of", "in", "on",
+        "the", "i", "my", "to", "a", "an", "is", "it", "need", "want", "please", "appointment", "book", "hi", "hello", "thanks", "yes",
+        "can", "for", "with", "refill", "tomorrow", "week", "pain", "have", "of", "in", "on",
     ];
     let accents = text.chars().filter(|c| "áéíóúñ¿¡".contains(*c)).count();
     let ws = words(text);

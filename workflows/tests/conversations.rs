@@ -28,9 +28,18 @@ async fn every_conversation_case_passes_and_covers_every_branch() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conversations");
     let report = run_conversation_tests(&dir, &Fakes).await.expect("cases load");
     assert!(report.cases.len() >= 30, "only {} cases", report.cases.len());
-    let failed: Vec<String> = report.cases.iter().filter(|c| !c.passed).map(|c| format!("{} ({}):\n  {}", c.name, c.file, c.failures.join("\n  "))).collect();
+    let failed: Vec<String> =
+        report.cases.iter().filter(|c| !c.passed).map(|c| format!("{} ({}):\n  {}", c.name, c.file, c.failures.join("\n  "))).collect();
     assert!(failed.is_empty(), "{} failing:\n{}", failed.len(), failed.join("\n"));
     for cov in &report.coverage {
-        assert!(cov.uncovered.is_empty(), "{} v{}: {}/{} edges; not taken: {:?}", cov.script, cov.version, cov.covered, cov.total, cov.uncovered);
+        assert!(
+            cov.uncovered.is_empty(),
+            "{} v{}: {}/{} edges; not taken: {:?}",
+            cov.script,
+            cov.version,
+            cov.covered,
+            cov.total,
+            cov.uncovered
+        );
     }
 }

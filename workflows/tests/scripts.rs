@@ -105,7 +105,10 @@ fn the_base_fixture_is_valid() {
 
 #[test]
 fn unknown_step_kind_is_reported_at_the_kind() {
-    assert_eq!(broken("kind = \"end\"", "kind = \"finish\""), ["47:8: unknown step kind 'finish' (ask, extract, lookup, offer, confirm, act, say, branch, escalate, end)"]);
+    assert_eq!(
+        broken("kind = \"end\"", "kind = \"finish\""),
+        ["47:8: unknown step kind 'finish' (ask, extract, lookup, offer, confirm, act, say, branch, escalate, end)"]
+    );
 }
 
 #[test]
@@ -115,7 +118,10 @@ fn unknown_target_step_is_reported_at_the_reference() {
 
 #[test]
 fn unreachable_step_is_reported_at_its_id() {
-    let d = broken("[[steps]]\nid = \"done\"", "[[steps]]\nid = \"orphan\"\nkind = \"say\"\ntext = \"done\"\nnext = \"done\"\n\n[[steps]]\nid = \"done\"");
+    let d = broken(
+        "[[steps]]\nid = \"done\"",
+        "[[steps]]\nid = \"orphan\"\nkind = \"say\"\ntext = \"done\"\nnext = \"done\"\n\n[[steps]]\nid = \"done\"",
+    );
     assert_eq!(d, ["51:6: unreachable step 'orphan': no step leads to it"]);
 }
 
@@ -134,7 +140,10 @@ fn slot_used_before_it_is_filled_is_reported_at_the_use() {
 
 #[test]
 fn action_outside_the_allowlist_is_reported_at_the_action() {
-    assert_eq!(broken("allowed_actions = [\"find_slots\", \"book\"]", "allowed_actions = [\"find_slots\"]"), ["41:10: action 'book' is not in this script's allowed_actions"]);
+    assert_eq!(
+        broken("allowed_actions = [\"find_slots\", \"book\"]", "allowed_actions = [\"find_slots\"]"),
+        ["41:10: action 'book' is not in this script's allowed_actions"]
+    );
 }
 
 #[test]

@@ -49,7 +49,15 @@ fn missing(what: &str) -> Error {
 }
 
 impl Engine {
-    pub(super) async fn lookup(&self, action: Action, with: &BTreeMap<String, String>, widen: u32, st: &ConversationState, patient: &PatientId, now: DateTime<Utc>) -> Result<Vec<Item>> {
+    pub(super) async fn lookup(
+        &self,
+        action: Action,
+        with: &BTreeMap<String, String>,
+        widen: u32,
+        st: &ConversationState,
+        patient: &PatientId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Item>> {
         Ok(match action {
             Action::FindSlots => self.find_slots(with, widen, st, now).await?,
             Action::UpcomingAppointments => {
@@ -63,14 +71,25 @@ impl Engine {
         })
     }
 
-    async fn find_slots(&self, with: &BTreeMap<String, String>, widen: u32, st: &ConversationState, now: DateTime<Utc>) -> Result<Vec<Item>> {
+    async fn find_slots(
+        &self,
+        with: &BTreeMap<String, String>,
+        widen: u32,
+        st: &ConversationState,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Item>> {
         let off = offset(self.utc_offset_minutes);
         let today = now.with_timezone(&off).date_naive();
         let window = match slot(st, with, "when") {
             Some(SlotValue::DateWindow(w)) => w.widened(widen),
             _ => DateWindow { from: today, to: today + Duration::days(DEFAULT_WINDOW_DAYS), part: None }.widened(widen),
         };
-        let mut query = SlotQuery { from: Some(day_start(window.from, off).max(now)), to: Some(day_start(window.to + Duration::days(1), off)), limit: SLOT_SEARCH_LIMIT, ..Default::default() };
+        let mut query = SlotQuery {
+            from: Some(day_start(window.from, off).max(now)),
+            to: Some(day_start(window.to + Duration::days(1), off)),
+            limit: SLOT_SEARCH_LIMIT,
+            ..Default::default()
+        };
         let mut name_filter = None;
         match slot(st, with, "provider") {
             Some(SlotValue::Provider(Provider::Specialty(s))) => query.specialty = Some(s.clone()),
@@ -87,7 +106,11 @@ impl Engine {
             slots.retain(|s| (h0..h1).contains(&s.start.with_timezone(&off).hour()));
         }
         if let Some(name) = name_filter {
-            slots.retain(|s| s.practitioner_name.as_deref().is_some_and(|p| crate::text::words(p).iter().any(|w| crate::text::fuzzy_eq(w, &name) || *w == name)));
+            slots.retain(|s| {
+                s.practitioner_name
+                    .as_deref()
+                    .is_some_and(|p| crate::text::words(p).iter().any(|w| crate::text::fuzzy_eq(w, &name) || *w == name))
+            });
         }
         slots.sort_by_key(|s| s.start);
         Ok(slots.into_iter().map(Item::Slot).collect())
@@ -102,26 +125,39 @@ impl Engine {
         let key = idempotency_key(st, &step.id);
         let resource = match action {
             Action::Book => {
-                let Some(SlotValue::Choice(Item::Slot(s))) = slot(st, with, "slot") else { return Err(missing("slot")) };
+                let Some(SlotValue::Choice(Item::Slot(s))) = slot(st, with, "slot") else {
+                    return Err(missing("slot"));
+                };
                 format!("Appointment/{}", self.ehr.book(patient, &s.id, &key).await?.id)
             }
             Action::Reschedule => {
-                let Some(SlotValue::Choice(Item::Appointment(a))) = slot(st, with, "appointment") else { return Err(missing("appointment")) };
-                let Some(SlotValue::Choice(Item::Slot(s))) = slot(st, with, "slot") else { return Err(missing("slot")) };
+                let Some(SlotValue::Choice(Item::Appointment(a))) = slot(st, with, "appointment") else {
+                    return Err(missing("appointment"));
+                };
+                let Some(SlotValue::Choice(Item::Slot(s))) = slot(st, with, "slot") else {
+                    return Err(missing("slot"));
+                };
                 format!("Appointment/{}", self.ehr.reschedule(patient, &a.id, &s.id, &key).await?.id)
             }
             Action::Cancel => {
-                let Some(SlotValue::Choice(Item::Appointment(a))) = slot(st, with, "appointment") else { return Err(missing("appointment")) };
+                let Some(SlotValue::Choice(Item::Appointment(a))) = slot(st, with, "appointment") else {
+                    return Err(missing("appointment"));
+                };
                 self.ehr.cancel(patient, &a.id).await?;
                 format!("Appointment/{}", a.id)
             }
             Action::RequestRefill => {
-                let Some(SlotValue::Medication(m)) = slot(st, with, "medication") else { return Err(missing("medication")) };
+                let Some(SlotValue::Medication(m)) = slot(st, with, "medication") else {
+                    return Err(missing("medication"));
+                };
                 let note = note.unwrap_or_else(|| "Refill requested by the patient through the portal assistant.".into());
                 format!("Task/{}", self.ehr.request_refill(patient, &m.request, &note, &key).await?.id)
             }
             Action::SubmitQuestionnaire => {
-                let answers: Vec<Answer> = answers.iter().filter_map(|name| st.slots.get(name).map(|v| Answer { link_id: name.clone(), value: answer_value(v) })).collect();
+                let answers: Vec<Answer> = answers
+                    .iter()
+                    .filter_map(|name| st.slots.get(name).map(|v| Answer { link_id: name.clone(), value: answer_value(v) }))
+                    .collect();
                 let q = questionnaire.unwrap_or("post-discharge-followup");
                 self.ehr.submit_questionnaire_response(patient, q, st.encounter.as_ref(), &answers, &key).await?.0
             }

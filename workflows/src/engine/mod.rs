@@ -12,7 +12,7 @@ pub mod state;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use fhir_client::{EncounterId, Ehr, PatientId};
+use fhir_client::{Ehr, EncounterId, PatientId};
 
 use crate::redflags::{self, RuleSet};
 use crate::script::Script;
@@ -97,7 +97,8 @@ impl Engine {
 
     /// The engine over the built-in scripts.
     pub fn with_builtin_scripts(ehr: Arc<dyn Ehr>, understand: Arc<dyn Understand>) -> Result<Engine> {
-        let scripts = crate::script::builtin().map_err(|d| crate::Error::Invalid(d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
+        let scripts = crate::script::builtin()
+            .map_err(|d| crate::Error::Invalid(d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
         Ok(Engine::new(scripts, ehr, understand))
     }
 
@@ -140,7 +141,13 @@ impl Engine {
 
     /// Starts a conversation. `lang` is the session's language if known (otherwise detected
     /// from the first message). For `StartTrigger::Event` the script speaks first.
-    pub async fn start(&self, patient: &PatientId, lang: Option<Lang>, trigger: StartTrigger, now: DateTime<Utc>) -> Result<(ConversationState, TurnOutcome)> {
+    pub async fn start(
+        &self,
+        patient: &PatientId,
+        lang: Option<Lang>,
+        trigger: StartTrigger,
+        now: DateTime<Utc>,
+    ) -> Result<(ConversationState, TurnOutcome)> {
         let mut st = ConversationState::new(uuid::Uuid::new_v4().to_string(), lang);
         let mut out = Out::new();
         let name = self.ehr.patient_name(patient).await.ok().flatten();
@@ -149,7 +156,11 @@ impl Engine {
                 out.replies.push(Reply { text: prompts::greeting(plang(&st), name.as_deref()), options: self.menu(st.lang) });
             }
             StartTrigger::Event { name: event, encounter } => {
-                let script = self.latest().into_iter().find(|s| s.event.as_deref() == Some(event.as_str())).ok_or_else(|| crate::Error::UnknownScript(format!("event {event}")))?;
+                let script = self
+                    .latest()
+                    .into_iter()
+                    .find(|s| s.event.as_deref() == Some(event.as_str()))
+                    .ok_or_else(|| crate::Error::UnknownScript(format!("event {event}")))?;
                 st.script_id = Some(script.id.clone());
                 st.script_version = Some(script.version);
                 st.encounter = encounter;
@@ -261,7 +272,9 @@ impl Engine {
             out.replies.push(Reply { text: prompts::reply(prompts::Reply::Clarify, plang(st)).to_string(), options: self.menu(st.lang) });
             return Ok(());
         };
-        let Some(script) = latest.into_iter().find(|s| s.id == guess.script) else { return Ok(()) };
+        let Some(script) = latest.into_iter().find(|s| s.id == guess.script) else {
+            return Ok(());
+        };
         st.script_id = Some(script.id.clone());
         st.script_version = Some(script.version);
         st.intent = Some(guess.intent.clone());

@@ -93,14 +93,23 @@ fn slot_text(v: &SlotValue, field: Option<&str>, off: FixedOffset, lang: Lang, t
 }
 
 /// The script string `key` in the conversation's language, placeholders filled.
-pub fn text(script: &Script, key: &str, st: &ConversationState, patient_name: Option<&str>, off: FixedOffset, now: DateTime<Utc>) -> String {
+pub fn text(
+    script: &Script,
+    key: &str,
+    st: &ConversationState,
+    patient_name: Option<&str>,
+    off: FixedOffset,
+    now: DateTime<Utc>,
+) -> String {
     let template = script.string(key, st.lang);
     let today = now.with_timezone(&off).date_naive();
     let mut out = String::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('}') else { break };
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
         let inner = &rest[open + 1..open + close];
         let (name, field) = match inner.split_once('.') {
             Some((n, f)) => (n, Some(f)),

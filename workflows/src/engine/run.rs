@@ -33,7 +33,15 @@ pub(super) struct Turn<'a> {
 }
 
 impl Engine {
-    pub(super) async fn run(&self, script: &Script, st: &mut ConversationState, from: String, mut answer: Option<&str>, t: &Turn<'_>, out: &mut Out) -> Result<()> {
+    pub(super) async fn run(
+        &self,
+        script: &Script,
+        st: &mut ConversationState,
+        from: String,
+        mut answer: Option<&str>,
+        t: &Turn<'_>,
+        out: &mut Out,
+    ) -> Result<()> {
         let mut cur = from;
         for _ in 0..MAX_STEPS_PER_TURN {
             let Some(step) = script.step(&cur) else {
@@ -92,7 +100,15 @@ impl Engine {
         Flow::Wait
     }
 
-    async fn exec(&self, script: &Script, step: &Step, st: &mut ConversationState, answer: Option<&str>, t: &Turn<'_>, out: &mut Out) -> Result<Flow> {
+    async fn exec(
+        &self,
+        script: &Script,
+        step: &Step,
+        st: &mut ConversationState,
+        answer: Option<&str>,
+        t: &Turn<'_>,
+        out: &mut Out,
+    ) -> Result<Flow> {
         match &step.kind {
             StepKind::Ask { slot, text, from, next } => self.exec_ask(script, slot, text, from.as_deref(), next, st, answer, t, out).await,
             StepKind::Extract { slot, from, next } => {
@@ -117,7 +133,9 @@ impl Engine {
                 st.results.insert(into.clone(), items);
                 Ok(Flow::Goto("next", next.clone()))
             }
-            StepKind::Offer { slot, from, text, next, none } => self.exec_offer(script, slot, from, text, next, none, st, answer, t, out).await,
+            StepKind::Offer { slot, from, text, next, none } => {
+                self.exec_offer(script, slot, from, text, next, none, st, answer, t, out).await
+            }
             StepKind::Confirm { text, yes, no } => {
                 let options = render::yes_no_options(st.lang);
                 let Some(msg) = answer else {
@@ -184,13 +202,31 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn exec_ask(&self, script: &Script, slot: &str, text: &str, from: Option<&str>, next: &str, st: &mut ConversationState, answer: Option<&str>, t: &Turn<'_>, out: &mut Out) -> Result<Flow> {
+    async fn exec_ask(
+        &self,
+        script: &Script,
+        slot: &str,
+        text: &str,
+        from: Option<&str>,
+        next: &str,
+        st: &mut ConversationState,
+        answer: Option<&str>,
+        t: &Turn<'_>,
+        out: &mut Out,
+    ) -> Result<Flow> {
         let ty = script.slots.get(slot).copied().unwrap_or(SlotType::Text);
         let lang = st.lang;
         let options = match ty {
             SlotType::YesNo => render::yes_no_options(lang),
-            SlotType::Medication if !st.offered.is_empty() => st.offered.iter().map(|i| render::item(i, offset(self.utc_offset_minutes), lang)).collect(),
-            SlotType::Medication => from.and_then(|f| st.results.get(f)).into_iter().flatten().map(|i| render::item(i, offset(self.utc_offset_minutes), lang)).collect(),
+            SlotType::Medication if !st.offered.is_empty() => {
+                st.offered.iter().map(|i| render::item(i, offset(self.utc_offset_minutes), lang)).collect()
+            }
+            SlotType::Medication => from
+                .and_then(|f| st.results.get(f))
+                .into_iter()
+                .flatten()
+                .map(|i| render::item(i, offset(self.utc_offset_minutes), lang))
+                .collect(),
             _ => Vec::new(),
         };
         let Some(msg) = answer else {
@@ -219,10 +255,26 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn exec_offer(&self, script: &Script, slot: &str, from: &str, text: &str, next: &str, none: &str, st: &mut ConversationState, answer: Option<&str>, t: &Turn<'_>, out: &mut Out) -> Result<Flow> {
+    async fn exec_offer(
+        &self,
+        script: &Script,
+        slot: &str,
+        from: &str,
+        text: &str,
+        next: &str,
+        none: &str,
+        st: &mut ConversationState,
+        answer: Option<&str>,
+        t: &Turn<'_>,
+        out: &mut Out,
+    ) -> Result<Flow> {
         let off = offset(self.utc_offset_minutes);
         let Some(msg) = answer else {
-            let items: Vec<_> = st.results.get(from).map(|r| r.iter().filter(|i| !st.rejected.contains(&i.id())).take(super::MAX_OFFERED).cloned().collect()).unwrap_or_default();
+            let items: Vec<_> = st
+                .results
+                .get(from)
+                .map(|r| r.iter().filter(|i| !st.rejected.contains(&i.id())).take(super::MAX_OFFERED).cloned().collect())
+                .unwrap_or_default();
             if items.is_empty() {
                 return Ok(Flow::Goto("none", none.to_string()));
             }
@@ -300,7 +352,9 @@ fn eval(cond: &Cond, st: &ConversationState, today: chrono::NaiveDate) -> bool {
         Cond::Empty(r) => st.results.get(r).is_none_or(Vec::is_empty),
         Cond::Is(s, b) => st.slots.get(s) == Some(&SlotValue::YesNo(*b)),
         Cond::AtLeast(s, n) => matches!(st.slots.get(s), Some(SlotValue::Scale(v)) if v >= n),
-        Cond::Med(s, check) => matches!(st.slots.get(s), Some(SlotValue::Medication(m)) if super::actions::med_check(m, *check, today)),
+        Cond::Med(s, check) => {
+            matches!(st.slots.get(s), Some(SlotValue::Medication(m)) if super::actions::med_check(m, *check, today))
+        }
     }
 }
 

@@ -32,14 +32,45 @@ const MAX_TEXT: usize = 1000;
 const CHOOSE_MIN: f32 = 0.5;
 
 const ORDINALS: &[(&str, usize)] = &[
-    ("first", 0), ("1st", 0), ("second", 1), ("2nd", 1), ("third", 2), ("3rd", 2), ("primero", 0), ("primera", 0),
-    ("segundo", 1), ("segunda", 1), ("tercero", 2), ("tercera", 2), ("last", usize::MAX), ("ultimo", usize::MAX), ("ultima", usize::MAX),
+    ("first", 0),
+    ("1st", 0),
+    ("second", 1),
+    ("2nd", 1),
+    ("third", 2),
+    ("3rd", 2),
+    ("primero", 0),
+    ("primera", 0),
+    ("segundo", 1),
+    ("segunda", 1),
+    ("tercero", 2),
+    ("tercera", 2),
+    ("last", usize::MAX),
+    ("ultimo", usize::MAX),
+    ("ultima", usize::MAX),
 ];
-const REJECT: &[&str] = &["none", "neither", "other times", "another time", "another day", "different time", "none of them", "ninguno", "ninguna", "otro dia", "otra hora", "otro horario"];
-const DAY_NAMES: [[&str; 2]; 7] = [["monday", "lunes"], ["tuesday", "martes"], ["wednesday", "miercoles"], ["thursday", "jueves"], ["friday", "viernes"], ["saturday", "sabado"], ["sunday", "domingo"]];
+const REJECT: &[&str] = &[
+    "none", "neither", "other times", "another time", "another day", "different time", "none of them", "ninguno", "ninguna", "otro dia",
+    "otra hora", "otro horario",
+];
+const DAY_NAMES: [[&str; 2]; 7] = [
+    ["monday", "lunes"],
+    ["tuesday", "martes"],
+    ["wednesday", "miercoles"],
+    ["thursday", "jueves"],
+    ["friday", "viernes"],
+    ["saturday", "sabado"],
+    ["sunday", "domingo"],
+];
 
 impl Engine {
-    pub(super) async fn extract_slot(&self, ty: SlotType, msg: &str, from: Option<&str>, st: &ConversationState, now: DateTime<Utc>) -> Result<Fill> {
+    pub(super) async fn extract_slot(
+        &self,
+        ty: SlotType,
+        msg: &str,
+        from: Option<&str>,
+        st: &ConversationState,
+        now: DateTime<Utc>,
+    ) -> Result<Fill> {
         let today = now.with_timezone(&offset(self.utc_offset_minutes)).date_naive();
         let v = match ty {
             SlotType::DateWindow => dates::parse(msg, today, st.lang).map(SlotValue::DateWindow),
@@ -61,10 +92,15 @@ impl Engine {
                 }
             }
         }
-        let meds: Vec<_> = from.and_then(|f| st.results.get(f)).into_iter().flatten().filter_map(|i| match i {
-            Item::Medication(m) => Some(m.clone()),
-            _ => None,
-        }).collect();
+        let meds: Vec<_> = from
+            .and_then(|f| st.results.get(f))
+            .into_iter()
+            .flatten()
+            .filter_map(|i| match i {
+                Item::Medication(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
         let names: Vec<String> = meds.iter().map(|m| m.name.clone()).collect();
         Ok(match match_medication(msg, &names, self.understand.as_ref()).await? {
             MedMatch::One(i) => meds.get(i).cloned().map(|m| Fill::Value(SlotValue::Medication(m))).unwrap_or(Fill::Nothing),
@@ -142,7 +178,9 @@ fn overlap(msg: &[String], item_words: &[String]) -> usize {
 }
 
 fn softmax_at(logprobs: &[f32], i: usize) -> f32 {
-    let Some(&x) = logprobs.get(i) else { return 0.0 };
+    let Some(&x) = logprobs.get(i) else {
+        return 0.0;
+    };
     let max = logprobs.iter().copied().fold(f32::MIN, f32::max);
     let sum: f32 = logprobs.iter().map(|l| (l - max).exp()).sum();
     if sum > 0.0 {

@@ -4,9 +4,9 @@
 use super::{exact_at, Category};
 
 const NEGATIONS: &[&str] = &[
-    "no", "not", "never", "dont", "doesnt", "didnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent",
-    "aint", "without", "denies", "denied", "deny", "denying", "nor", "neither", "nunca", "sin", "ni", "tampoco",
-    "jamas", "niega", "nego", "niego", "ningun", "ninguna", "ninguno", "negative for",
+    "no", "not", "never", "dont", "doesnt", "didnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent", "aint", "without",
+    "denies", "denied", "deny", "denying", "nor", "neither", "nunca", "sin", "ni", "tampoco", "jamas", "niega", "nego", "niego", "ningun",
+    "ninguna", "ninguno", "negative for",
 ];
 
 /// After a bare "no", these show it answers something else ("no, I can't breathe").
@@ -17,36 +17,38 @@ const NO_INTERJECTION: &[&str] = &["i", "im", "ive", "yo", "wait", "actually", "
 const DOUBLE_NEGATIVE: &[&str] = &["able", "stop", "stopped", "quit", "deja", "dejo", "para", "paro", "poder", "puedo", "pude"];
 
 /// "never had pain like this": the negation compares, it does not deny.
-const COMPARISON: &[&str] = &["like this", "this bad", "so bad", "this much", "as bad", "como esta", "como este", "asi de", "tan fuerte", "tan malo"];
+const COMPARISON: &[&str] =
+    &["like this", "this bad", "so bad", "this much", "as bad", "como esta", "como este", "asi de", "tan fuerte", "tan malo"];
 
 const AFTER_NEGATIONS: &[&str] = &["none", "denied", "negative", "nope", "nada", "ninguno", "ninguna", "negativo"];
 
 const UNCERTAIN: &[&str] = &[
-    "not sure", "unsure", "dont know", "i think", "maybe", "might", "possibly", "probably", "wonder", "feels like",
-    "no se", "no estoy seguro", "no estoy segura", "creo que", "quizas", "quiza", "tal vez", "a lo mejor", "parece",
+    "not sure", "unsure", "dont know", "i think", "maybe", "might", "possibly", "probably", "wonder", "feels like", "no se",
+    "no estoy seguro", "no estoy segura", "creo que", "quizas", "quiza", "tal vez", "a lo mejor", "parece",
 ];
 
 const HYPOTHETICAL_BEFORE: &[&str] = &["if", "in case", "whether", "en caso", "what if", "que pasa si", "y si"];
 
 const ABOUT_NOT_HAVING: &[&str] = &[
-    "side effect", "side effects", "efecto secundario", "efectos secundarios", "risk", "risks", "riesgo", "riesgos",
-    "signs of", "symptoms of", "sintomas de", "senales de", "warning signs", "prevent", "prevenir", "information about",
-    "informacion sobre", "pamphlet", "folleto",
+    "side effect", "side effects", "efecto secundario", "efectos secundarios", "risk", "risks", "riesgo", "riesgos", "signs of",
+    "symptoms of", "sintomas de", "senales de", "warning signs", "prevent", "prevenir", "information about", "informacion sobre",
+    "pamphlet", "folleto", "watch for", "look out for", "told me to", "said to call", "asked about", "asked me about", "asked if",
+    "me pregunto", "prevention", "prevencion", "info about", "refill", "refills", "receta", "prescription for",
 ];
 
 const CAUSE: &[&str] = &["cause", "causes", "causing", "causar", "provocar", "provoca"];
 const QUESTION_START: &[&str] = &["can", "could", "does", "do", "will", "may", "might", "is", "puede", "pueden", "podria", "es"];
 
 const PAST: &[&str] = &[
-    "last year", "last month", "years ago", "months ago", "year ago", "month ago", "in the past", "history of",
-    "hx of", "used to", "as a child", "as a kid", "when i was", "years back", "long time ago", "long ago",
-    "el ano pasado", "el mes pasado", "hace anos", "hace meses", "hace un ano", "hace un mes", "de nino", "de nina",
-    "de pequeno", "de pequena", "cuando era", "antecedentes", "historial de", "en el pasado", "solia", "hace mucho",
+    "last year", "last month", "years ago", "months ago", "year ago", "month ago", "in the past", "history of", "hx of", "used to",
+    "as a child", "as a kid", "as a baby", "as an infant", "when i was", "when he was", "when she was", "years back", "long time ago",
+    "long ago", "el ano pasado", "el mes pasado", "hace anos", "hace meses", "hace un ano", "hace un mes", "de nino", "de nina",
+    "de pequeno", "de pequena", "de bebe", "cuando era", "antecedentes", "historial de", "en el pasado", "solia", "hace mucho",
 ];
 
 const RESOLVED: &[&str] = &[
-    "went away", "gone", "resolved", "stopped", "subsided", "se fue", "se quito", "se me quito", "ya paso",
-    "desaparecio", "se calmo", "se paso",
+    "went away", "gone", "resolved", "stopped", "subsided", "se fue", "se quito", "se me quito", "ya paso", "desaparecio", "se calmo",
+    "se paso",
 ];
 const RESOLVED_AT_END: &[&str] = &["not anymore", "ya no", "no longer"];
 const BACK_REFERENCE: &[&str] = &["it", "its", "that", "this", "se", "ya", "now", "ahora", "todo", "everything"];
@@ -129,10 +131,12 @@ fn resolved(words: &[String], end: usize, next: &[String]) -> bool {
     if any_in(after, RESOLVED) && !denied(after) {
         return true;
     }
-    let ends_resolved = |ws: &[String]| RESOLVED_AT_END.iter().any(|p| {
-        let n = p.split(' ').count();
-        ws.len() >= n && exact_at(ws, ws.len() - n, p)
-    });
+    let ends_resolved = |ws: &[String]| {
+        RESOLVED_AT_END.iter().any(|p| {
+            let n = p.split(' ').count();
+            ws.len() >= n && exact_at(ws, ws.len() - n, p)
+        })
+    };
     if ends_resolved(after) {
         return true;
     }

@@ -155,10 +155,7 @@ fn rule_hits_clause(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
         return false;
     }
     let next = clauses.get(ci + 1).map(Vec::as_slice).unwrap_or(&[]);
-    rule.patterns
-        .iter()
-        .flat_map(|p| pattern_spans(words, p))
-        .any(|span| context::is_current(words, span, next, rule.category))
+    rule.patterns.iter().flat_map(|p| pattern_spans(words, p)).any(|span| context::is_current(words, span, next, rule.category))
 }
 
 /// Post-discharge fever: a temperature reading decides when there is one (≥ 38 °C / 100.4 °F);

@@ -133,7 +133,9 @@ fn gens(s: &Step) -> Vec<Vec<String>> {
         .iter()
         .enumerate()
         .map(|(i, (label, _))| match (&s.kind, label.as_str()) {
-            (StepKind::Ask { slot, .. }, _) | (StepKind::Offer { slot, .. }, "next") => vec![slot.clone()],
+            (StepKind::Ask { slot, .. }, _) | (StepKind::Offer { slot, .. }, "next") => {
+                vec![slot.clone()]
+            }
             (StepKind::Lookup { into, .. }, _) => vec![result_name(into)],
             (StepKind::Branch { cases, .. }, _) => match cases.get(i) {
                 Some((Cond::Filled(n), _)) => vec![n.clone()],
@@ -170,8 +172,14 @@ fn uses(r: &RawStep, s: &Step, script: &Script) -> Vec<(String, Range<usize>, St
     if let StepKind::Branch { cases, .. } = &s.kind {
         for ((c, _), rc) in cases.iter().zip(&r.cases) {
             match c {
-                Cond::Is(n, _) | Cond::AtLeast(n, _) | Cond::Med(n, _) => out.push((n.clone(), rc.slot.as_ref().map(|x| x.span()).unwrap_or(rc.goto.span()), "in a branch".into())),
-                Cond::Empty(n) => out.push((result_name(n), rc.empty.as_ref().map(|x| x.span()).unwrap_or(rc.goto.span()), "in a branch (run a lookup into it first)".into())),
+                Cond::Is(n, _) | Cond::AtLeast(n, _) | Cond::Med(n, _) => {
+                    out.push((n.clone(), rc.slot.as_ref().map(|x| x.span()).unwrap_or(rc.goto.span()), "in a branch".into()))
+                }
+                Cond::Empty(n) => out.push((
+                    result_name(n),
+                    rc.empty.as_ref().map(|x| x.span()).unwrap_or(rc.goto.span()),
+                    "in a branch (run a lookup into it first)".into(),
+                )),
                 _ => {}
             }
         }
@@ -184,7 +192,9 @@ pub fn placeholders(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else { break };
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
         let inner = &rest[open + 1..open + close];
         out.push(inner.split('.').next().unwrap_or(inner).trim().to_string());
         rest = &rest[open + close + 1..];
@@ -198,10 +208,14 @@ fn check_filled_before_use(raw: &[Spanned<RawStep>], script: &Script, index: &BT
     filled_in[0] = Some(BTreeSet::new());
     let mut work = vec![0usize];
     while let Some(i) = work.pop() {
-        let Some(inset) = filled_in[i].clone() else { continue };
+        let Some(inset) = filled_in[i].clone() else {
+            continue;
+        };
         let step = &script.steps[i];
         for ((_, target), gen) in step.edges().iter().zip(gens(step)) {
-            let Some(&j) = index.get(target) else { continue };
+            let Some(&j) = index.get(target) else {
+                continue;
+            };
             let mut out = inset.clone();
             out.extend(gen);
             let merged = match &filled_in[j] {

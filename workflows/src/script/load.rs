@@ -179,7 +179,10 @@ fn build(raw: &RawScript, d: &mut Diags) -> Script {
             Some(t) => {
                 slots.insert(name.get_ref().clone(), t);
             }
-            None => d.at(s.ty.span(), format!("unknown slot type '{}' (date_window, choice, medication, yes_no, scale, text, provider)", s.ty.get_ref())),
+            None => d.at(
+                s.ty.span(),
+                format!("unknown slot type '{}' (date_window, choice, medication, yes_no, scale, text, provider)", s.ty.get_ref()),
+            ),
         }
     }
     let mut strings = BTreeMap::new();
@@ -222,8 +225,15 @@ fn opt(v: &Option<S>) -> Option<String> {
 
 fn build_step(r: &RawStep, span: Range<usize>, d: &mut Diags) -> Option<Step> {
     let kind = match r.kind.get_ref().as_str() {
-        "ask" => StepKind::Ask { slot: need(d, &r.slot, "slot", r, &span)?, text: need(d, &r.text, "text", r, &span)?, from: opt(&r.from), next: need(d, &r.next, "next", r, &span)? },
-        "extract" => StepKind::Extract { slot: need(d, &r.slot, "slot", r, &span)?, from: opt(&r.from), next: need(d, &r.next, "next", r, &span)? },
+        "ask" => StepKind::Ask {
+            slot: need(d, &r.slot, "slot", r, &span)?,
+            text: need(d, &r.text, "text", r, &span)?,
+            from: opt(&r.from),
+            next: need(d, &r.next, "next", r, &span)?,
+        },
+        "extract" => {
+            StepKind::Extract { slot: need(d, &r.slot, "slot", r, &span)?, from: opt(&r.from), next: need(d, &r.next, "next", r, &span)? }
+        }
         "lookup" | "act" => return build_action_step(r, span, d),
         "offer" => StepKind::Offer {
             slot: need(d, &r.slot, "slot", r, &span)?,
@@ -232,7 +242,11 @@ fn build_step(r: &RawStep, span: Range<usize>, d: &mut Diags) -> Option<Step> {
             next: need(d, &r.next, "next", r, &span)?,
             none: need(d, &r.none, "none", r, &span)?,
         },
-        "confirm" => StepKind::Confirm { text: need(d, &r.text, "text", r, &span)?, yes: need(d, &r.yes, "yes", r, &span)?, no: need(d, &r.no, "no", r, &span)? },
+        "confirm" => StepKind::Confirm {
+            text: need(d, &r.text, "text", r, &span)?,
+            yes: need(d, &r.yes, "yes", r, &span)?,
+            no: need(d, &r.no, "no", r, &span)?,
+        },
         "say" => StepKind::Say { text: need(d, &r.text, "text", r, &span)?, next: need(d, &r.next, "next", r, &span)? },
         "branch" => StepKind::Branch { cases: build_cases(r, d)?, otherwise: need(d, &r.otherwise, "else", r, &span)? },
         "escalate" => {
@@ -251,7 +265,10 @@ fn build_step(r: &RawStep, span: Range<usize>, d: &mut Diags) -> Option<Step> {
         }
         "end" => StepKind::End { text: opt(&r.text) },
         other => {
-            d.at(r.kind.span(), format!("unknown step kind '{other}' (ask, extract, lookup, offer, confirm, act, say, branch, escalate, end)"));
+            d.at(
+                r.kind.span(),
+                format!("unknown step kind '{other}' (ask, extract, lookup, offer, confirm, act, say, branch, escalate, end)"),
+            );
             return None;
         }
     };

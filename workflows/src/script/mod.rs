@@ -42,7 +42,8 @@ pub fn validate_source(path_for_messages: &str, text: &str) -> Vec<Diagnostic> {
 /// diagnostics (a half-loaded set of scripts is worse than none).
 pub fn load_dir(dir: &Path) -> Result<Vec<Script>, Vec<Diagnostic>> {
     let entries = std::fs::read_dir(dir).map_err(|e| vec![io_diag(dir, &e)])?;
-    let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    let mut paths: Vec<_> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
     paths.sort();
     let (mut scripts, mut diags) = (Vec::new(), Vec::new());
     for path in paths {
@@ -224,7 +225,9 @@ impl Action {
     pub fn params(self) -> &'static [(&'static str, bool, SlotType)] {
         match self {
             // `like`: an appointment whose practitioner the new slot should be with.
-            Action::FindSlots => &[("when", false, SlotType::DateWindow), ("provider", false, SlotType::Provider), ("like", false, SlotType::Choice)],
+            Action::FindSlots => {
+                &[("when", false, SlotType::DateWindow), ("provider", false, SlotType::Provider), ("like", false, SlotType::Choice)]
+            }
             Action::UpcomingAppointments | Action::ActiveMedications | Action::SubmitQuestionnaire => &[],
             Action::Book => &[("slot", true, SlotType::Choice)],
             Action::Reschedule => &[("appointment", true, SlotType::Choice), ("slot", true, SlotType::Choice)],
@@ -260,16 +263,62 @@ pub struct Step {
 
 #[derive(Clone, Debug)]
 pub enum StepKind {
-    Ask { slot: String, text: String, from: Option<String>, next: String },
-    Extract { slot: String, from: Option<String>, next: String },
-    Lookup { action: Action, with: BTreeMap<String, String>, into: String, widen_days: u32, next: String },
-    Offer { slot: String, from: String, text: String, next: String, none: String },
-    Confirm { text: String, yes: String, no: String },
-    Act { action: Action, with: BTreeMap<String, String>, note: Option<String>, answers: Vec<String>, questionnaire: Option<String>, next: String, on_error: Option<String> },
-    Say { text: String, next: String },
-    Branch { cases: Vec<(Cond, String)>, otherwise: String },
-    Escalate { priority: Priority, reason: String, text: Option<String>, next: Option<String> },
-    End { text: Option<String> },
+    Ask {
+        slot: String,
+        text: String,
+        from: Option<String>,
+        next: String,
+    },
+    Extract {
+        slot: String,
+        from: Option<String>,
+        next: String,
+    },
+    Lookup {
+        action: Action,
+        with: BTreeMap<String, String>,
+        into: String,
+        widen_days: u32,
+        next: String,
+    },
+    Offer {
+        slot: String,
+        from: String,
+        text: String,
+        next: String,
+        none: String,
+    },
+    Confirm {
+        text: String,
+        yes: String,
+        no: String,
+    },
+    Act {
+        action: Action,
+        with: BTreeMap<String, String>,
+        note: Option<String>,
+        answers: Vec<String>,
+        questionnaire: Option<String>,
+        next: String,
+        on_error: Option<String>,
+    },
+    Say {
+        text: String,
+        next: String,
+    },
+    Branch {
+        cases: Vec<(Cond, String)>,
+        otherwise: String,
+    },
+    Escalate {
+        priority: Priority,
+        reason: String,
+        text: Option<String>,
+        next: Option<String>,
+    },
+    End {
+        text: Option<String>,
+    },
 }
 
 impl Step {
@@ -277,7 +326,9 @@ impl Step {
     pub fn edges(&self) -> Vec<(String, String)> {
         let e = |l: &str, t: &String| (l.to_string(), t.clone());
         match &self.kind {
-            StepKind::Ask { next, .. } | StepKind::Extract { next, .. } | StepKind::Lookup { next, .. } | StepKind::Say { next, .. } => vec![e("next", next)],
+            StepKind::Ask { next, .. } | StepKind::Extract { next, .. } | StepKind::Lookup { next, .. } | StepKind::Say { next, .. } => {
+                vec![e("next", next)]
+            }
             StepKind::Offer { next, none, .. } => vec![e("next", next), e("none", none)],
             StepKind::Confirm { yes, no, .. } => vec![e("yes", yes), e("no", no)],
             StepKind::Act { next, on_error, .. } => {

@@ -66,10 +66,13 @@ pub async fn classify(text: &str, scripts: &[&Script], understand: &dyn Understa
         return Ok(None);
     }
     let w = words(text);
-    let hits: Vec<&Candidate> = all.iter().filter(|c| {
-        let kws: Vec<&str> = c.script.intents[c.intent].keywords.iter().map(String::as_str).collect();
-        has_any(&w, &kws)
-    }).collect();
+    let hits: Vec<&Candidate> = all
+        .iter()
+        .filter(|c| {
+            let kws: Vec<&str> = c.script.intents[c.intent].keywords.iter().map(String::as_str).collect();
+            has_any(&w, &kws)
+        })
+        .collect();
     if let [only] = hits.as_slice() {
         return Ok(Some(only.guess(1.0, "rule")));
     }
@@ -89,7 +92,9 @@ async fn nearest(text: &str, pool: &[&Candidate<'_>], understand: &dyn Understan
     let examples: Vec<String> = pool.iter().flat_map(|c| c.script.intents[c.intent].examples.iter().cloned()).collect();
     let ex_emb = cache.embed_all(&examples, understand).await?;
     let q = understand.embed(&[text.to_string()]).await?;
-    let Some(q) = q.first() else { return Ok(Vec::new()) };
+    let Some(q) = q.first() else {
+        return Ok(Vec::new());
+    };
     let mut k = 0;
     let mut scored = Vec::new();
     for (i, c) in pool.iter().enumerate() {
@@ -122,7 +127,9 @@ fn describe(c: &Candidate) -> String {
 }
 
 fn softmax_at(logprobs: &[f32], i: usize) -> f32 {
-    let Some(&x) = logprobs.get(i) else { return 0.0 };
+    let Some(&x) = logprobs.get(i) else {
+        return 0.0;
+    };
     let max = logprobs.iter().copied().fold(f32::MIN, f32::max);
     let sum: f32 = logprobs.iter().map(|l| (l - max).exp()).sum();
     if sum > 0.0 {

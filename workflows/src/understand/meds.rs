@@ -7,9 +7,9 @@ use crate::{Result, Understand};
 
 /// Words in EHR medication names that say nothing about which drug it is.
 const FORM_WORDS: &[&str] = &[
-    "mg", "mcg", "ml", "oral", "tablet", "tablets", "tab", "capsule", "capsules", "solution", "extended", "release",
-    "er", "xr", "sr", "hcl", "daily", "injection", "inhaler", "cream", "units", "unit", "each", "per", "and", "of",
-    "delayed", "chewable", "suspension", "topical", "film", "coated", "actuation", "dose", "metered",
+    "mg", "mcg", "ml", "oral", "tablet", "tablets", "tab", "capsule", "capsules", "solution", "extended", "release", "er", "xr", "sr",
+    "hcl", "daily", "injection", "inhaler", "cream", "units", "unit", "each", "per", "and", "of", "delayed", "chewable", "suspension",
+    "topical", "film", "coated", "actuation", "dose", "metered",
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +45,9 @@ pub async fn match_medication(text: &str, names: &[String], understand: &dyn Und
     let mut texts = vec![text.to_string()];
     texts.extend(names.iter().cloned());
     let emb = understand.embed(&texts).await?;
-    let Some((query, rest)) = emb.split_first() else { return Ok(MedMatch::NoMatch) };
+    let Some((query, rest)) = emb.split_first() else {
+        return Ok(MedMatch::NoMatch);
+    };
     let mut sims: Vec<(usize, f32)> = rest.iter().take(names.len()).map(|e| cosine(query, e)).enumerate().collect();
     sims.sort_by(|a, b| b.1.total_cmp(&a.1));
     match sims.as_slice() {

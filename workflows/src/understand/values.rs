@@ -5,38 +5,67 @@
 use crate::text::{fold, has_any, words};
 
 const YES: &[&str] = &[
-    "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "affirmative", "absolutely",
-    "definitely", "of course", "please do", "confirm", "confirmed", "do it", "go ahead", "sounds good", "that works",
-    "i did", "i have", "i am", "got them", "got it", "si", "claro", "vale", "dale", "correcto", "exacto",
-    "de acuerdo", "por supuesto", "confirmo", "perfecto", "esta bien", "afirmativo", "ya los tengo", "ya lo tengo",
-    "lo hice", "asi es", "bien",
+    "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "affirmative", "absolutely", "definitely", "of course",
+    "please do", "confirm", "confirmed", "do it", "go ahead", "sounds good", "that works", "i did", "i have", "i am", "got them", "got it",
+    "si", "claro", "vale", "dale", "correcto", "exacto", "de acuerdo", "por supuesto", "confirmo", "perfecto", "esta bien", "afirmativo",
+    "ya los tengo", "ya lo tengo", "lo hice", "asi es", "bien",
 ];
 const NO: &[&str] = &[
-    "no", "nope", "nah", "not", "negative", "never", "dont", "didnt", "havent", "hasnt", "isnt", "nothing", "none",
-    "not yet", "incorrect", "wrong", "n", "nunca", "tampoco", "todavia no", "aun no", "ninguno", "ninguna", "nada",
-    "incorrecto",
+    "no", "nope", "nah", "not", "negative", "never", "dont", "didnt", "havent", "hasnt", "isnt", "nothing", "none", "not yet", "incorrect",
+    "wrong", "n", "nunca", "tampoco", "todavia no", "aun no", "ninguno", "ninguna", "nada", "incorrecto",
 ];
 
 /// Yes or no, when the message clearly says one of them.
 pub fn yes_no(text: &str) -> Option<bool> {
     let w = words(text);
-    let has = |list: &[&str]| list.iter().any(|p| {
-        let keys: Vec<&str> = p.split(' ').collect();
-        w.windows(keys.len()).any(|win| win.iter().zip(&keys).all(|(a, b)| a == b))
-    });
+    let has = |list: &[&str]| {
+        list.iter().any(|p| {
+            let keys: Vec<&str> = p.split(' ').collect();
+            w.windows(keys.len()).any(|win| win.iter().zip(&keys).all(|(a, b)| a == b))
+        })
+    };
     match (has(YES), has(NO)) {
         (true, false) => Some(true),
         (false, true) => Some(false),
         // "yes, no problems" / "no, I'm ok": the first word decides
-        (true, true) => w.first().and_then(|f| if YES.contains(&f.as_str()) { Some(true) } else if NO.contains(&f.as_str()) { Some(false) } else { None }),
+        (true, true) => w.first().and_then(|f| {
+            if YES.contains(&f.as_str()) {
+                Some(true)
+            } else if NO.contains(&f.as_str()) {
+                Some(false)
+            } else {
+                None
+            }
+        }),
         _ => None,
     }
 }
 
 const NUMBERS: &[(&str, u8)] = &[
-    ("zero", 0), ("one", 1), ("two", 2), ("three", 3), ("four", 4), ("five", 5), ("six", 6), ("seven", 7),
-    ("eight", 8), ("nine", 9), ("ten", 10), ("none", 0), ("cero", 0), ("uno", 1), ("dos", 2), ("tres", 3),
-    ("cuatro", 4), ("cinco", 5), ("seis", 6), ("siete", 7), ("ocho", 8), ("nueve", 9), ("diez", 10), ("ninguno", 0),
+    ("zero", 0),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+    ("none", 0),
+    ("cero", 0),
+    ("uno", 1),
+    ("dos", 2),
+    ("tres", 3),
+    ("cuatro", 4),
+    ("cinco", 5),
+    ("seis", 6),
+    ("siete", 7),
+    ("ocho", 8),
+    ("nueve", 9),
+    ("diez", 10),
+    ("ninguno", 0),
     ("nada", 0),
 ];
 
@@ -59,19 +88,54 @@ pub fn scale(text: &str) -> Option<u8> {
 
 /// Specialties we recognise in messages, mapped to the code-ish name the EHR search uses.
 const SPECIALTIES: &[(&str, &str)] = &[
-    ("cardiology", "cardiology"), ("cardiologist", "cardiology"), ("cardiologia", "cardiology"), ("cardiologo", "cardiology"),
-    ("heart doctor", "cardiology"), ("dermatology", "dermatology"), ("dermatologist", "dermatology"), ("dermatologia", "dermatology"),
-    ("dermatologo", "dermatology"), ("skin doctor", "dermatology"), ("family medicine", "family medicine"),
-    ("family doctor", "family medicine"), ("primary care", "family medicine"), ("gp", "family medicine"),
-    ("medico de cabecera", "family medicine"), ("medico de familia", "family medicine"), ("medicina familiar", "family medicine"),
-    ("pediatrics", "pediatrics"), ("pediatrician", "pediatrics"), ("pediatra", "pediatrics"), ("pediatria", "pediatrics"),
-    ("orthopedics", "orthopedics"), ("orthopedic", "orthopedics"), ("ortopedia", "orthopedics"), ("traumatologo", "orthopedics"),
-    ("neurology", "neurology"), ("neurologist", "neurology"), ("neurologia", "neurology"), ("neurologo", "neurology"),
-    ("gynecology", "gynecology"), ("gynecologist", "gynecology"), ("ginecologia", "gynecology"), ("ginecologo", "gynecology"),
-    ("ophthalmology", "ophthalmology"), ("eye doctor", "ophthalmology"), ("oftalmologia", "ophthalmology"), ("oftalmologo", "ophthalmology"),
-    ("psychiatry", "psychiatry"), ("psychiatrist", "psychiatry"), ("psiquiatria", "psychiatry"), ("psiquiatra", "psychiatry"),
-    ("endocrinology", "endocrinology"), ("endocrinologist", "endocrinology"), ("endocrinologia", "endocrinology"), ("endocrino", "endocrinology"),
-    ("internal medicine", "internal medicine"), ("medicina interna", "internal medicine"), ("general practice", "family medicine"),
+    ("cardiology", "cardiology"),
+    ("cardiologist", "cardiology"),
+    ("cardiologia", "cardiology"),
+    ("cardiologo", "cardiology"),
+    ("heart doctor", "cardiology"),
+    ("dermatology", "dermatology"),
+    ("dermatologist", "dermatology"),
+    ("dermatologia", "dermatology"),
+    ("dermatologo", "dermatology"),
+    ("skin doctor", "dermatology"),
+    ("family medicine", "family medicine"),
+    ("family doctor", "family medicine"),
+    ("primary care", "family medicine"),
+    ("gp", "family medicine"),
+    ("medico de cabecera", "family medicine"),
+    ("medico de familia", "family medicine"),
+    ("medicina familiar", "family medicine"),
+    ("pediatrics", "pediatrics"),
+    ("pediatrician", "pediatrics"),
+    ("pediatra", "pediatrics"),
+    ("pediatria", "pediatrics"),
+    ("orthopedics", "orthopedics"),
+    ("orthopedic", "orthopedics"),
+    ("ortopedia", "orthopedics"),
+    ("traumatologo", "orthopedics"),
+    ("neurology", "neurology"),
+    ("neurologist", "neurology"),
+    ("neurologia", "neurology"),
+    ("neurologo", "neurology"),
+    ("gynecology", "gynecology"),
+    ("gynecologist", "gynecology"),
+    ("ginecologia", "gynecology"),
+    ("ginecologo", "gynecology"),
+    ("ophthalmology", "ophthalmology"),
+    ("eye doctor", "ophthalmology"),
+    ("oftalmologia", "ophthalmology"),
+    ("oftalmologo", "ophthalmology"),
+    ("psychiatry", "psychiatry"),
+    ("psychiatrist", "psychiatry"),
+    ("psiquiatria", "psychiatry"),
+    ("psiquiatra", "psychiatry"),
+    ("endocrinology", "endocrinology"),
+    ("endocrinologist", "endocrinology"),
+    ("endocrinologia", "endocrinology"),
+    ("endocrino", "endocrinology"),
+    ("internal medicine", "internal medicine"),
+    ("medicina interna", "internal medicine"),
+    ("general practice", "family medicine"),
 ];
 
 /// Whom the patient wants to see.
@@ -84,9 +148,15 @@ pub enum Provider {
     Anyone,
 }
 
-const ANYONE: &[&str] = &["anyone", "any doctor", "anybody", "whoever", "no preference", "doesnt matter", "cualquiera", "cualquier medico", "me da igual", "no importa", "da igual"];
+const ANYONE: &[&str] = &[
+    "anyone", "any doctor", "anybody", "whoever", "no preference", "doesnt matter", "cualquiera", "cualquier medico", "me da igual",
+    "no importa", "da igual",
+];
 const TITLES: &[&str] = &["dr", "doctor", "doctora", "dra", "doc"];
-const NOT_NAMES: &[&str] = &["a", "an", "the", "my", "el", "la", "mi", "appointment", "next", "on", "for", "about", "tomorrow", "manana", "today", "hoy", "please", "por", "para"];
+const NOT_NAMES: &[&str] = &[
+    "a", "an", "the", "my", "el", "la", "mi", "appointment", "next", "on", "for", "about", "tomorrow", "manana", "today", "hoy", "please",
+    "por", "para",
+];
 
 /// A provider from the message, if it names a specialty, a doctor, or "anyone".
 pub fn provider(text: &str) -> Option<Provider> {
@@ -103,13 +173,12 @@ pub fn provider(text: &str) -> Option<Provider> {
 }
 
 const PERSON: &[&str] = &[
-    "talk to a person", "speak to a person", "talk to someone", "speak to someone", "speak with someone",
-    "talk with someone", "real person", "a human", "talk to a human", "speak to a human", "representative",
-    "operator", "talk to a nurse", "speak to a nurse", "speak with a nurse", "call me", "a real person",
-    "talk to my doctor", "speak to my doctor", "speak with my doctor", "hablar con una persona", "hablar con alguien",
-    "persona real", "un humano", "hablar con la enfermera", "hablar con una enfermera",
-    "hablar con mi medico", "hablar con el medico", "que me llamen", "llamenme", "operadora", "operador",
-    "agente humano", "speak to an agent", "talk to an agent", "live agent",
+    "talk to a person", "speak to a person", "talk to someone", "speak to someone", "speak with someone", "talk with someone",
+    "real person", "a human", "talk to a human", "speak to a human", "representative", "operator", "talk to a nurse", "speak to a nurse",
+    "speak with a nurse", "call me", "a real person", "talk to my doctor", "speak to my doctor", "speak with my doctor",
+    "hablar con una persona", "hablar con alguien", "persona real", "un humano", "hablar con la enfermera", "hablar con una enfermera",
+    "hablar con mi medico", "hablar con el medico", "que me llamen", "llamenme", "operadora", "operador", "agente humano",
+    "speak to an agent", "talk to an agent", "live agent",
 ];
 
 /// The patient asks for a person.
@@ -119,11 +188,11 @@ pub fn asks_for_person(text: &str) -> bool {
 
 const ADVICE: &[&str] = &[
     "should i take", "should i stop", "should i double", "can i take", "can i stop", "is it safe", "is it ok to take",
-    "is it okay to take", "how much should i", "what dose", "how many should i", "should i be worried",
-    "is it normal", "what should i do about", "can i drink", "can i mix", "should i go to the er",
-    "should i increase", "should i decrease", "is this serious", "debo tomar", "puedo tomar", "es seguro",
-    "que dosis", "cuanto debo", "cuantas debo", "puedo dejar de", "debo dejar de", "es normal", "puedo mezclar",
-    "puedo beber", "debo preocuparme", "es grave", "que me recomienda", "what do you recommend", "what would you recommend",
+    "is it okay to take", "how much should i", "what dose", "how many should i", "should i be worried", "is it normal",
+    "what should i do about", "can i drink", "can i mix", "should i go to the er", "should i increase", "should i decrease",
+    "is this serious", "debo tomar", "puedo tomar", "es seguro", "que dosis", "cuanto debo", "cuantas debo", "puedo dejar de",
+    "debo dejar de", "es normal", "puedo mezclar", "puedo beber", "debo preocuparme", "es grave", "que me recomienda",
+    "what do you recommend", "what would you recommend",
 ];
 
 /// The patient asks for medical advice, which the agent never gives.

@@ -84,8 +84,24 @@ impl FakeEhr {
         }
         if name != "no_appointments" {
             d.appointments = vec![
-                Appointment { id: AppointmentId::parse("a1").unwrap(), slot: None, start: at(8, 12, 9, 0), end: at(8, 12, 9, 30), practitioner: Some(PractitionerId::parse("p-smith").unwrap()), practitioner_name: Some("Dr. Ana Smith".into()), status: "booked".into() },
-                Appointment { id: AppointmentId::parse("a2").unwrap(), slot: None, start: at(10, 12, 14, 0), end: at(10, 12, 14, 30), practitioner: Some(PractitionerId::parse("p-garcia").unwrap()), practitioner_name: Some("Dr. Luis Garcia".into()), status: "booked".into() },
+                Appointment {
+                    id: AppointmentId::parse("a1").unwrap(),
+                    slot: None,
+                    start: at(8, 12, 9, 0),
+                    end: at(8, 12, 9, 30),
+                    practitioner: Some(PractitionerId::parse("p-smith").unwrap()),
+                    practitioner_name: Some("Dr. Ana Smith".into()),
+                    status: "booked".into(),
+                },
+                Appointment {
+                    id: AppointmentId::parse("a2").unwrap(),
+                    slot: None,
+                    start: at(10, 12, 14, 0),
+                    end: at(10, 12, 14, 30),
+                    practitioner: Some(PractitionerId::parse("p-garcia").unwrap()),
+                    practitioner_name: Some("Dr. Luis Garcia".into()),
+                    status: "booked".into(),
+                },
             ];
         }
         if name != "no_meds" {
@@ -123,12 +139,17 @@ impl Ehr for FakeEhr {
     }
     async fn free_slots(&self, q: &SlotQuery) -> Result<Vec<FreeSlot>> {
         let d = self.data.lock().unwrap();
-        let mut v: Vec<FreeSlot> = d.slots.iter().filter(|s| {
-            q.from.is_none_or(|f| s.start >= f)
-                && q.to.is_none_or(|t| s.start < t)
-                && q.practitioner.as_ref().is_none_or(|p| s.practitioner.as_ref() == Some(p))
-                && q.specialty.as_ref().is_none_or(|sp| s.specialty.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(sp)))
-        }).cloned().collect();
+        let mut v: Vec<FreeSlot> = d
+            .slots
+            .iter()
+            .filter(|s| {
+                q.from.is_none_or(|f| s.start >= f)
+                    && q.to.is_none_or(|t| s.start < t)
+                    && q.practitioner.as_ref().is_none_or(|p| s.practitioner.as_ref() == Some(p))
+                    && q.specialty.as_ref().is_none_or(|sp| s.specialty.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(sp)))
+            })
+            .cloned()
+            .collect();
         v.sort_by_key(|s| s.start);
         v.truncate(q.limit.max(1));
         Ok(v)
@@ -146,7 +167,15 @@ impl Ehr for FakeEhr {
         }
         let s = d.slots.remove(pos);
         let id = format!("new{}", d.appointments.len() + 1);
-        let a = Appointment { id: AppointmentId::parse(&id).unwrap(), slot: Some(s.id), start: s.start, end: s.end, practitioner: s.practitioner, practitioner_name: s.practitioner_name, status: "booked".into() };
+        let a = Appointment {
+            id: AppointmentId::parse(&id).unwrap(),
+            slot: Some(s.id),
+            start: s.start,
+            end: s.end,
+            practitioner: s.practitioner,
+            practitioner_name: s.practitioner_name,
+            status: "booked".into(),
+        };
         d.appointments.push(a.clone());
         d.keys.insert(key.0.clone(), id);
         d.writes += 1;
@@ -210,7 +239,14 @@ impl Ehr for FakeEhr {
         self.scoped(p)?;
         Ok(Vec::new())
     }
-    async fn submit_questionnaire_response(&self, p: &PatientId, q: &str, _e: Option<&EncounterId>, answers: &[Answer], key: &IdempotencyKey) -> Result<ResourceRef> {
+    async fn submit_questionnaire_response(
+        &self,
+        p: &PatientId,
+        q: &str,
+        _e: Option<&EncounterId>,
+        answers: &[Answer],
+        key: &IdempotencyKey,
+    ) -> Result<ResourceRef> {
         self.scoped(p)?;
         let mut d = self.data.lock().unwrap();
         if d.questionnaire_down {
