@@ -4,7 +4,6 @@ use chrono::NaiveDate;
 use workflows::understand::dates::{parse, DayPart};
 use workflows::Lang;
 
-
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() // a Thursday
 }

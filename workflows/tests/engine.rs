@@ -161,3 +161,43 @@ async fn understand_line_reports_intent_slots_and_red_flag() {
     let v = workflows::understand_line(&e, "can I talk to a person", now()).await;
     assert_eq!(v["intent"], "asks_for_person");
 }
+
+/// A model whose extraction proposes a date in pieces (one invalid).
+struct DatePieces;
+
+#[async_trait]
+impl Understand for DatePieces {
+    async fn embed(&self, texts: &[String]) -> workflows::Result<Vec<Vec<f32>>> {
+        FakeUnderstand.embed(texts).await
+    }
+    async fn choose(&self, i: &str, t: &str, o: &[String]) -> workflows::Result<(usize, Vec<f32>)> {
+        FakeUnderstand.choose(i, t, o).await
+    }
+    async fn extract(&self, _i: &str, text: &str, _s: &serde_json::Value) -> workflows::Result<serde_json::Value> {
+        Ok(if text.contains("birthday") {
+            serde_json::json!({"weekday": "wednesday", "part_of_day": "teatime", "day_of_month": 77})
+        } else {
+            serde_json::json!({"weekday": "someday"})
+        })
+    }
+    async fn phrase(&self, _i: &str, f: &str) -> workflows::Result<String> {
+        Ok(f.into())
+    }
+}
+
+#[tokio::test]
+async fn model_date_pieces_are_validated_and_computed_by_our_reader() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = Engine::with_builtin_scripts(ehr, Arc::new(DatePieces)).unwrap();
+    let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
+    e.turn(&mut st, &patient, "I'd like to book an appointment", now()).await.unwrap();
+    let out = e.turn(&mut st, &patient, "the day before my birthday", now()).await.unwrap();
+    // wednesday accepted; the invalid part of day and day of month dropped
+    assert_eq!(out.slots["when"]["date_window"]["from"], "2026-12-02");
+    assert_eq!(out.slots["when"]["date_window"]["part"], serde_json::Value::Null);
+    let mut st2 = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap().0;
+    e.turn(&mut st2, &patient, "I'd like to book an appointment", now()).await.unwrap();
+    let out = e.turn(&mut st2, &patient, "after my next paycheck", now()).await.unwrap();
+    assert!(out.slots.get("when").is_none(), "an invalid weekday fills nothing");
+}

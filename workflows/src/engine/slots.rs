@@ -73,7 +73,10 @@ impl Engine {
     ) -> Result<Fill> {
         let today = now.with_timezone(&offset(self.utc_offset_minutes)).date_naive();
         let v = match ty {
-            SlotType::DateWindow => dates::parse(msg, today, st.lang).map(SlotValue::DateWindow),
+            SlotType::DateWindow => match dates::parse(msg, today, st.lang) {
+                Some(w) => Some(SlotValue::DateWindow(w)),
+                None => self.model_date(msg, today).await?.map(SlotValue::DateWindow),
+            },
             SlotType::YesNo => values::yes_no(msg).map(SlotValue::YesNo),
             SlotType::Scale => values::scale(msg).map(SlotValue::Scale),
             SlotType::Provider => values::provider(msg).map(SlotValue::Provider),
@@ -82,6 +85,32 @@ impl Engine {
             SlotType::Choice => None,
         };
         Ok(v.map(Fill::Value).unwrap_or(Fill::Nothing))
+    }
+
+    /// When our reader finds no date, the model may fill a small schema (weekday, day of
+    /// month, part of day); each field is checked against its allowed values and the date is
+    /// then computed by our own reader, never taken from the model.
+    async fn model_date(&self, msg: &str, today: chrono::NaiveDate) -> Result<Option<dates::DateWindow>> {
+        const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+        const PARTS: [&str; 3] = ["morning", "afternoon", "evening"];
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "weekday": {"enum": WEEKDAYS},
+                "day_of_month": {"type": "integer", "minimum": 1, "maximum": 31},
+                "part_of_day": {"enum": PARTS}
+            }
+        });
+        let v = self.understand.extract(&prompts::extract_system(&schema), msg, &schema).await?;
+        let weekday = v.get("weekday").and_then(|x| x.as_str()).filter(|w| WEEKDAYS.contains(w));
+        let day = v.get("day_of_month").and_then(|x| x.as_u64()).filter(|d| (1..=31).contains(d));
+        let part = v.get("part_of_day").and_then(|x| x.as_str()).filter(|p| PARTS.contains(p));
+        let phrase = [weekday.map(str::to_string), day.map(|d| format!("the {d}")), part.map(str::to_string)];
+        let phrase: Vec<String> = phrase.into_iter().flatten().collect();
+        if weekday.is_none() && day.is_none() {
+            return Ok(None); // a part of day alone is not an answer to "when?" from the model
+        }
+        Ok(dates::parse(&phrase.join(" "), today, Lang::En))
     }
 
     async fn extract_medication(&self, msg: &str, from: Option<&str>, st: &ConversationState) -> Result<Fill> {

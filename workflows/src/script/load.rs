@@ -185,16 +185,7 @@ fn build(raw: &RawScript, d: &mut Diags) -> Script {
             ),
         }
     }
-    let mut strings = BTreeMap::new();
-    for (key, s) in &raw.strings {
-        for (lang, v) in [("en", &s.en), ("es", &s.es)] {
-            if v.as_deref().is_none_or(|t| t.trim().is_empty()) {
-                d.at(key.span(), format!("missing translation: string '{}' has no '{lang}' text", key.get_ref()));
-            }
-        }
-        let get = |v: &Option<String>| v.clone().unwrap_or_default();
-        strings.insert(key.get_ref().clone(), Localized { en: get(&s.en), es: get(&s.es) });
-    }
+    let strings = build_strings(raw, d);
     let steps = raw.steps.iter().filter_map(|s| build_step(s.get_ref(), s.span(), d)).collect();
     Script {
         id: raw.id.get_ref().clone(),
@@ -207,6 +198,21 @@ fn build(raw: &RawScript, d: &mut Diags) -> Script {
         steps,
         strings,
     }
+}
+
+/// Script strings; each needs both an English and a Spanish text.
+fn build_strings(raw: &RawScript, d: &mut Diags) -> BTreeMap<String, Localized> {
+    let mut strings = BTreeMap::new();
+    for (key, s) in &raw.strings {
+        for (lang, v) in [("en", &s.en), ("es", &s.es)] {
+            if v.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                d.at(key.span(), format!("missing translation: string '{}' has no '{lang}' text", key.get_ref()));
+            }
+        }
+        let get = |v: &Option<String>| v.clone().unwrap_or_default();
+        strings.insert(key.get_ref().clone(), Localized { en: get(&s.en), es: get(&s.es) });
+    }
+    strings
 }
 
 fn need(d: &mut Diags, v: &Option<S>, field: &str, step: &RawStep, span: &Range<usize>) -> Option<String> {
