@@ -12,5 +12,5 @@ pub mod understand;
 
 pub use api::*;
 pub use engine::{ConversationState, Engine, StartTrigger};
-pub use script::{load_dir, validate_source, Diagnostic, Script};
+pub use script::{load_dir, validate_path, validate_source, Diagnostic, Script};
 pub use understand::understand_line;

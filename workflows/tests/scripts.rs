@@ -1,7 +1,7 @@
 //! Script validation: the built-in scripts are valid, and each kind of mistake an admin can
 //! make is reported at its file:line:column with a plain message.
 
-use workflows::script::{builtin, load_dir, validate_source, BUILTIN_SOURCES};
+use workflows::script::{builtin, load_dir, validate_path, validate_source, BUILTIN_SOURCES};
 
 #[test]
 fn builtin_scripts_are_valid() {
@@ -18,6 +18,8 @@ fn scripts_folder_on_disk_matches_the_embedded_defaults() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
     let scripts = load_dir(&dir).expect("scripts folder loads");
     assert_eq!(scripts.len(), BUILTIN_SOURCES.len());
+    assert!(validate_path(&dir).is_empty());
+    assert!(validate_path(&dir.join("refill.toml")).is_empty());
 }
 
 const BASE: &str = r#"id = "demo"
@@ -156,4 +158,14 @@ fn toml_syntax_errors_carry_line_and_column() {
     let d = broken("version = 1", "version = ");
     assert_eq!(d.len(), 1);
     assert!(d[0].starts_with("2:"), "{d:?}");
+}
+
+#[test]
+fn validate_path_reports_broken_files_in_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ok.toml"), BASE).unwrap();
+    std::fs::write(dir.path().join("bad.toml"), BASE.replacen("kind = \"end\"", "kind = \"stop\"", 1)).unwrap();
+    let d = validate_path(dir.path());
+    assert_eq!(d.len(), 1);
+    assert!(d[0].path.ends_with("bad.toml") && d[0].line == 47, "{}", d[0]);
 }

@@ -108,6 +108,11 @@ impl Engine {
         self
     }
 
+    /// The clinic's offset from UTC in minutes.
+    pub fn utc_offset_minutes(&self) -> i32 {
+        self.utc_offset_minutes
+    }
+
     pub fn scripts(&self) -> &[Script] {
         &self.scripts
     }

@@ -38,6 +38,17 @@ pub fn validate_source(path_for_messages: &str, text: &str) -> Vec<Diagnostic> {
     }
 }
 
+/// Validates a script file, or every `*.toml` script in a folder (`agent scripts validate PATH`).
+pub fn validate_path(path: &Path) -> Vec<Diagnostic> {
+    if path.is_dir() {
+        return load_dir(path).err().unwrap_or_default();
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => validate_source(&path.display().to_string(), &text),
+        Err(e) => vec![io_diag(path, &e)],
+    }
+}
+
 /// Loads every `*.toml` script in `dir`; any invalid script fails the whole load with its
 /// diagnostics (a half-loaded set of scripts is worse than none).
 pub fn load_dir(dir: &Path) -> Result<Vec<Script>, Vec<Diagnostic>> {

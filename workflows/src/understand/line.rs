@@ -18,7 +18,8 @@ pub async fn understand_line(engine: &Engine, text: &str, now: DateTime<Utc>) ->
     let lang = if looks_spanish(text) { Lang::Es } else { Lang::En };
     let category = redflags::first(text, &[RuleSet::PostDischarge]);
     let mut slots = serde_json::Map::new();
-    if let Some(w) = dates::parse(text, now.date_naive(), lang) {
+    let offset = chrono::FixedOffset::east_opt(engine.utc_offset_minutes() * 60).unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset"));
+    if let Some(w) = dates::parse(text, now.with_timezone(&offset).date_naive(), lang) {
         slots.insert("date_window".into(), json!(w));
     }
     if let Some(p) = values::provider(text) {
