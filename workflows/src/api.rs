@@ -107,4 +107,7 @@ pub struct TurnOutcome {
     pub script_version: Option<u32>,
     /// The conversation has ended (the widget may offer to start a new one).
     pub finished: bool,
+    /// Script edges taken this turn, as "step:edge" (branch coverage in conversation tests).
+    #[serde(default)]
+    pub trace: Vec<String>,
 }

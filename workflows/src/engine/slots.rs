@@ -1,0 +1,220 @@
+//! Reading a slot value or an option pick out of one message. Rules decide where they are sure;
+//! the model is asked to choose only among the options we showed, and its index is checked.
+
+use chrono::{DateTime, Datelike, Utc};
+
+use super::render::{item, offset};
+use super::state::{ConversationState, Item, SlotValue};
+use super::Engine;
+use crate::script::SlotType;
+use crate::text::{fuzzy_eq, has_any, words};
+use crate::understand::meds::{match_medication, MedMatch};
+use crate::understand::{dates, values};
+use crate::{Lang, Result};
+
+pub(super) enum Fill {
+    Value(SlotValue),
+    /// Several medications fit: ask which, offering these.
+    Ambiguous(Vec<Item>),
+    Nothing,
+}
+
+pub(super) enum Pick {
+    Index(usize),
+    /// "none of these", "another time".
+    Rejected,
+    Unclear,
+}
+
+/// The longest free text we keep from one answer.
+const MAX_TEXT: usize = 1000;
+/// The model's pick needs this probability before we take it.
+const CHOOSE_MIN: f32 = 0.5;
+
+const ORDINALS: &[(&str, usize)] = &[
+    ("first", 0),
+    ("1st", 0),
+    ("second", 1),
+    ("2nd", 1),
+    ("third", 2),
+    ("3rd", 2),
+    ("primero", 0),
+    ("primera", 0),
+    ("segundo", 1),
+    ("segunda", 1),
+    ("tercero", 2),
+    ("tercera", 2),
+    ("last", usize::MAX),
+    ("ultimo", usize::MAX),
+    ("ultima", usize::MAX),
+];
+const REJECT: &[&str] = &[
+    "none", "neither", "other times", "another time", "another day", "different time", "none of them", "ninguno", "ninguna", "otro dia",
+    "otra hora", "otro horario",
+];
+const DAY_NAMES: [[&str; 2]; 7] = [
+    ["monday", "lunes"],
+    ["tuesday", "martes"],
+    ["wednesday", "miercoles"],
+    ["thursday", "jueves"],
+    ["friday", "viernes"],
+    ["saturday", "sabado"],
+    ["sunday", "domingo"],
+];
+
+impl Engine {
+    pub(super) async fn extract_slot(
+        &self,
+        ty: SlotType,
+        msg: &str,
+        from: Option<&str>,
+        st: &ConversationState,
+        now: DateTime<Utc>,
+    ) -> Result<Fill> {
+        let today = now.with_timezone(&offset(self.utc_offset_minutes)).date_naive();
+        let v = match ty {
+            SlotType::DateWindow => match dates::parse(msg, today, st.lang) {
+                Some(w) => Some(SlotValue::DateWindow(w)),
+                None => self.model_date(msg, today).await?.map(SlotValue::DateWindow),
+            },
+            SlotType::YesNo => values::yes_no(msg).map(SlotValue::YesNo),
+            SlotType::Scale => values::scale(msg).map(SlotValue::Scale),
+            SlotType::Provider => values::provider(msg).map(SlotValue::Provider),
+            SlotType::Text => Some(msg.trim()).filter(|t| !t.is_empty()).map(|t| SlotValue::Text(t.chars().take(MAX_TEXT).collect())),
+            SlotType::Medication => return self.extract_medication(msg, from, st).await,
+            SlotType::Choice => None,
+        };
+        Ok(v.map(Fill::Value).unwrap_or(Fill::Nothing))
+    }
+
+    /// When our reader finds no date, the model may fill a small schema (weekday, day of
+    /// month, part of day); each field is checked against its allowed values and the date is
+    /// then computed by our own reader, never taken from the model.
+    async fn model_date(&self, msg: &str, today: chrono::NaiveDate) -> Result<Option<dates::DateWindow>> {
+        const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+        const PARTS: [&str; 3] = ["morning", "afternoon", "evening"];
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "weekday": {"enum": WEEKDAYS},
+                "day_of_month": {"type": "integer", "minimum": 1, "maximum": 31},
+                "part_of_day": {"enum": PARTS}
+            }
+        });
+        let v = self.understand.extract(&prompts::extract_system(&schema), msg, &schema).await?;
+        let weekday = v.get("weekday").and_then(|x| x.as_str()).filter(|w| WEEKDAYS.contains(w));
+        let day = v.get("day_of_month").and_then(|x| x.as_u64()).filter(|d| (1..=31).contains(d));
+        let part = v.get("part_of_day").and_then(|x| x.as_str()).filter(|p| PARTS.contains(p));
+        let phrase = [weekday.map(str::to_string), day.map(|d| format!("the {d}")), part.map(str::to_string)];
+        let phrase: Vec<String> = phrase.into_iter().flatten().collect();
+        if weekday.is_none() && day.is_none() {
+            return Ok(None); // a part of day alone is not an answer to "when?" from the model
+        }
+        Ok(dates::parse(&phrase.join(" "), today, Lang::En))
+    }
+
+    async fn extract_medication(&self, msg: &str, from: Option<&str>, st: &ConversationState) -> Result<Fill> {
+        if !st.offered.is_empty() {
+            if let Pick::Index(i) = self.pick_option(msg, &st.offered, st.lang).await? {
+                if let Some(Item::Medication(m)) = st.offered.get(i) {
+                    return Ok(Fill::Value(SlotValue::Medication(m.clone())));
+                }
+            }
+        }
+        let meds: Vec<_> = from
+            .and_then(|f| st.results.get(f))
+            .into_iter()
+            .flatten()
+            .filter_map(|i| match i {
+                Item::Medication(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
+        let names: Vec<String> = meds.iter().map(|m| m.name.clone()).collect();
+        Ok(match match_medication(msg, &names, self.understand.as_ref()).await? {
+            MedMatch::One(i) => meds.get(i).cloned().map(|m| Fill::Value(SlotValue::Medication(m))).unwrap_or(Fill::Nothing),
+            MedMatch::Ambiguous(ix) => Fill::Ambiguous(ix.iter().filter_map(|&i| meds.get(i).cloned().map(Item::Medication)).collect()),
+            MedMatch::NoMatch => Fill::Nothing,
+        })
+    }
+
+    /// Which of `items` (as shown) the message picks.
+    pub(super) async fn pick_option(&self, msg: &str, items: &[Item], lang: Lang) -> Result<Pick> {
+        let w = words(msg);
+        let n = items.len();
+        if let Some(i) = by_position(&w, n) {
+            return Ok(Pick::Index(i));
+        }
+        let off = offset(self.utc_offset_minutes);
+        let labels: Vec<String> = items.iter().map(|it| item(it, off, lang)).collect();
+        let scores: Vec<usize> = items.iter().zip(&labels).map(|(it, l)| overlap(&w, &match_words(it, l, off))).collect();
+        let best = scores.iter().copied().max().unwrap_or(0);
+        if best > 0 && scores.iter().filter(|&&s| s == best).count() == 1 {
+            return Ok(Pick::Index(scores.iter().position(|&s| s == best).unwrap_or(0)));
+        }
+        if has_any(&w, REJECT) || values::yes_no(msg) == Some(false) {
+            return Ok(Pick::Rejected);
+        }
+        let mut options = labels.clone();
+        options.push(match lang {
+            Lang::En => "none of these".into(),
+            Lang::Es => "ninguna de estas".into(),
+        });
+        let (i, logprobs) = self.understand.choose(prompts::choose_system(), msg, &options).await?;
+        let p = softmax_at(&logprobs, i);
+        Ok(match i {
+            i if i < n && p >= CHOOSE_MIN => Pick::Index(i),
+            i if i == n && p >= CHOOSE_MIN => Pick::Rejected,
+            _ => Pick::Unclear,
+        })
+    }
+}
+
+/// "2", "option 2", "the second one", "la primera".
+fn by_position(w: &[String], n: usize) -> Option<usize> {
+    let short = w.len() <= 3 || w.iter().any(|x| matches!(x.as_str(), "option" | "number" | "opcion" | "numero"));
+    for x in w {
+        if let Ok(k) = x.parse::<usize>() {
+            if short && (1..=n).contains(&k) {
+                return Some(k - 1);
+            }
+        }
+        if let Some((_, i)) = ORDINALS.iter().find(|(o, _)| o == x) {
+            let i = if *i == usize::MAX { n.checked_sub(1)? } else { *i };
+            return (i < n).then_some(i);
+        }
+    }
+    None
+}
+
+/// Words a patient may use for an item: its label, plus the full weekday names.
+fn match_words(it: &Item, label: &str, off: chrono::FixedOffset) -> Vec<String> {
+    let mut out: Vec<String> = words(label).into_iter().filter(|x| !matches!(x.as_str(), "with" | "con" | "dr" | "dra")).collect();
+    let start = match it {
+        Item::Slot(s) => Some(s.start),
+        Item::Appointment(a) => Some(a.start),
+        Item::Medication(_) => None,
+    };
+    if let Some(t) = start {
+        let wd = t.with_timezone(&off).weekday().num_days_from_monday() as usize;
+        out.extend(DAY_NAMES[wd].iter().map(|s| s.to_string()));
+    }
+    out
+}
+
+fn overlap(msg: &[String], item_words: &[String]) -> usize {
+    item_words.iter().filter(|k| msg.iter().any(|m| m == *k || (k.len() >= 5 && fuzzy_eq(m, k)))).count()
+}
+
+fn softmax_at(logprobs: &[f32], i: usize) -> f32 {
+    let Some(&x) = logprobs.get(i) else {
+        return 0.0;
+    };
+    let max = logprobs.iter().copied().fold(f32::MIN, f32::max);
+    let sum: f32 = logprobs.iter().map(|l| (l - max).exp()).sum();
+    if sum > 0.0 {
+        (x - max).exp() / sum
+    } else {
+        0.0
+    }
+}

@@ -1,0 +1,145 @@
+//! Is a matched mention about the patient now? The clause around a match is read for negation,
+//! hypotheticals, resolution and distant past; uncertainty always keeps the mention.
+
+use super::{exact_at, Category};
+
+const NEGATIONS: &[&str] = &[
+    "no", "not", "never", "dont", "doesnt", "didnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent", "aint", "without",
+    "denies", "denied", "deny", "denying", "nor", "neither", "nunca", "sin", "ni", "tampoco", "jamas", "niega", "nego", "niego", "ningun",
+    "ninguna", "ninguno", "negative for",
+];
+
+/// After a bare "no", these show it answers something else ("no, I can't breathe").
+const NO_INTERJECTION: &[&str] = &["i", "im", "ive", "yo", "wait", "actually", "please", "help", "ayuda", "espera"];
+
+/// Between a negation and the mention, these turn it into a double negative ("haven't been able
+/// to stop the bleeding", "no deja de sangrar").
+const DOUBLE_NEGATIVE: &[&str] = &["able", "stop", "stopped", "quit", "deja", "dejo", "para", "paro", "poder", "puedo", "pude"];
+
+/// "never had pain like this": the negation compares, it does not deny.
+const COMPARISON: &[&str] =
+    &["like this", "this bad", "so bad", "this much", "as bad", "como esta", "como este", "asi de", "tan fuerte", "tan malo"];
+
+const AFTER_NEGATIONS: &[&str] = &["none", "denied", "negative", "nope", "nada", "ninguno", "ninguna", "negativo"];
+
+const UNCERTAIN: &[&str] = &[
+    "not sure", "unsure", "dont know", "i think", "maybe", "might", "possibly", "probably", "wonder", "feels like", "no se",
+    "no estoy seguro", "no estoy segura", "creo que", "quizas", "quiza", "tal vez", "a lo mejor", "parece",
+];
+
+const HYPOTHETICAL_BEFORE: &[&str] = &["if", "in case", "whether", "en caso", "what if", "que pasa si", "y si"];
+
+const ABOUT_NOT_HAVING: &[&str] = &[
+    "side effect", "side effects", "efecto secundario", "efectos secundarios", "risk", "risks", "riesgo", "riesgos", "signs of",
+    "symptoms of", "sintomas de", "senales de", "warning signs", "prevent", "prevenir", "information about", "informacion sobre",
+    "pamphlet", "folleto", "watch for", "look out for", "told me to", "said to call", "asked about", "asked me about", "asked if",
+    "me pregunto", "prevention", "prevencion", "info about", "refill", "refills", "receta", "prescription for",
+];
+
+const CAUSE: &[&str] = &["cause", "causes", "causing", "causar", "provocar", "provoca"];
+const QUESTION_START: &[&str] = &["can", "could", "does", "do", "will", "may", "might", "is", "puede", "pueden", "podria", "es"];
+
+const PAST: &[&str] = &[
+    "last year", "last month", "years ago", "months ago", "year ago", "month ago", "in the past", "history of", "hx of", "used to",
+    "as a child", "as a kid", "as a baby", "as an infant", "when i was", "when he was", "when she was", "years back", "long time ago",
+    "long ago", "el ano pasado", "el mes pasado", "hace anos", "hace meses", "hace un ano", "hace un mes", "de nino", "de nina",
+    "de pequeno", "de pequena", "de bebe", "cuando era", "antecedentes", "historial de", "en el pasado", "solia", "hace mucho",
+];
+
+const RESOLVED: &[&str] = &[
+    "went away", "gone", "resolved", "stopped", "subsided", "se fue", "se quito", "se me quito", "ya paso", "desaparecio", "se calmo",
+    "se paso",
+];
+const RESOLVED_AT_END: &[&str] = &["not anymore", "ya no", "no longer"];
+const BACK_REFERENCE: &[&str] = &["it", "its", "that", "this", "se", "ya", "now", "ahora", "todo", "everything"];
+
+fn any_at(words: &[String], i: usize, phrases: &[&str]) -> bool {
+    phrases.iter().any(|p| exact_at(words, i, p))
+}
+
+fn any_in(words: &[String], phrases: &[&str]) -> bool {
+    (0..words.len()).any(|i| any_at(words, i, phrases))
+}
+
+/// True when the mention at `span` of `words` is a current problem of the patient's.
+pub fn is_current(words: &[String], span: (usize, usize), next: &[String], category: Category) -> bool {
+    let before = &words[..span.0];
+    if any_in(before, UNCERTAIN) {
+        return true;
+    }
+    let answered_no = next.len() <= 2 && next.first().is_some_and(|w| w == "no" || AFTER_NEGATIONS.contains(&w.as_str()));
+    if negated_before(words, span.0) || negated_after(words, span.1) || (span.1 == words.len() && answered_no) {
+        return false;
+    }
+    if any_in(before, HYPOTHETICAL_BEFORE) || any_in(words, ABOUT_NOT_HAVING) || asks_about_cause(words) {
+        return false;
+    }
+    if category != Category::Suicidal && is_past(words) {
+        return false;
+    }
+    !resolved(words, span.1, next)
+}
+
+fn negated_before(words: &[String], start: usize) -> bool {
+    if any_in(words, COMPARISON) {
+        return false;
+    }
+    let lo = start.saturating_sub(5);
+    (lo..start).any(|i| {
+        if !any_at(words, i, NEGATIONS) {
+            return false;
+        }
+        if words[i] == "no" && words.get(i + 1).is_some_and(|n| NO_INTERJECTION.contains(&n.as_str())) {
+            return false;
+        }
+        !words[i + 1..start].iter().any(|w| DOUBLE_NEGATIVE.contains(&w.as_str()))
+    })
+}
+
+fn negated_after(words: &[String], end: usize) -> bool {
+    let hi = (end + 2).min(words.len());
+    if (end..hi).any(|i| any_at(words, i, AFTER_NEGATIONS)) {
+        return true;
+    }
+    end + 1 == words.len() && words[end] == "no"
+}
+
+fn asks_about_cause(words: &[String]) -> bool {
+    words.first().is_some_and(|w| QUESTION_START.contains(&w.as_str())) && any_in(words, CAUSE)
+}
+
+fn is_past(words: &[String]) -> bool {
+    if any_in(words, PAST) {
+        return true;
+    }
+    let unit = |w: &String| matches!(w.as_str(), "years" | "months" | "year" | "month" | "anos" | "meses" | "ano" | "mes");
+    words.iter().enumerate().any(|(i, w)| {
+        let ago = w == "ago" && words[i.saturating_sub(2)..i].iter().any(unit);
+        let hace = w == "hace" && words[i + 1..(i + 3).min(words.len())].iter().any(unit);
+        let year = (w == "in" || w == "en") && words.get(i + 1).is_some_and(|y| is_past_year(y));
+        ago || hace || year
+    })
+}
+
+fn is_past_year(w: &str) -> bool {
+    w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1940..2026).contains(&y))
+}
+
+fn resolved(words: &[String], end: usize, next: &[String]) -> bool {
+    let after = &words[end..];
+    let denied = |ws: &[String]| ws.iter().any(|w| NEGATIONS.contains(&w.as_str()) || w == "wont" || w == "cant");
+    if any_in(after, RESOLVED) && !denied(after) {
+        return true;
+    }
+    let ends_resolved = |ws: &[String]| {
+        RESOLVED_AT_END.iter().any(|p| {
+            let n = p.split(' ').count();
+            ws.len() >= n && exact_at(ws, ws.len() - n, p)
+        })
+    };
+    if ends_resolved(after) {
+        return true;
+    }
+    let refers_back = next.iter().take(2).any(|w| BACK_REFERENCE.contains(&w.as_str()));
+    refers_back && (ends_resolved(next) || (!denied(next) && any_in(next, RESOLVED)))
+}

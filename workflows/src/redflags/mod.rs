@@ -1,0 +1,192 @@
+//! Red-flag rules: no model, only tables (`rules.rs`) and a matcher that reads each clause of a
+//! message, tolerates typos, and drops mentions that are negated ("no chest pain", "sin dolor
+//! de pecho", "denies"), hypothetical ("what should I do if I get chest pain"), resolved ("it
+//! went away") or clearly in the past ("last year", "hace años").
+//!
+//! Decisions, documented because they are clinical:
+//! - A distant-past mention (last year/month, N years ago, history of, used to, as a child) is
+//!   not current. A recent one ("I had chest pain this morning", "yesterday") still flags.
+//! - Suicidal language flags even when in the past; only an explicit negation drops it.
+//! - Uncertainty ("not sure if", "I think", "maybe") never drops a mention.
+//! - When in doubt the rule flags: a false alarm costs a call, a miss can cost a life.
+
+mod rules;
+
+use serde::{Deserialize, Serialize};
+
+use crate::text::{phrase_spans, tokens, Tok};
+use rules::{Pattern, Rule};
+
+/// What a red flag is about; the string form is what escalations and audits carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    ChestPain,
+    Breathing,
+    Stroke,
+    Suicidal,
+    Overdose,
+    SevereBleeding,
+    LossOfConsciousness,
+    Seizure,
+    SevereAllergicReaction,
+    HighFeverAfterSurgery,
+    WoundInfection,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::ChestPain => "chest_pain",
+            Category::Breathing => "breathing",
+            Category::Stroke => "stroke",
+            Category::Suicidal => "suicidal",
+            Category::Overdose => "overdose",
+            Category::SevereBleeding => "severe_bleeding",
+            Category::LossOfConsciousness => "loss_of_consciousness",
+            Category::Seizure => "seizure",
+            Category::SevereAllergicReaction => "severe_allergic_reaction",
+            Category::HighFeverAfterSurgery => "high_fever_after_surgery",
+            Category::WoundInfection => "wound_infection",
+        }
+    }
+}
+
+/// A named group of rules a script switches on. `Core` is always on, whatever the script says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSet {
+    Core,
+    PostDischarge,
+}
+
+impl RuleSet {
+    pub fn parse(name: &str) -> Option<RuleSet> {
+        match name {
+            "core" => Some(RuleSet::Core),
+            "post_discharge" => Some(RuleSet::PostDischarge),
+            _ => None,
+        }
+    }
+    fn rules(self) -> &'static [Rule] {
+        match self {
+            RuleSet::Core => rules::CORE,
+            RuleSet::PostDischarge => rules::POST_DISCHARGE,
+        }
+    }
+}
+
+/// Every category the message raises under the core rules plus `extra` sets, in table order.
+pub fn detect(text: &str, extra: &[RuleSet]) -> Vec<Category> {
+    let clauses = split_clauses(text);
+    let mut sets = vec![RuleSet::Core];
+    sets.extend(extra.iter().copied().filter(|s| *s != RuleSet::Core));
+    let mut found = Vec::new();
+    for set in sets {
+        for rule in set.rules() {
+            let hit = if rule.category == Category::HighFeverAfterSurgery {
+                fever_flags(&clauses, rule)
+            } else {
+                (0..clauses.len()).any(|ci| rule_hits_clause(&clauses, ci, rule))
+            };
+            if hit && !found.contains(&rule.category) {
+                found.push(rule.category);
+            }
+        }
+    }
+    found
+}
+
+/// The first category raised, if any.
+pub fn first(text: &str, extra: &[RuleSet]) -> Option<Category> {
+    detect(text, extra).into_iter().next()
+}
+
+fn split_clauses(text: &str) -> Vec<Vec<String>> {
+    let mut clauses = vec![Vec::new()];
+    for t in tokens(text) {
+        match t {
+            Tok::Word(w) => {
+                if let Some(c) = clauses.last_mut() {
+                    c.push(w);
+                }
+            }
+            Tok::Break => clauses.push(Vec::new()),
+        }
+    }
+    clauses.retain(|c| !c.is_empty());
+    clauses
+}
+
+/// Exact (no typo) phrase occurrence, for context cues.
+fn exact_at(words: &[String], i: usize, phrase: &str) -> bool {
+    let keys: Vec<&str> = phrase.split(' ').collect();
+    i + keys.len() <= words.len() && keys.iter().enumerate().all(|(k, key)| words[i + k] == *key)
+}
+
+fn contains_exact(words: &[String], phrase: &str) -> bool {
+    (0..words.len()).any(|i| exact_at(words, i, phrase))
+}
+
+fn pattern_spans(words: &[String], pattern: &Pattern) -> Vec<(usize, usize)> {
+    match pattern {
+        Pattern::Any(phrases) => phrases.iter().flat_map(|p| phrase_spans(words, p)).collect(),
+        Pattern::Near(a, b, window) => {
+            let a_spans: Vec<_> = a.iter().flat_map(|p| phrase_spans(words, p)).collect();
+            let b_spans: Vec<_> = b.iter().flat_map(|p| phrase_spans(words, p)).collect();
+            let mut out = Vec::new();
+            for &(a0, a1) in &a_spans {
+                for &(b0, b1) in &b_spans {
+                    let overlap = a0 < b1 && b0 < a1;
+                    let gap = if a1 <= b0 { b0 - a1 } else { a0.saturating_sub(b1) };
+                    if !overlap && gap <= *window {
+                        out.push((a0.min(b0), a1.max(b1)));
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+fn rule_hits_clause(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
+    let words = &clauses[ci];
+    if rule.vetoes.iter().any(|v| contains_exact(words, v)) {
+        return false;
+    }
+    let next = clauses.get(ci + 1).map(Vec::as_slice).unwrap_or(&[]);
+    rule.patterns.iter().flat_map(|p| pattern_spans(words, p)).any(|span| context::is_current(words, span, next, rule.category))
+}
+
+/// Post-discharge fever: a temperature reading decides when there is one (≥ 38 °C / 100.4 °F);
+/// otherwise the word "fever" does, unless negated or in the past.
+fn fever_flags(clauses: &[Vec<String>], rule: &Rule) -> bool {
+    let all: Vec<String> = clauses.concat();
+    let readings = temperature_readings(&all);
+    if !readings.is_empty() {
+        return readings.iter().any(|&t| (38.0..=44.0).contains(&t) || (100.4..=110.0).contains(&t));
+    }
+    (0..clauses.len()).any(|ci| rule_hits_clause(clauses, ci, rule))
+}
+
+/// Numbers that read as body temperatures: beside a temperature word or with a C/F unit.
+fn temperature_readings(words: &[String]) -> Vec<f64> {
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let (num, unit) = match w.strip_suffix('f').or_else(|| w.strip_suffix('c')) {
+            Some(n) => (n, true),
+            None => (w.as_str(), false),
+        };
+        let Ok(v) = num.parse::<f64>() else { continue };
+        let plausible = (35.0..=44.0).contains(&v) || (95.0..=110.0).contains(&v);
+        let lo = i.saturating_sub(4);
+        let hi = (i + 3).min(words.len());
+        let near_word = words[lo..hi].iter().any(|n| rules::TEMPERATURE_WORDS.contains(&n.as_str()) || n == "f" || n == "c");
+        if plausible && (unit || near_word) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+mod context;

@@ -1,0 +1,294 @@
+//! The red-flag rule tables, English and Spanish, kept as data so a clinician can review them
+//! without reading the matcher. Words are written accent-free and lower case (the matcher
+//! folds messages the same way); words of five letters or more also match with a typo.
+
+use super::Category;
+
+/// One way a category shows up in a message.
+pub enum Pattern {
+    /// Any of these phrases.
+    Any(&'static [&'static str]),
+    /// A phrase of the first list within `window` words of one of the second, either order.
+    Near(&'static [&'static str], &'static [&'static str], usize),
+}
+
+pub struct Rule {
+    pub category: Category,
+    pub patterns: &'static [Pattern],
+    /// A clause holding one of these is about something else ("blood pressure", "aire acondicionado").
+    pub vetoes: &'static [&'static str],
+}
+
+use Pattern::*;
+
+const PAIN: &[&str] = &[
+    "pain", "pains", "painful", "hurt", "hurts", "hurting", "ache", "aches", "aching", "achy", "tight", "tightness", "tightening",
+    "pressure", "squeezing", "squeeze", "crushing", "heavy", "heaviness", "weight", "elephant", "sore", "discomfort", "stabbing", "dolor",
+    "dolores", "duele", "dolia", "doliendo", "molestia", "molestias", "opresion", "presion", "apretado", "apretada", "aprieta",
+    "apretando", "pesadez", "punzada", "punzadas",
+];
+
+pub const CORE: &[Rule] = &[
+    Rule {
+        category: Category::ChestPain,
+        patterns: &[
+            Any(&[
+                "sitting on my chest", "weight on my chest", "heart attack", "heartattack", "chestpain", "angina", "infarto",
+                "ataque al corazon", "ataque cardiaco", "paro cardiaco", "cardiac arrest",
+            ]),
+            Near(&["chest", "pecho", "torax", "toracico", "sternum", "breastbone", "esternon"], PAIN, 4),
+            Near(&["heart", "corazon"], &["pain", "hurts", "hurting", "aching", "dolor", "duele"], 3),
+            Near(&["left arm", "brazo izquierdo"], &["pain", "hurts", "hurting", "numb", "dolor", "duele", "adormecido"], 3),
+        ],
+        vetoes: &["xray", "x ray", "radiografia"],
+    },
+    Rule {
+        category: Category::Breathing,
+        patterns: &[
+            Any(&[
+                "breathless", "winded", "asthma attack", "ataque de asma", "inhaler isnt working", "inhaler isnt helping",
+                "inhaler not working", "inhaler is not working", "not breathing", "isnt breathing", "stopped breathing", "no respira",
+                "dejo de respirar", "cant get enough air", "cannot get enough air", "not getting enough air", "cant get air", "air hunger",
+                "gasping for air", "short of breath", "shortness of breath", "out of breath", "gasping", "choking", "suffocating",
+                "lips are blue", "lips turning blue", "turning blue", "me ahogo", "ahogando", "ahogo", "asfixia", "asfixiando",
+                "falta de aire", "labios morados", "no me entra el aire",
+            ]),
+            Near(
+                &["breathe", "breath", "breathing", "respirar", "respiro", "respiracion", "aire", "aliento"],
+                &[
+                    "cant", "cannot", "couldnt", "could not", "unable", "not able", "hard", "harder", "difficult", "difficulty", "trouble",
+                    "struggling", "struggle", "short", "shortness", "catch", "labored", "laboured", "problems", "problem", "barely",
+                    "hardly", "bad", "worse", "worsening", "terrible", "awful", "mal", "peor", "no puedo", "no podia", "no pude", "falta",
+                    "dificultad", "cuesta", "costaba", "problemas", "apenas", "no alcanzo",
+                ],
+                4,
+            ),
+        ],
+        vetoes: &["acondicionado", "fresco", "libre"],
+    },
+    Rule {
+        category: Category::Stroke,
+        patterns: &[
+            Any(&[
+                "stroke", "mini stroke", "derrame", "ictus", "embolia", "accidente cerebrovascular", "slurred", "slurring",
+                "arrastrando las palabras", "arrastro las palabras", "habla arrastrada", "worst headache", "peor dolor de cabeza",
+                "double vision", "vision doble", "veo doble", "lost my vision", "lost vision", "loss of vision", "went blind",
+                "perdi la vista", "perdida de vision", "me quede ciego", "me quede ciega",
+            ]),
+            Near(
+                &["face", "cara", "mouth", "boca", "smile", "sonrisa", "eyelid", "parpado"],
+                &[
+                    "droop", "drooping", "droopy", "drooped", "sagging", "crooked", "lopsided", "numb", "caida", "caido", "torcida",
+                    "torcido", "paralizada", "paralizado", "dormida", "entumecida", "colgando",
+                ],
+                4,
+            ),
+            Near(
+                &[
+                    "one side", "left side", "right side", "half of my", "un lado", "lado izquierdo", "lado derecho", "mitad del cuerpo",
+                    "mitad de mi",
+                ],
+                &[
+                    "numb", "numbness", "weak", "weakness", "paralyzed", "paralysed", "cant move", "cannot move", "cant feel", "dormido",
+                    "dormida", "entumecido", "entumecida", "debil", "debilidad", "paralizado", "paralizada", "no puedo mover", "no siento",
+                ],
+                5,
+            ),
+            Near(
+                &["headache", "dolor de cabeza", "migraine"],
+                &["worst", "sudden", "suddenly", "thunderclap", "peor", "repentino", "de repente", "de golpe"],
+                3,
+            ),
+            Near(
+                &["cant see", "cannot see", "no puedo ver", "no veo", "went dark", "lost sight"],
+                &["eye", "eyes", "ojo", "ojos", "suddenly", "de repente"],
+                4,
+            ),
+            Near(
+                &["suddenly", "sudden", "de repente", "repentina", "repentino", "de golpe"],
+                &[
+                    "numb", "numbness", "weak", "weakness", "paralyzed", "entumecido", "entumecida", "adormecido", "adormecida",
+                    "debilidad", "paralizado", "paralizada",
+                ],
+                5,
+            ),
+            Near(
+                &["speak", "talk", "talking", "speaking", "words", "speech", "hablar", "habla", "palabras"],
+                &[
+                    "slurred", "garbled", "jumbled", "trouble", "difficulty", "hard time", "dificultad", "cuesta", "trabada", "trabo",
+                    "no puedo hablar bien",
+                ],
+                3,
+            ),
+        ],
+        vetoes: &["heat stroke", "golpe de calor", "brush", "luck", "swim", "swimming"],
+    },
+    Rule {
+        category: Category::Suicidal,
+        patterns: &[
+            Any(&[
+                "kill myself", "killing myself", "kill my self", "end my life", "end my own life", "ending my life", "take my own life",
+                "take my life", "end it all", "ending it all", "suicide", "suicidal", "want to die", "wanna die", "wish i was dead",
+                "wish i were dead", "better off dead", "better off without me", "dont want to live", "dont want to be alive",
+                "dont want to be here anymore", "dont want to wake up", "no reason to live", "nothing to live for", "no point living",
+                "no point in living", "not worth living", "isnt worth living", "never wake up", "dont see the point",
+                "whats the point of living", "no le veo sentido", "no tiene sentido vivir", "self harming", "no despertar nunca",
+                "dormir para siempre", "self harm", "selfharm", "hang myself", "rather be dead", "rather die", "prefiero estar muerto",
+                "prefiero estar muerta", "prefiero morir", "prefiero morirme", "me quiero matar", "me mato", "shoot myself", "cant go on",
+                "suicidio", "suicidarme", "suicida", "suicidar", "matarme", "me voy a matar", "quitarme la vida", "acabar con mi vida",
+                "terminar con mi vida", "acabar con todo", "terminar con todo", "no quiero vivir", "no quiero seguir viviendo",
+                "quiero morir", "quiero morirme", "me quiero morir", "ganas de morir", "ganas de morirme", "mejor muerto", "mejor muerta",
+                "no vale la pena vivir", "no tengo razon para vivir", "no tengo por que vivir", "desaparecer para siempre",
+            ]),
+            Near(
+                &[
+                    "want", "wanna", "going", "gonna", "thinking", "thought", "thoughts", "urge", "urges", "quiero", "ganas", "pienso",
+                    "pensando", "voy a",
+                ],
+                &[
+                    "hurt myself", "harm myself", "hurting myself", "harming myself", "cut myself", "cutting myself", "cortarme",
+                    "lastimarme", "hacerme dano", "take all my pills", "taking all my pills", "take all of my pills",
+                    "tomarme todas las pastillas", "tomar todas mis pastillas",
+                ],
+                4,
+            ),
+            Near(
+                &["been", "keep", "again", "started", "sigo", "otra vez", "de nuevo"],
+                &["cutting myself", "hurting myself", "harming myself", "burning myself", "cortandome", "lastimandome"],
+                3,
+            ),
+        ],
+        vetoes: &["pelo", "cabello", "unas", "hair", "nails"],
+    },
+    Rule {
+        category: Category::Overdose,
+        patterns: &[
+            Any(&[
+                "overdose", "overdosed", "overdosing", "sobredosis", "poisoned", "poisoning", "envenenado", "envenenada", "envenenamiento",
+                "drank bleach", "swallowed bleach", "tome cloro", "bebi cloro", "bebi lejia", "tome lejia",
+            ]),
+            Near(
+                &["took", "taken", "swallowed", "tome", "tomo", "trague", "ingeri", "se tomo"],
+                &[
+                    "too many", "too much", "whole bottle", "entire bottle", "all my pills", "all of my pills", "all the pills",
+                    "all of the pills", "handful", "bunch of pills", "demasiadas", "demasiado", "demasiados", "todo el frasco",
+                    "todas las pastillas", "todas mis pastillas", "un frasco entero", "el frasco entero", "un punado",
+                ],
+                5,
+            ),
+            Near(
+                &[
+                    "son", "daughter", "child", "kid", "baby", "toddler", "grandson", "granddaughter", "hijo", "hija", "nino", "nina",
+                    "bebe", "nieto", "nieta",
+                ],
+                &[
+                    "swallowed", "got into my pills", "got into my medicine", "ate my pills", "ate some pills", "ate some of my pills",
+                    "se trago", "se tomo mis pastillas", "se comio mis pastillas",
+                ],
+                4,
+            ),
+        ],
+        vetoes: &["time", "tiempo", "long", "food", "comida", "coffee", "cafe", "alcohol"],
+    },
+    Rule {
+        category: Category::SevereBleeding,
+        patterns: &[
+            Any(&[
+                "hemorrhage", "hemorrhaging", "haemorrhage", "hemorragia", "desangrando", "bleeding out", "tarry", "black stool",
+                "black stools", "stool is black", "heces negras", "popo negro",
+            ]),
+            Near(
+                &[
+                    "cant", "cannot", "couldnt", "unable", "havent been able", "hasnt been able", "not able", "no puedo", "no podemos",
+                    "no logro",
+                ],
+                &["stop the bleeding", "stop bleeding", "stop the blood", "parar el sangrado", "detener el sangrado", "parar la sangre"],
+                3,
+            ),
+            Near(
+                &["bleeding", "bleed", "bleeds", "bled", "blood", "bloody", "sangre", "sangrando", "sangrado", "sangra", "sangrar"],
+                &[
+                    "heavily", "heavy", "a lot", "lots", "lot of", "so much", "too much", "wont stop", "cant stop", "doesnt stop",
+                    "not stopping", "will not stop", "everywhere", "soaked", "soaking", "pouring", "gushing", "spurting", "through",
+                    "vomiting", "vomit", "vomited", "throwing up", "threw up", "coughing", "coughed", "puking", "mucho", "mucha",
+                    "muchisima", "muchisimo", "abundante", "no para", "no deja", "no se detiene", "no se para", "por todos lados",
+                    "empapado", "empapada", "empapando", "vomitando", "vomito", "vomite", "tosiendo", "tosi", "chorros",
+                ],
+                4,
+            ),
+        ],
+        vetoes: &[
+            "test", "tests", "work", "pressure", "sugar", "draw", "drawn", "results", "analisis", "examen", "presion", "azucar", "glucosa",
+            "donate", "type", "count", "thinner", "thinners",
+        ],
+    },
+    Rule {
+        category: Category::LossOfConsciousness,
+        patterns: &[
+            Any(&[
+                "fainted", "fainting", "passed out", "pass out", "passing out", "blacked out", "black out", "blacking out", "blackout",
+                "lost consciousness", "lose consciousness", "losing consciousness", "loss of consciousness", "unconscious", "unresponsive",
+                "collapsed", "wont wake up", "cant wake", "not waking up", "desmaye", "desmayo", "desmayado", "desmayada", "desmayarme",
+                "desmaya", "perdi el conocimiento", "perdio el conocimiento", "perdi la conciencia", "perdio la conciencia",
+                "inconsciente", "no reacciona", "no despierta",
+            ]),
+            Near(&["feel", "feeling", "felt", "going to", "about to", "gonna"], &["faint"], 2),
+        ],
+        vetoes: &[],
+    },
+    Rule {
+        category: Category::Seizure,
+        patterns: &[Any(&[
+            "seizure", "seizures", "seizing", "convulsion", "convulsions", "convulsing", "convulsiones", "convulsionando",
+            "ataque epileptico",
+        ])],
+        vetoes: &[],
+    },
+    Rule {
+        category: Category::SevereAllergicReaction,
+        patterns: &[
+            Any(&["anaphylaxis", "anaphylactic", "anafilaxia", "anafilactico", "anafilactica", "epipen", "epi pen", "epinephrine"]),
+            Near(&["allergic", "allergy", "alergica", "alergico"], &["reaction", "reaccion"], 2),
+            Near(
+                &["throat", "tongue", "lips", "lip", "face", "mouth", "garganta", "lengua", "labios", "labio", "cara", "boca"],
+                &[
+                    "swelling", "swollen", "swell", "swells", "swelled", "puffed", "closing", "closed", "close up", "closing up", "tight",
+                    "tightening", "hinchada", "hinchado", "hinchazon", "hinchando", "inflamada", "inflamado", "cerrando", "cierra",
+                    "cerrada",
+                ],
+                4,
+            ),
+        ],
+        vetoes: &[],
+    },
+];
+
+/// Rules that only make sense after a hospital stay or surgery.
+pub const POST_DISCHARGE: &[Rule] = &[
+    Rule {
+        category: Category::HighFeverAfterSurgery,
+        patterns: &[Any(&[
+            "fever", "feverish", "febrile", "high temperature", "running a temp", "fiebre", "calentura", "febril", "temperatura alta",
+        ])],
+        vetoes: &[],
+    },
+    Rule {
+        category: Category::WoundInfection,
+        patterns: &[
+            Any(&["pus", "supura", "supurando"]),
+            Near(
+                &["wound", "incision", "stitches", "staples", "cut", "herida", "incision", "puntos", "cicatriz"],
+                &[
+                    "pus", "oozing", "opened", "open", "draining", "smells", "infected", "supura", "supurando", "abierta", "abrio",
+                    "infectada", "mal olor", "huele",
+                ],
+                4,
+            ),
+        ],
+        vetoes: &[],
+    },
+];
+
+/// Words that make a temperature reading out of a nearby number.
+pub const TEMPERATURE_WORDS: &[&str] =
+    &["fever", "temp", "temperature", "degrees", "fiebre", "temperatura", "grados", "calentura", "thermometer", "termometro"];

@@ -1,0 +1,235 @@
+//! Text normalisation shared by every rule-based reader (red flags, dates, yes/no, scales):
+//! lower case, accents folded, punctuation turned into clause marks, contractions joined, and
+//! a bounded edit distance so misspelt key words still match.
+
+/// One token of a normalised message; `Break` marks a clause boundary (punctuation, "but").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tok {
+    Word(String),
+    Break,
+}
+
+/// Folds one character: lower case, Latin accents removed (á→a, ñ→n, ü→u).
+fn fold_char(c: char) -> char {
+    match c {
+        'á' | 'à' | 'â' | 'ä' | 'ã' | 'Á' | 'À' | 'Â' | 'Ä' | 'Ã' => 'a',
+        'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
+        'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
+        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'Ó' | 'Ò' | 'Ô' | 'Ö' | 'Õ' => 'o',
+        'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
+        'ñ' | 'Ñ' => 'n',
+        'ç' | 'Ç' => 'c',
+        '’' | '‘' | '`' | '´' => '\'',
+        c => c.to_lowercase().next().unwrap_or(c),
+    }
+}
+
+/// Lower-cased, accent-folded copy of `text` (punctuation kept).
+pub fn fold(text: &str) -> String {
+    text.chars().map(fold_char).collect()
+}
+
+/// Words that end a clause as surely as a full stop does: a negation before them does not
+/// reach past them ("no fever but my chest hurts").
+const CLAUSE_WORDS: &[&str] =
+    &["but", "pero", "although", "though", "however", "aunque", "sino", "and", "y", "because", "porque", "then", "luego", "entonces"];
+
+/// Tokens of `text`: words (letters, digits, and '.' inside numbers) and clause breaks.
+pub fn tokens(text: &str) -> Vec<Tok> {
+    let folded = fold(text);
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let chars: Vec<char> = folded.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let next_digit = chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        let in_number = (c == '.' || c == ',') && word.chars().last().is_some_and(|p| p.is_ascii_digit()) && next_digit;
+        if c.is_alphanumeric() || in_number {
+            word.push(if c == ',' { '.' } else { c });
+        } else if c == '\'' {
+            // contractions join: can't → cant, i'm → im
+        } else {
+            push_word(&mut out, &mut word);
+            if matches!(c, '.' | ',' | ';' | '!' | '?' | ':' | '\n' | '(' | ')' | '¿' | '¡' | '-' | '/') {
+                if c == '/' || c == '-' {
+                    continue;
+                }
+                if out.last() != Some(&Tok::Break) {
+                    out.push(Tok::Break);
+                }
+            }
+        }
+    }
+    push_word(&mut out, &mut word);
+    out
+}
+
+fn push_word(out: &mut Vec<Tok>, word: &mut String) {
+    if word.is_empty() {
+        return;
+    }
+    let w = std::mem::take(word);
+    if w == "not" && out.last() == Some(&Tok::Word("can".into())) {
+        out.pop();
+        out.push(Tok::Word("cannot".into()));
+    } else if CLAUSE_WORDS.contains(&w.as_str()) {
+        if out.last() != Some(&Tok::Break) {
+            out.push(Tok::Break);
+        }
+    } else {
+        out.push(Tok::Word(w));
+    }
+}
+
+/// The plain words of `text` (no clause marks), for readers that do not care about clauses.
+pub fn words(text: &str) -> Vec<String> {
+    tokens(text)
+        .into_iter()
+        .filter_map(|t| match t {
+            Tok::Word(w) => Some(w),
+            Tok::Break => None,
+        })
+        .collect()
+}
+
+/// Optimal-string-alignment distance (edits and adjacent swaps), giving up above `max`.
+pub fn edit_distance(a: &str, b: &str, max: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        let mut row_min = usize::MAX;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1).min(d[i * w + j - 1] + 1).min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return None;
+        }
+    }
+    let dist = d[a.len() * w + b.len()];
+    (dist <= max).then_some(dist)
+}
+
+/// Where `phrase` (space-separated key words) matches `words` with typo tolerance, as [start, end).
+pub fn phrase_spans(words: &[String], phrase: &str) -> Vec<(usize, usize)> {
+    let keys: Vec<&str> = phrase.split(' ').collect();
+    if keys.len() > words.len() {
+        return Vec::new();
+    }
+    (0..=words.len() - keys.len())
+        .filter(|&i| keys.iter().enumerate().all(|(k, key)| fuzzy_eq(&words[i + k], key)))
+        .map(|i| (i, i + keys.len()))
+        .collect()
+}
+
+/// Does any of `phrases` occur in `words` (typos tolerated)?
+pub fn has_any(words: &[String], phrases: &[&str]) -> bool {
+    phrases.iter().any(|p| !phrase_spans(words, p).is_empty())
+}
+
+/// Real words that sit one typo away from a key word and must only ever match exactly.
+const NEAR_MISSES: &[&str] = &[
+    "chess", "cheat", "breeding", "bread", "overdone", "techo", "heat", "dyeing", "pecos", "brother", "breed", "bleed", "blind", "faith",
+    "paint", "pair", "hearth", "heard", "hears",
+];
+
+/// Does `word` (from a message) match the key word `key`, allowing typos in longer words?
+/// Short words must match exactly; the first letter must always agree.
+pub fn fuzzy_eq(word: &str, key: &str) -> bool {
+    if word == key {
+        return true;
+    }
+    if NEAR_MISSES.contains(&word) || word.chars().next() != key.chars().next() {
+        return false;
+    }
+    let len = key.chars().count();
+    let max = match len {
+        // four-letter words: only a swap of two neighbours ("pian" for "pain")
+        4 => return word.chars().count() == 4 && edit_distance(word, key, 1).is_some() && same_letters(word, key),
+        0..=3 => return false,
+        5..=7 => 1,
+        _ => 2,
+    };
+    edit_distance(word, key, max).is_some()
+}
+
+fn same_letters(a: &str, b: &str) -> bool {
+    let mut a: Vec<char> = a.chars().collect();
+    let mut b: Vec<char> = b.chars().collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
+/// Heuristic language guess for a message when the conversation has none yet: Spanish when
+/// Spanish function words or accented letters clearly outnumber English ones.
+pub fn looks_spanish(text: &str) -> bool {
+    const ES: &[&str] = &[
+        "el", "la", "los", "las", "de", "del", "que", "quiero", "necesito", "una", "un", "mi", "me", "por", "para", "con", "cita", "hola",
+        "gracias", "si", "es", "esta", "tengo", "puedo", "buenos", "buenas", "dias", "tardes", "receta", "medicina", "manana", "semana",
+        "dolor", "hablar", "persona", "pastillas", "cancelar", "cambiar",
+    ];
+    const EN: &[&str] = &[
+        "the", "i", "my", "to", "a", "an", "is", "it", "need", "want", "please", "appointment", "book", "hi", "hello", "thanks", "yes",
+        "can", "for", "with", "refill", "tomorrow", "week", "pain", "have", "of", "in", "on",
+    ];
+    let accents = text.chars().filter(|c| "áéíóúñ¿¡".contains(*c)).count();
+    let ws = words(text);
+    let es = ws.iter().filter(|w| ES.contains(&w.as_str())).count() + accents;
+    let en = ws.iter().filter(|w| EN.contains(&w.as_str())).count();
+    es > en
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accents_case_and_contractions_fold() {
+        assert_eq!(words("¿Sí, MAÑANA? I can't"), vec!["si", "manana", "i", "cant"]);
+    }
+
+    #[test]
+    fn clause_words_and_punctuation_break() {
+        let t = tokens("no fever, but chest");
+        assert_eq!(t.iter().filter(|t| **t == Tok::Break).count(), 1);
+    }
+
+    #[test]
+    fn decimal_numbers_stay_one_token() {
+        assert_eq!(words("temp 38,5 today"), vec!["temp", "38.5", "today"]);
+        assert_eq!(words("101.3F"), vec!["101.3f"]);
+    }
+
+    #[test]
+    fn typos_match_but_near_real_words_do_not() {
+        assert!(fuzzy_eq("chset", "chest"));
+        assert!(fuzzy_eq("brething", "breathing"));
+        assert!(!fuzzy_eq("chess", "chest"));
+        assert!(fuzzy_eq("pian", "pain"));
+        assert!(!fuzzy_eq("pin", "pain"));
+        assert!(!fuzzy_eq("rain", "pain"));
+        assert!(!fuzzy_eq("rest", "chest"));
+    }
+
+    #[test]
+    fn spanish_is_detected_from_function_words() {
+        assert!(looks_spanish("quiero una cita para el lunes"));
+        assert!(!looks_spanish("I want an appointment on Monday"));
+    }
+}

@@ -1,0 +1,140 @@
+//! Which script and intent a message asks for: script keywords first (sure when a single
+//! intent has a hit), then nearest examples by embedding, and the model's `choose` only when
+//! the embeddings are unsure. Low confidence returns `None` and the engine asks the patient.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::meds::cosine;
+use crate::script::Script;
+use crate::text::{has_any, words};
+use crate::{Result, Understand};
+
+/// Nearest-example similarity needed to decide without the model, and the lead it needs over
+/// the runner-up intent.
+const EMBED_MIN: f32 = 0.45;
+const EMBED_MARGIN: f32 = 0.05;
+/// Probability the model's choice needs before we act on it.
+const CHOOSE_MIN: f32 = 0.4;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntentGuess {
+    pub script: String,
+    pub intent: String,
+    pub confidence: f32,
+    /// "rule", "embedding" or "model": how it was decided (for the audit).
+    pub source: &'static str,
+}
+
+/// Embeddings of script examples, computed once per example text.
+#[derive(Default)]
+pub struct ExampleCache(Mutex<HashMap<String, Vec<f32>>>);
+
+impl ExampleCache {
+    async fn embed_all(&self, texts: &[String], understand: &dyn Understand) -> Result<Vec<Vec<f32>>> {
+        let missing: Vec<String> = {
+            let map = self.0.lock().map_err(|_| crate::Error::State("example cache poisoned".into()))?;
+            texts.iter().filter(|t| !map.contains_key(*t)).cloned().collect()
+        };
+        if !missing.is_empty() {
+            let embs = understand.embed(&missing).await?;
+            let mut map = self.0.lock().map_err(|_| crate::Error::State("example cache poisoned".into()))?;
+            for (t, e) in missing.into_iter().zip(embs) {
+                map.insert(t, e);
+            }
+        }
+        let map = self.0.lock().map_err(|_| crate::Error::State("example cache poisoned".into()))?;
+        Ok(texts.iter().map(|t| map.get(t).cloned().unwrap_or_default()).collect())
+    }
+}
+
+struct Candidate<'a> {
+    script: &'a Script,
+    intent: usize,
+}
+
+impl Candidate<'_> {
+    fn guess(&self, confidence: f32, source: &'static str) -> IntentGuess {
+        IntentGuess { script: self.script.id.clone(), intent: self.script.intents[self.intent].name.clone(), confidence, source }
+    }
+}
+
+/// Classifies a first message among the intents of `scripts`.
+pub async fn classify(text: &str, scripts: &[&Script], understand: &dyn Understand, cache: &ExampleCache) -> Result<Option<IntentGuess>> {
+    let all: Vec<Candidate> = scripts.iter().flat_map(|s| (0..s.intents.len()).map(move |i| Candidate { script: s, intent: i })).collect();
+    if all.is_empty() {
+        return Ok(None);
+    }
+    let w = words(text);
+    let hits: Vec<&Candidate> = all
+        .iter()
+        .filter(|c| {
+            let kws: Vec<&str> = c.script.intents[c.intent].keywords.iter().map(String::as_str).collect();
+            has_any(&w, &kws)
+        })
+        .collect();
+    if let [only] = hits.as_slice() {
+        return Ok(Some(only.guess(1.0, "rule")));
+    }
+    let pool: Vec<&Candidate> = if hits.is_empty() { all.iter().collect() } else { hits };
+    let scored = nearest(text, &pool, understand, cache).await?;
+    if let [(best, s1), rest @ ..] = scored.as_slice() {
+        if *s1 >= EMBED_MIN && rest.first().is_none_or(|(_, s2)| s1 - s2 >= EMBED_MARGIN) {
+            return Ok(Some(pool[*best].guess(*s1, "embedding")));
+        }
+    }
+    let top: Vec<&Candidate> = scored.iter().take(3).map(|(i, _)| pool[*i]).collect();
+    ask_model(text, &top, understand).await
+}
+
+/// (pool index, best example similarity), best first.
+async fn nearest(text: &str, pool: &[&Candidate<'_>], understand: &dyn Understand, cache: &ExampleCache) -> Result<Vec<(usize, f32)>> {
+    let examples: Vec<String> = pool.iter().flat_map(|c| c.script.intents[c.intent].examples.iter().cloned()).collect();
+    let ex_emb = cache.embed_all(&examples, understand).await?;
+    let q = understand.embed(&[text.to_string()]).await?;
+    let Some(q) = q.first() else {
+        return Ok(Vec::new());
+    };
+    let mut k = 0;
+    let mut scored = Vec::new();
+    for (i, c) in pool.iter().enumerate() {
+        let n = c.script.intents[c.intent].examples.len();
+        let best = ex_emb[k..k + n].iter().map(|e| cosine(q, e)).fold(f32::MIN, f32::max);
+        k += n;
+        scored.push((i, best));
+    }
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(scored)
+}
+
+async fn ask_model(text: &str, top: &[&Candidate<'_>], understand: &dyn Understand) -> Result<Option<IntentGuess>> {
+    if top.is_empty() {
+        return Ok(None);
+    }
+    let mut options: Vec<String> = top.iter().map(|c| describe(c)).collect();
+    options.push("something else".into());
+    let instruction = prompts::choose_intent_instruction();
+    let (i, logprobs) = understand.choose(&instruction, text, &options).await?;
+    // The model suggests; we check: an index in range, not "something else", and confident.
+    let Some(c) = top.get(i) else { return Ok(None) };
+    let p = softmax_at(&logprobs, i);
+    Ok((p >= CHOOSE_MIN).then(|| c.guess(p, "model")))
+}
+
+fn describe(c: &Candidate) -> String {
+    let def = &c.script.intents[c.intent];
+    def.examples.first().cloned().unwrap_or_else(|| def.name.replace('_', " "))
+}
+
+fn softmax_at(logprobs: &[f32], i: usize) -> f32 {
+    let Some(&x) = logprobs.get(i) else {
+        return 0.0;
+    };
+    let max = logprobs.iter().copied().fold(f32::MIN, f32::max);
+    let sum: f32 = logprobs.iter().map(|l| (l - max).exp()).sum();
+    if sum > 0.0 {
+        (x - max).exp() / sum
+    } else {
+        0.0
+    }
+}

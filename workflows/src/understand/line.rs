@@ -1,0 +1,66 @@
+//! `agent understand`: what the engine would make of one message, without a conversation:
+//! intent (with how sure, and how it was decided), the slot values the rule readers find, the
+//! red flag if any, and the language.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::intent::classify;
+use super::{dates, values};
+use crate::engine::Engine;
+use crate::redflags::{self, RuleSet};
+use crate::text::looks_spanish;
+use crate::Lang;
+
+/// One message understood, as JSON: `{lang, intent, script, confidence, source, slots,
+/// red_flag: {flag, category}}`; `error` is set when the model could not be reached.
+pub async fn understand_line(engine: &Engine, text: &str, now: DateTime<Utc>) -> Value {
+    let lang = if looks_spanish(text) { Lang::Es } else { Lang::En };
+    let category = redflags::first(text, &[RuleSet::PostDischarge]);
+    let mut slots = serde_json::Map::new();
+    let offset = chrono::FixedOffset::east_opt(engine.utc_offset_minutes() * 60).unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset"));
+    if let Some(w) = dates::parse(text, now.with_timezone(&offset).date_naive(), lang) {
+        slots.insert("date_window".into(), json!(w));
+    }
+    if let Some(p) = values::provider(text) {
+        slots.insert("provider".into(), json!(p));
+    }
+    if let Some(b) = values::yes_no(text) {
+        slots.insert("yes_no".into(), json!(b));
+    }
+    if let Some(n) = values::scale(text) {
+        slots.insert("scale".into(), json!(n));
+    }
+    let mut out = json!({
+        "lang": lang,
+        "slots": slots,
+        "red_flag": { "flag": category.is_some(), "category": category.map(|c| c.as_str()) },
+        "intent": null,
+        "confidence": null,
+    });
+    let special = if values::asks_for_person(text) {
+        Some("asks_for_person")
+    } else if values::asks_for_advice(text) {
+        Some("medical_advice")
+    } else {
+        None
+    };
+    if let Some(s) = special {
+        out["intent"] = json!(s);
+        out["confidence"] = json!(1.0);
+        out["source"] = json!("rule");
+        return out;
+    }
+    let latest = engine.latest();
+    match classify(text, &latest, engine.understand().as_ref(), engine.examples()).await {
+        Ok(Some(g)) => {
+            out["intent"] = json!(g.intent);
+            out["script"] = json!(g.script);
+            out["confidence"] = json!(g.confidence);
+            out["source"] = json!(g.source);
+        }
+        Ok(None) => out["source"] = json!("unsure"),
+        Err(e) => out["error"] = json!(e.to_string()),
+    }
+    out
+}

@@ -1,0 +1,12 @@
+//! Understanding one message without trusting the model: rule readers (dates, yes/no, scale,
+//! provider, special requests), medication matching against the patient's own list, and intent
+//! by nearest examples. The model is reached only through `Understand`, and every answer it
+//! gives is an index or value we check before use.
+
+pub mod dates;
+pub mod intent;
+mod line;
+pub mod meds;
+pub mod values;
+
+pub use line::understand_line;

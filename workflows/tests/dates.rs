@@ -1,0 +1,61 @@
+//! Date-window reading, English and Spanish, against a fixed "today" (Thursday 26 Nov 2026).
+
+use chrono::NaiveDate;
+use workflows::understand::dates::{parse, DayPart};
+use workflows::Lang;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() // a Thursday
+}
+fn p(text: &str, lang: Lang) -> Option<(String, String, Option<DayPart>)> {
+    parse(text, today(), lang).map(|w| (w.from.to_string(), w.to.to_string(), w.part))
+}
+fn day(s: &str) -> Option<(String, String, Option<DayPart>)> {
+    Some((s.into(), s.into(), None))
+}
+
+#[test]
+fn weekdays_resolve_to_their_next_occurrence() {
+    assert_eq!(p("next Tuesday", Lang::En), day("2026-12-01"));
+    assert_eq!(p("el próximo lunes", Lang::Es), day("2026-11-30"));
+    assert_eq!(p("on thursday", Lang::En), day("2026-12-03"));
+    assert_eq!(p("friday", Lang::En), day("2026-11-27"));
+    assert_eq!(p("next friday", Lang::En), day("2026-12-04"));
+    assert_eq!(p("el viernes que viene", Lang::Es), day("2026-12-04"));
+}
+
+#[test]
+fn parts_of_the_day_narrow_the_window() {
+    assert_eq!(p("next Tuesday afternoon", Lang::En), Some(("2026-12-01".into(), "2026-12-01".into(), Some(DayPart::Afternoon))));
+    assert_eq!(p("tomorrow morning", Lang::En), Some(("2026-11-27".into(), "2026-11-27".into(), Some(DayPart::Morning))));
+    assert_eq!(p("mañana por la tarde", Lang::Es), Some(("2026-11-27".into(), "2026-11-27".into(), Some(DayPart::Afternoon))));
+    assert_eq!(p("mañana por la mañana", Lang::Es), Some(("2026-11-27".into(), "2026-11-27".into(), Some(DayPart::Morning))));
+}
+
+#[test]
+fn days_of_month_and_month_names() {
+    assert_eq!(p("the 3rd", Lang::En), day("2026-12-03"));
+    assert_eq!(p("el 28", Lang::Es), day("2026-11-28"));
+    assert_eq!(p("December 10th", Lang::En), day("2026-12-10"));
+    assert_eq!(p("el 5 de enero", Lang::Es), day("2027-01-05"));
+    assert_eq!(p("12/3", Lang::En), day("2026-12-03"));
+    assert_eq!(p("3/12", Lang::Es), day("2026-12-03"));
+    assert_eq!(p("2026-12-07", Lang::En), day("2026-12-07"));
+}
+
+#[test]
+fn relative_weeks_become_whole_weeks() {
+    assert_eq!(p("in two weeks", Lang::En), Some(("2026-12-07".into(), "2026-12-13".into(), None)));
+    assert_eq!(p("next week", Lang::En), Some(("2026-11-30".into(), "2026-12-06".into(), None)));
+    assert_eq!(p("la semana que viene", Lang::Es), Some(("2026-11-30".into(), "2026-12-06".into(), None)));
+    assert_eq!(p("en dos semanas", Lang::Es), Some(("2026-12-07".into(), "2026-12-13".into(), None)));
+    assert_eq!(p("this weekend", Lang::En), Some(("2026-11-28".into(), "2026-11-29".into(), None)));
+}
+
+#[test]
+fn several_dates_span_a_window_and_nothing_gives_none() {
+    assert_eq!(p("monday or tuesday", Lang::En), Some(("2026-11-30".into(), "2026-12-01".into(), None)));
+    assert_eq!(p("as soon as possible", Lang::En), Some(("2026-11-26".into(), "2026-12-10".into(), None)));
+    assert_eq!(p("I want to see Dr. Lee", Lang::En), None);
+    assert_eq!(p("in the morning", Lang::En), Some(("2026-11-27".into(), "2026-12-10".into(), Some(DayPart::Morning))));
+}

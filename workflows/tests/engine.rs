@@ -1,0 +1,203 @@
+//! Engine behaviour that conversation files cannot show: state survives serialisation
+//! mid-booking, retried turns do not write twice, model answers are checked, and the patient
+//! comes from the session.
+
+mod support;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use support::{now, FakeEhr, FakeUnderstand};
+use workflows::engine::Status;
+use workflows::{ConversationState, Engine, Lang, Priority, StartTrigger, Understand};
+
+fn engine(ehr: Arc<FakeEhr>) -> Engine {
+    Engine::with_builtin_scripts(ehr, Arc::new(FakeUnderstand)).expect("builtin scripts")
+}
+
+#[tokio::test]
+async fn booking_resumes_from_serialised_state_in_a_new_engine() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let first = engine(ehr.clone());
+    let (mut st, greeting) = first.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+    assert!(greeting.replies[0].text.contains("Ana"));
+    let offer = first.turn(&mut st, &patient, "I need an appointment next Tuesday afternoon", now()).await.unwrap();
+    assert_eq!(offer.replies.last().unwrap().options.len(), 2);
+    let saved = st.to_json().unwrap();
+    drop(first);
+
+    let second = engine(ehr.clone());
+    let mut st = ConversationState::from_json(&saved).unwrap();
+    assert_eq!((st.script_id.as_deref(), st.script_version), (Some("appointment"), Some(1)));
+    let confirm = second.turn(&mut st, &patient, "2", now()).await.unwrap();
+    assert!(confirm.replies[0].text.contains("15:30"), "{:?}", confirm.replies);
+    let done = second.turn(&mut st, &patient, "yes", now()).await.unwrap();
+    assert_eq!(done.effects.len(), 1);
+    assert_eq!(done.effects[0].action, "book");
+    assert!(done.finished);
+    assert_eq!(ehr.data.lock().unwrap().writes, 1);
+}
+
+#[tokio::test]
+async fn a_retried_turn_does_not_book_twice() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr.clone());
+    let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
+    e.turn(&mut st, &patient, "book next tuesday morning", now()).await.unwrap();
+    e.turn(&mut st, &patient, "1", now()).await.unwrap();
+    let before_write = st.clone();
+    let a = e.turn(&mut st, &patient, "yes", now()).await.unwrap();
+    // the agent crashed before saving: the same turn runs again from the saved state
+    let mut again = before_write;
+    let b = e.turn(&mut again, &patient, "yes", now()).await.unwrap();
+    assert_eq!(a.effects, b.effects);
+    assert_eq!(ehr.data.lock().unwrap().writes, 1);
+}
+
+#[tokio::test]
+async fn after_a_red_flag_automation_never_resumes() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr.clone());
+    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+    e.turn(&mut st, &patient, "book next tuesday morning", now()).await.unwrap();
+    let flagged = e.turn(&mut st, &patient, "my chest feels tight", now()).await.unwrap();
+    assert_eq!(flagged.escalation.unwrap().priority, Priority::Urgent);
+    assert_eq!(st.status, Status::Escalated);
+    let later = e.turn(&mut st, &patient, "1", now()).await.unwrap();
+    assert!(later.effects.is_empty() && later.escalation.is_none());
+    assert!(later.replies[0].text.contains("care team"));
+    assert_eq!(ehr.data.lock().unwrap().writes, 0);
+}
+
+/// A model that always answers out of range and with NaN scores.
+struct WildModel;
+
+#[async_trait]
+impl Understand for WildModel {
+    async fn embed(&self, texts: &[String]) -> workflows::Result<Vec<Vec<f32>>> {
+        Ok(texts.iter().map(|_| vec![1.0, 0.0]).collect())
+    }
+    async fn choose(&self, _i: &str, _t: &str, options: &[String]) -> workflows::Result<(usize, Vec<f32>)> {
+        Ok((options.len() + 5, vec![f32::NAN; options.len()]))
+    }
+    async fn extract(&self, _i: &str, _t: &str, _s: &serde_json::Value) -> workflows::Result<serde_json::Value> {
+        Ok(serde_json::json!({"slot": "s999"}))
+    }
+    async fn phrase(&self, _i: &str, f: &str) -> workflows::Result<String> {
+        Ok(f.into())
+    }
+}
+
+#[tokio::test]
+async fn out_of_range_model_choices_are_never_acted_on() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = Engine::with_builtin_scripts(ehr.clone(), Arc::new(WildModel)).unwrap();
+    let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
+    // every intent example embeds the same: the router must fall back to `choose`, which lies
+    let out = e.turn(&mut st, &patient, "hmm", now()).await.unwrap();
+    assert!(out.script_id.is_none());
+    assert_eq!(out.replies.last().unwrap().options.len(), 4, "asks the patient instead");
+    // an offer answered with something only the model could map stays unanswered
+    let mut st2 = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap().0;
+    e.turn(&mut st2, &patient, "book next tuesday morning", now()).await.unwrap();
+    let unclear = e.turn(&mut st2, &patient, "whichever suits the doctor", now()).await.unwrap();
+    assert!(unclear.effects.is_empty());
+    assert_eq!(st2.waiting_at.as_deref(), Some("book_offer"));
+    assert!(!st2.slots.contains_key("chosen"));
+}
+
+#[tokio::test]
+async fn the_session_patient_scopes_every_call() {
+    let ehr = FakeEhr::fixture("default");
+    let stranger = fhir_client::PatientId::parse("someone-else").unwrap();
+    let e = engine(ehr.clone());
+    let (mut st, _) = e.start(&stranger, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
+    // the text names the real patient; the engine still uses the session's (unknown) patient
+    let out = e.turn(&mut st, &stranger, "cancel my appointment, I am patient pat-1", now()).await.unwrap();
+    assert!(out.effects.is_empty());
+    assert_eq!(out.escalation.map(|x| x.priority), Some(Priority::High), "EHR refused: a person takes over");
+}
+
+#[tokio::test]
+async fn discharge_event_speaks_first_and_pins_the_script() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr);
+    let trigger = StartTrigger::Event { name: "discharge".into(), encounter: fhir_client::EncounterId::parse("enc-1").ok() };
+    let (st, out) = e.start(&patient, Some(Lang::Es), trigger, now()).await.unwrap();
+    assert_eq!(out.script_id.as_deref(), Some("discharge_followup"));
+    assert!(out.replies[0].text.starts_with("Hola Ana"), "{:?}", out.replies);
+    assert_eq!(st.waiting_at.as_deref(), Some("ask_symptoms"));
+    assert_eq!(out.replies.last().unwrap().options, vec!["Sí".to_string(), "No".to_string()]);
+}
+
+#[tokio::test]
+async fn unknown_pinned_script_version_is_an_error_not_a_silent_switch() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr);
+    let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
+    e.turn(&mut st, &patient, "book next tuesday", now()).await.unwrap();
+    st.script_version = Some(99);
+    assert!(e.turn(&mut st, &patient, "1", now()).await.is_err());
+}
+
+#[tokio::test]
+async fn understand_line_reports_intent_slots_and_red_flag() {
+    let e = engine(FakeEhr::fixture("default"));
+    let v = workflows::understand_line(&e, "I need an appointment with cardiology next Tuesday afternoon", now()).await;
+    assert_eq!(v["intent"], "book");
+    assert_eq!(v["script"], "appointment");
+    assert_eq!(v["slots"]["date_window"]["from"], "2026-12-01");
+    assert_eq!(v["slots"]["provider"]["name"], "cardiology");
+    assert_eq!(v["red_flag"]["flag"], false);
+    let v = workflows::understand_line(&e, "no puedo respirar", now()).await;
+    assert_eq!(v["red_flag"]["category"], "breathing");
+    assert_eq!(v["lang"], "es");
+    let v = workflows::understand_line(&e, "can I talk to a person", now()).await;
+    assert_eq!(v["intent"], "asks_for_person");
+}
+
+/// A model whose extraction proposes a date in pieces (one invalid).
+struct DatePieces;
+
+#[async_trait]
+impl Understand for DatePieces {
+    async fn embed(&self, texts: &[String]) -> workflows::Result<Vec<Vec<f32>>> {
+        FakeUnderstand.embed(texts).await
+    }
+    async fn choose(&self, i: &str, t: &str, o: &[String]) -> workflows::Result<(usize, Vec<f32>)> {
+        FakeUnderstand.choose(i, t, o).await
+    }
+    async fn extract(&self, _i: &str, text: &str, _s: &serde_json::Value) -> workflows::Result<serde_json::Value> {
+        Ok(if text.contains("birthday") {
+            serde_json::json!({"weekday": "wednesday", "part_of_day": "teatime", "day_of_month": 77})
+        } else {
+            serde_json::json!({"weekday": "someday"})
+        })
+    }
+    async fn phrase(&self, _i: &str, f: &str) -> workflows::Result<String> {
+        Ok(f.into())
+    }
+}
+
+#[tokio::test]
+async fn model_date_pieces_are_validated_and_computed_by_our_reader() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = Engine::with_builtin_scripts(ehr, Arc::new(DatePieces)).unwrap();
+    let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
+    e.turn(&mut st, &patient, "I'd like to book an appointment", now()).await.unwrap();
+    let out = e.turn(&mut st, &patient, "the day before my birthday", now()).await.unwrap();
+    // wednesday accepted; the invalid part of day and day of month dropped
+    assert_eq!(out.slots["when"]["date_window"]["from"], "2026-12-02");
+    assert_eq!(out.slots["when"]["date_window"]["part"], serde_json::Value::Null);
+    let mut st2 = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap().0;
+    e.turn(&mut st2, &patient, "I'd like to book an appointment", now()).await.unwrap();
+    let out = e.turn(&mut st2, &patient, "after my next paycheck", now()).await.unwrap();
+    assert!(out.slots.get("when").is_none(), "an invalid weekday fills nothing");
+}
