@@ -15,6 +15,10 @@ pub enum Error {
     UnknownScript(String),
     #[error("understanding failed: {0}")]
     Understand(String),
+    /// The model's queue is full: nothing was done; the caller answers 503 and the patient
+    /// retries.
+    #[error("the model is overloaded")]
+    Overloaded,
     #[error(transparent)]
     Ehr(#[from] fhir_client::Error),
     #[error("conversation state is inconsistent: {0}")]
