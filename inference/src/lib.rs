@@ -94,3 +94,17 @@ pub trait LanguageModel: Send + Sync {
     /// L2-normalised sentence embeddings, one per text.
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>>;
 }
+
+pub mod models;
+pub use models::{default_models_dir, fetch, resolve, verify, Manifest, ModelPaths};
+pub mod config;
+pub mod grammar;
+pub mod schema;
+mod stops;
+
+pub use config::ModelConfig;
+
+#[cfg(feature = "candle")]
+mod engine;
+#[cfg(feature = "candle")]
+pub use engine::{CandleModel, ChatTokenizer};

@@ -1,0 +1,148 @@
+//! The candle engine behind [`LanguageModel`]: the models live on one dedicated std thread
+//! (its own rayon pool sized by `threads`), requests reach it through a queue with a fixed
+//! number of places. A full queue answers [`Error::Overloaded`] at once; a caller that goes away
+//! (future or stream dropped) frees its place immediately and the worker skips or stops its job.
+
+mod chat;
+mod embed;
+mod extract;
+mod prefix;
+mod tokenizer;
+mod worker;
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use futures::channel::mpsc as stream_mpsc;
+use futures::stream::{BoxStream, Stream};
+use tokio::sync::oneshot;
+
+use crate::config::ModelConfig;
+use crate::models::ModelPaths;
+use crate::schema::Schema;
+use crate::{Choice, Error, GenerateParams, LanguageModel, ModelInfo, Prompt, Result};
+pub use tokenizer::ChatTokenizer;
+use worker::{Job, Worker};
+
+/// The local model: SmolLM2 (or any llama / qwen2 GGUF) for chat, MiniLM (any BERT) for
+/// embeddings. Cheap to share behind `Arc<dyn LanguageModel>`; dropping the last handle ends
+/// the worker thread once its current job is done.
+pub struct CandleModel {
+    jobs: mpsc::Sender<Job>,
+    places: Arc<Places>,
+    info: ModelInfo,
+}
+
+/// Counts requests whose callers are still waiting (queued or running).
+struct Places {
+    taken: AtomicUsize,
+    capacity: usize,
+}
+
+/// One taken place; given back when dropped (answer received, or caller gone).
+struct Permit(Arc<Places>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.taken.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Places {
+    fn take(self: &Arc<Self>) -> Result<Permit> {
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.capacity).then_some(n + 1))
+            .map_err(|_| Error::Overloaded)?;
+        Ok(Permit(self.clone()))
+    }
+}
+
+impl CandleModel {
+    /// Loads both models (seconds; call from a blocking context, e.g. `spawn_blocking`) and
+    /// starts the worker thread.
+    pub fn load(config: &ModelConfig, paths: &ModelPaths) -> Result<Self> {
+        let worker = Worker::load(config, paths)?;
+        let threads = if config.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { config.threads };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("inference-{i}"))
+            .build()
+            .map_err(|e| Error::Model(format!("thread pool: {e}")))?;
+        let (jobs, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("inference".into())
+            .spawn(move || worker.run(rx, pool))
+            .map_err(|e| Error::Model(format!("cannot start the engine thread: {e}")))?;
+        let info = ModelInfo {
+            id: paths.chat_id.clone(),
+            sha256: paths.chat_sha256.clone(),
+            embedding_id: paths.embedding_id.clone(),
+            embedding_sha256: paths.embedding_sha256.clone(),
+        };
+        let places = Arc::new(Places { taken: AtomicUsize::new(0), capacity: config.queue_capacity.max(1) });
+        Ok(Self { jobs, places, info })
+    }
+
+    /// Requests queued or running now.
+    pub fn queue_depth(&self) -> usize {
+        self.places.taken.load(Ordering::Acquire)
+    }
+
+    fn submit(&self, job: Job) -> Result<()> {
+        self.jobs.send(job).map_err(|_| Error::Stopped)
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Job) -> Result<T> {
+        let _permit = self.places.take()?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(make(reply))?;
+        answer.await.map_err(|_| Error::Stopped)?
+    }
+}
+
+/// The generated pieces; holds the request's place until dropped.
+struct PieceStream {
+    rx: stream_mpsc::UnboundedReceiver<Result<String>>,
+    _permit: Permit,
+}
+
+impl Stream for PieceStream {
+    type Item = Result<String>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.rx).poll_next(cx)
+    }
+}
+
+#[async_trait]
+impl LanguageModel for CandleModel {
+    fn info(&self) -> ModelInfo {
+        self.info.clone()
+    }
+
+    async fn generate(&self, prompt: Prompt, params: GenerateParams) -> Result<BoxStream<'static, Result<String>>> {
+        let permit = self.places.take()?;
+        let (tx, rx) = stream_mpsc::unbounded();
+        self.submit(Job::Generate { prompt, params, tx })?;
+        Ok(Box::pin(PieceStream { rx, _permit: permit }))
+    }
+
+    async fn choose(&self, prompt: Prompt, options: Vec<String>) -> Result<Choice> {
+        if options.is_empty() || options.iter().any(|o| o.trim().is_empty()) {
+            return Err(Error::InvalidRequest("choose needs non-empty options".into()));
+        }
+        self.call(|reply| Job::Choose { prompt, options, reply }).await
+    }
+
+    async fn extract(&self, prompt: Prompt, schema: serde_json::Value) -> Result<serde_json::Value> {
+        let schema = Schema::parse(&schema)?;
+        self.call(|reply| Job::Extract { prompt, schema, reply }).await
+    }
+
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        self.call(|reply| Job::Embed { texts, reply }).await
+    }
+}

