@@ -1,11 +1,95 @@
-//! Building the application from settings and running it on a bound listener until the
-//! shutdown future resolves (tests bind port 0 and pass their own shutdown).
+//! Building the application from settings (database, key, EHR, model, engine) and running it
+//! on a bound listener until the shutdown future resolves (tests bind port 0).
 
 use std::future::Future;
+use std::sync::Arc;
 
+use anyhow::Context;
+use fhir_client::sekmet::{Sekmet, SekmetOptions};
+use fhir_client::{Ehr, FhirClient};
+use inference::LanguageModel;
 use tokio::net::TcpListener;
 
-use crate::state::AppState;
+use crate::clock::SystemClock;
+use crate::config::Settings;
+use crate::crypto::Cipher;
+use crate::dialogue::EngineDialogue;
+use crate::metrics::Metrics;
+use crate::state::{AppState, DemoPatient, Policy};
+use crate::store::{SqlStore, Store};
+use crate::understand::ModelUnderstand;
+
+/// The built service; holds the demo EHR process (if any) for as long as it runs.
+pub struct Service {
+    pub state: AppState,
+    _demo_ehr: Option<Sekmet>,
+}
+
+pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
+    let cipher = Cipher::from_key_file(&settings.crypto.key_file)?;
+    let store = SqlStore::connect(settings.database.url.expose(), settings.database.max_connections)
+        .await
+        .context("opening the database")?;
+    tracing::info!(backend = store.backend(), "database ready");
+    let (client, demo_ehr, demo_patients) = connect_ehr(settings).await?;
+    let model = load_model(&settings.model).await?;
+    let ehr: Arc<dyn Ehr> = Arc::new(client);
+    let understand = Arc::new(ModelUnderstand::new(model.clone()));
+    let engine = workflows::Engine::with_builtin_scripts(ehr.clone(), understand).context("loading the workflow scripts")?;
+    let state = AppState {
+        store: Arc::new(store),
+        model,
+        ehr,
+        dialogue: Arc::new(EngineDialogue::new(Arc::new(engine))),
+        cipher,
+        clock: Arc::new(SystemClock),
+        metrics: Arc::new(Metrics::default()),
+        policy: Policy { demo: settings.server.demo, ..Policy::default() },
+        demo_patients: Arc::new(demo_patients),
+    };
+    Ok(Service { state, _demo_ehr: demo_ehr })
+}
+
+/// The configured EHR, or in demo mode a local sekmet-fhir started and seeded here.
+async fn connect_ehr(settings: &Settings) -> anyhow::Result<(FhirClient, Option<Sekmet>, Vec<DemoPatient>)> {
+    if !settings.uses_demo_ehr() {
+        let client = FhirClient::new(&settings.fhir).context("configuring the FHIR client")?;
+        return Ok((client, None, Vec::new()));
+    }
+    let opts = SekmetOptions {
+        venv: Some(settings.demo_ehr.venv.clone()),
+        data_dir: Some(settings.demo_ehr.data_dir.clone()),
+        port: settings.demo_ehr.port,
+        ..SekmetOptions::default()
+    };
+    let sekmet = Sekmet::start_async(opts).await.context("starting the demo EHR (sekmet-fhir)")?;
+    let client = FhirClient::new(&sekmet.config()).context("configuring the FHIR client")?;
+    let demo = fhir_client::seed::seed_demo(&client, chrono::Utc::now().date_naive())
+        .await
+        .context("seeding the demo EHR")?;
+    tracing::info!(count = demo.patients.len(), "demo EHR ready");
+    let patients = demo
+        .patients
+        .iter()
+        .map(|p| DemoPatient { id: p.id.as_str().to_owned(), name: p.display_name.clone() })
+        .collect();
+    Ok((client, Some(sekmet), patients))
+}
+
+/// Verifies the fetched model files (no download here: `agent models fetch` does that) and
+/// loads them on a blocking thread.
+async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn LanguageModel>> {
+    let config = config.clone();
+    let model = tokio::task::spawn_blocking(move || -> anyhow::Result<inference::CandleModel> {
+        let paths = inference::resolve(&config, false, false)
+            .context("model files missing or damaged (run `agent models fetch`)")?;
+        inference::CandleModel::load(&config, &paths).context("loading the model")
+    })
+    .await
+    .context("model loader panicked")??;
+    tracing::info!(model = %model.info().id, "model loaded");
+    Ok(Arc::new(model))
+}
 
 /// Serves `state`'s routes on `listener` until `shutdown` completes; in-flight requests finish.
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
@@ -20,13 +104,10 @@ pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    #[cfg(unix)]
     let term = async {
         if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

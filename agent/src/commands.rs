@@ -1,19 +1,24 @@
 //! What each subcommand does, at the binary's edge (anyhow lives here, not in the library
-//! modules). Returns the process exit code.
+//! modules). Returns the process exit code: 2 for configuration errors, 1 for other failures.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{Command, ConfigCommand, KeysCommand};
+use anyhow::Context;
+
+use crate::cli::{Command, ConfigCommand, EhrCommand, KeysCommand, ModelsCommand};
 use crate::config::{ConfigError, Settings};
 
 pub async fn run(command: Command, settings: Settings) -> ExitCode {
     let result = match command {
+        Command::Serve => serve(&settings).await,
         Command::Config { command: ConfigCommand::Check } => config_check(&settings),
+        Command::Models { command: ModelsCommand::Fetch { quiet } } => models_fetch(&settings, !quiet).await,
+        Command::Ehr { command: EhrCommand::Seed } => ehr_seed(&settings).await,
         Command::Keys { command: KeysCommand::Init { out } } => {
             let path = out.unwrap_or_else(|| settings.crypto.key_file.clone());
             crate::crypto::init_key_file(&path).map(|p| println!("created {}", p.display()))
         }
-        other => Err(anyhow::anyhow!("{other:?} is wired in the next commit")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -25,14 +30,58 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
     }
 }
 
-/// `error: outer: inner: root` on one line.
+/// `outer: inner: root` on one line.
 fn one_line(e: &anyhow::Error) -> String {
     e.chain().map(|c| c.to_string().replace('\n', " ")).collect::<Vec<_>>().join(": ")
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    // Check the key before anything starts (a bad key file is a configuration error).
+    crate::crypto::Cipher::from_key_file(&settings.crypto.key_file)?;
+    let service = crate::app::build(settings).await?;
+    let addr = (settings.server.host.as_str(), settings.server.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    println!("agent listening on http://{local}");
+    std::io::stdout().flush().ok();
+    tracing::info!(port = local.port(), "serving");
+    crate::app::run(listener, service.state.clone(), crate::app::shutdown_signal()).await.context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 fn config_check(settings: &Settings) -> anyhow::Result<()> {
     crate::crypto::Cipher::from_key_file(&settings.crypto.key_file)?;
     print!("{}", settings.redacted_toml());
     println!("# configuration OK");
+    Ok(())
+}
+
+async fn models_fetch(settings: &Settings, progress: bool) -> anyhow::Result<()> {
+    let config = settings.model.clone();
+    let paths = tokio::task::spawn_blocking(move || inference::resolve(&config, true, progress))
+        .await
+        .context("fetch task panicked")?
+        .context("fetching the models")?;
+    println!("chat model {} ({})", paths.chat_id, paths.chat_gguf.display());
+    println!("embedding model {} ({})", paths.embedding_id, paths.embedding_dir.display());
+    Ok(())
+}
+
+async fn ehr_seed(settings: &Settings) -> anyhow::Result<()> {
+    let client = fhir_client::FhirClient::new(&settings.fhir).context("configuring the FHIR client")?;
+    let demo = fhir_client::seed::seed_demo(&client, chrono::Utc::now().date_naive())
+        .await
+        .context("seeding the EHR")?;
+    println!(
+        "seeded: {} patients, {} practitioners, {} free slots, {} discharges ({} resources created)",
+        demo.patients.len(),
+        demo.practitioners.len(),
+        demo.slots,
+        demo.discharges.len(),
+        demo.created
+    );
     Ok(())
 }

@@ -32,7 +32,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub crypto: CryptoSettings,
     pub telemetry: TelemetrySettings,
-    pub model: ModelSettings,
+    pub model: inference::ModelConfig,
     pub fhir: fhir_client::FhirConfig,
     pub demo_ehr: DemoEhrSettings,
 }
@@ -71,14 +71,6 @@ pub enum LogFormat {
 pub struct TelemetrySettings {
     pub format: LogFormat,
     pub level: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelSettings {
-    pub dir: PathBuf,
-    pub threads: usize,
-    pub queue_capacity: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

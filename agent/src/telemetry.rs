@@ -86,6 +86,16 @@ impl Collect {
             self.fields.push((field.name(), "[redacted]".into()));
         }
     }
+
+    /// Numbers and booleans on allow-listed fields are operational values (status codes,
+    /// ports, latencies): written as they are.
+    fn put_plain(&mut self, field: &Field, value: String) {
+        if SAFE_FIELDS.contains(&field.name()) {
+            self.fields.push((field.name(), value));
+        } else {
+            self.fields.push((field.name(), "[redacted]".into()));
+        }
+    }
 }
 
 impl Visit for Collect {
@@ -96,13 +106,13 @@ impl Visit for Collect {
         self.put(field, value.to_owned());
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, value.to_string());
+        self.put_plain(field, value.to_string());
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, value.to_string());
+        self.put_plain(field, value.to_string());
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, value.to_string());
+        self.put_plain(field, value.to_string());
     }
 }
 

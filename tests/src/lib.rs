@@ -31,7 +31,7 @@ pub fn agent_command(data: &Path) -> Command {
         .env_remove("AGENT_CONFIG")
         .env("AGENT__DATABASE__URL", format!("sqlite://{}/agent.db", data.display()))
         .env("AGENT__CRYPTO__KEY_FILE", data.join("master.key"))
-        .env("AGENT__MODEL__DIR", root.join("models"))
+        .env("AGENT__MODEL__MODELS_DIR", root.join("models"))
         .env("AGENT__DEMO_EHR__VENV", root.join(".venv-fhir"))
         .env("AGENT__DEMO_EHR__DATA_DIR", data.join("ehr"))
         .env("AGENT__DEMO_EHR__PORT", "0")
