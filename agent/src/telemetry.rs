@@ -21,7 +21,12 @@ const SAFE_FIELDS: &[&str] = &[
     "request_id", "method", "route", "status", "latency_ms", "count", "kind", "error_kind",
     "addr", "port", "backend", "version", "model", "queue", "attempt", "elapsed_ms", "phase",
     "outcome", "script", "script_version", "priority", "reason", "migrations", "path_kind",
+    "package",
 ];
+
+/// Values we generate or configure ourselves (request ids, model ids, route templates): never
+/// patient data, and needed verbatim to correlate an error with its log line.
+const VERBATIM_FIELDS: &[&str] = &["request_id", "model", "route", "method"];
 
 pub fn init(settings: &TelemetrySettings) {
     let filter = EnvFilter::try_from_default_env()
@@ -80,6 +85,8 @@ impl Collect {
     fn put(&mut self, field: &Field, value: String) {
         if field.name() == "message" {
             self.message = scrub(&value);
+        } else if VERBATIM_FIELDS.contains(&field.name()) {
+            self.fields.push((field.name(), value));
         } else if SAFE_FIELDS.contains(&field.name()) {
             self.fields.push((field.name(), scrub(&value)));
         } else {

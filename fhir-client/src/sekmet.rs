@@ -115,6 +115,8 @@ impl Sekmet {
     /// Starts a server and waits until it answers `/metadata`.
     pub fn start(opts: SekmetOptions) -> Result<Self> {
         let venv = opts.venv.clone().unwrap_or_else(Self::default_venv);
+        // The child runs in the data dir: a relative venv path would resolve there.
+        let venv = std::path::absolute(&venv).map_err(|e| io_err("venv path", &e))?;
         Self::ensure_venv(&venv)?;
         // A temporary dir is removed by the watchdog once the server is gone (even when this
         // process dies first), so it is not tied to a `TempDir` guard here.

@@ -114,3 +114,71 @@ impl Drop for RunningAgent {
         let _ = self.child.wait();
     }
 }
+
+/// Makes sure the default models are fetched (a no-op when they are; the fetch itself takes a
+/// file lock, so parallel test binaries are safe).
+pub fn ensure_models() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = agent_command(dir.path()).args(["models", "fetch", "--quiet"]).output().expect("run agent models fetch");
+        assert!(out.status.success(), "models fetch failed: {}", String::from_utf8_lossy(&out.stderr));
+    });
+}
+
+/// A signed-in patient talking to a running agent over HTTP.
+pub struct Patient {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+    pub id: String,
+    pub name: String,
+}
+
+impl Patient {
+    /// Signs in as the demo patient at `index` (demo mode).
+    pub async fn demo(agent: &RunningAgent, index: usize) -> anyhow::Result<Self> {
+        let client = reqwest::Client::new();
+        let base = agent.base_url.clone();
+        let list: serde_json::Value = client.get(format!("{base}/api/demo/patients")).send().await?.json().await?;
+        let p = &list[index];
+        let id = p["id"].as_str().unwrap_or_default().to_owned();
+        let name = p["name"].as_str().unwrap_or_default().to_owned();
+        let resp: serde_json::Value = client
+            .post(format!("{base}/api/demo/sign-in"))
+            .json(&serde_json::json!({ "patient": id }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = resp["token"].as_str().ok_or_else(|| anyhow::anyhow!("no token in {resp}"))?.to_owned();
+        Ok(Self { client, base, token, id, name })
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> anyhow::Result<(u16, serde_json::Value)> {
+        let r = self.client.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(serde_json::Value::Null)))
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+        let r = self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(serde_json::Value::Null)))
+    }
+
+    /// Starts a conversation; returns its id and the agent's opening reply.
+    pub async fn start(&self) -> anyhow::Result<(String, serde_json::Value)> {
+        let (status, body) = self.post("/api/conversations", serde_json::json!({})).await?;
+        anyhow::ensure!(status == 200, "start: {status} {body}");
+        Ok((body["conversation_id"].as_str().unwrap_or_default().to_owned(), body))
+    }
+
+    /// Sends one message; returns the turn response.
+    pub async fn say(&self, conversation: &str, text: &str) -> anyhow::Result<serde_json::Value> {
+        let (status, body) =
+            self.post(&format!("/api/conversations/{conversation}/messages"), serde_json::json!({ "text": text })).await?;
+        anyhow::ensure!(status == 200, "say {text:?}: {status} {body}");
+        Ok(body)
+    }
+}
