@@ -10,7 +10,7 @@ use fhir_client::{Ehr, FhirClient};
 use inference::LanguageModel;
 use tokio::net::TcpListener;
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::dialogue::EngineDialogue;
@@ -26,6 +26,11 @@ pub struct Service {
 }
 
 pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
+    build_with_clock(settings, Arc::new(SystemClock)).await
+}
+
+/// `build` with a given clock (tests move a fake one to check timeouts).
+pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Service> {
     let cipher = Cipher::from_key_file(&settings.crypto.key_file)?;
     let store = SqlStore::connect(settings.database.url.expose(), settings.database.max_connections)
         .await
@@ -42,7 +47,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         ehr,
         dialogue: Arc::new(EngineDialogue::new(Arc::new(engine))),
         cipher,
-        clock: Arc::new(SystemClock),
+        clock,
         metrics: Arc::new(Metrics::default()),
         policy: Policy { demo: settings.server.demo, ..Policy::default() },
         demo_patients: Arc::new(demo_patients),

@@ -121,6 +121,14 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The embedded defaults overridden by a TOML string, ignoring the environment (tests).
+    pub fn from_toml_overrides(overrides: &str) -> Result<Self, ConfigError> {
+        let fig = Figment::from(Toml::string(BASE)).merge(Toml::string(overrides));
+        let settings: Settings = fig.extract().map_err(first_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
     /// The effective configuration as TOML, secrets redacted (`agent config check`).
     pub fn redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))

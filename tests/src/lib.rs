@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: run the real `agent` binary (built by
 //! `scripts/test.sh`) with a throwaway data folder, port 0, and captured output.
 
+pub mod inproc;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -137,9 +139,9 @@ pub struct Patient {
 
 impl Patient {
     /// Signs in as the demo patient at `index` (demo mode).
-    pub async fn demo(agent: &RunningAgent, index: usize) -> anyhow::Result<Self> {
+    pub async fn demo(base_url: &str, index: usize) -> anyhow::Result<Self> {
         let client = reqwest::Client::new();
-        let base = agent.base_url.clone();
+        let base = base_url.to_owned();
         let list: serde_json::Value = client.get(format!("{base}/api/demo/patients")).send().await?.json().await?;
         let p = &list[index];
         let id = p["id"].as_str().unwrap_or_default().to_owned();
@@ -159,6 +161,22 @@ impl Patient {
         let r = self.client.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await?;
         let status = r.status().as_u16();
         Ok((status, r.json().await.unwrap_or(serde_json::Value::Null)))
+    }
+
+    /// A POST with extra headers; returns status, headers and body.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: serde_json::Value,
+    ) -> anyhow::Result<(u16, reqwest::header::HeaderMap, serde_json::Value)> {
+        let mut req = self.client.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await?;
+        let (status, h) = (r.status().as_u16(), r.headers().clone());
+        Ok((status, h, r.json().await.unwrap_or(serde_json::Value::Null)))
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {

@@ -7,7 +7,7 @@ use e2e::{agent_command, ensure_models, init_key, Patient, RunningAgent};
 const CANARIES: &[&str] = &["Zebulon", "Quartermaine", "1957-03-14", "555-013-2468", "zq@example.org", "cardiology"];
 
 async fn chat_with_canaries(agent: &RunningAgent) -> Patient {
-    let patient = Patient::demo(agent, 1).await.unwrap();
+    let patient = Patient::demo(&agent.base_url, 1).await.unwrap();
     let (conv, opening) = patient.start().await.unwrap();
     assert!(!opening["replies"][0]["text"].as_str().unwrap_or_default().is_empty(), "{opening}");
     let said = "My name is Zebulon Quartermaine, born 1957-03-14, phone 555-013-2468, email zq@example.org. \
