@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::dialogue::EngineDialogue;
 use crate::metrics::Metrics;
-use crate::state::{AppState, DemoPatient, Policy};
+use crate::state::{AppState, DemoPatient, Integration, Policy};
 use crate::store::{SqlStore, Store};
 use crate::understand::ModelUnderstand;
 
@@ -36,7 +36,14 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         .await
         .context("opening the database")?;
     tracing::info!(backend = store.backend(), "database ready");
-    let (client, demo_ehr, demo_patients) = connect_ehr(settings).await?;
+    let integration = Integration {
+        key: match &settings.integration.key_file {
+            Some(path) => Some(crate::crypto::read_secret_file("integration.key_file", path)?.trim().to_owned()),
+            None => None,
+        },
+        notify_url: settings.integration.notify_url.clone(),
+    };
+    let (client, demo_ehr, demo) = connect_ehr(settings).await?;
     let model = load_model(&settings.model).await?;
     let ehr: Arc<dyn Ehr> = Arc::new(client);
     let understand = Arc::new(ModelUnderstand::new(model.clone()));
@@ -50,16 +57,29 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         clock,
         metrics: Arc::new(Metrics::default()),
         policy: Policy { demo: settings.server.demo, ..Policy::default() },
-        demo_patients: Arc::new(demo_patients),
+        integration,
+        demo_patients: Arc::new(demo.patients),
     };
+    for (patient, encounter, lang) in &demo.discharges {
+        crate::outreach::start_followup(&state, patient, encounter, *lang)
+            .await
+            .map_err(|e| anyhow::anyhow!("starting a demo follow-up: {e}"))?;
+    }
     Ok(Service { state, _demo_ehr: demo_ehr })
 }
 
+/// What the demo EHR was seeded with.
+#[derive(Default)]
+struct Demo {
+    patients: Vec<DemoPatient>,
+    discharges: Vec<(fhir_client::PatientId, fhir_client::EncounterId, workflows::Lang)>,
+}
+
 /// The configured EHR, or in demo mode a local sekmet-fhir started and seeded here.
-async fn connect_ehr(settings: &Settings) -> anyhow::Result<(FhirClient, Option<Sekmet>, Vec<DemoPatient>)> {
+async fn connect_ehr(settings: &Settings) -> anyhow::Result<(FhirClient, Option<Sekmet>, Demo)> {
     if !settings.uses_demo_ehr() {
         let client = FhirClient::new(&settings.fhir).context("configuring the FHIR client")?;
-        return Ok((client, None, Vec::new()));
+        return Ok((client, None, Demo::default()));
     }
     let opts = SekmetOptions {
         venv: Some(settings.demo_ehr.venv.clone()),
@@ -78,7 +98,13 @@ async fn connect_ehr(settings: &Settings) -> anyhow::Result<(FhirClient, Option<
         .iter()
         .map(|p| DemoPatient { id: p.id.as_str().to_owned(), name: p.display_name.clone() })
         .collect();
-    Ok((client, Some(sekmet), patients))
+    let lang_of = |p: &fhir_client::PatientId| {
+        let es = demo.patients.iter().any(|d| &d.id == p && d.language.starts_with("es"));
+        if es { workflows::Lang::Es } else { workflows::Lang::En }
+    };
+    let discharges =
+        demo.discharges.iter().map(|d| (d.patient.clone(), d.encounter.clone(), lang_of(&d.patient))).collect();
+    Ok((client, Some(sekmet), Demo { patients, discharges }))
 }
 
 /// Verifies the fetched model files (no download here: `agent models fetch` does that) and

@@ -35,6 +35,18 @@ pub struct Settings {
     pub model: inference::ModelConfig,
     pub fhir: fhir_client::FhirConfig,
     pub demo_ehr: DemoEhrSettings,
+    #[serde(default)]
+    pub integration: IntegrationSettings,
+}
+
+/// The hospital integration engine and the portal.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationSettings {
+    /// File holding the bearer key for `/api/events/*` (mode 0600); unset disables them.
+    pub key_file: Option<PathBuf>,
+    /// Portal hook told when the agent starts a conversation.
+    pub notify_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -138,6 +150,9 @@ impl Settings {
         check_database_url(self.database.url.expose())?;
         check_http_url("fhir.base_url", &self.fhir.base_url)?;
         self.fhir.validate().map_err(|e| ConfigError::new("fhir", e.to_string()))?;
+        if let Some(url) = &self.integration.notify_url {
+            check_http_url("integration.notify_url", url)?;
+        }
         if self.model.threads == 0 {
             return Err(ConfigError::new("model.threads", "must be at least 1"));
         }

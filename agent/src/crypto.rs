@@ -62,20 +62,8 @@ impl Cipher {
 
     /// Reads a hex key file, refusing one that is missing, malformed, or readable by others.
     pub fn from_key_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = read_secret_file("crypto.key_file", path)?;
         let err = |m: String| ConfigError { key: "crypto.key_file".into(), message: m };
-        let meta = std::fs::metadata(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(err(format!(
-                    "{} is readable by other users (mode {mode:o}); chmod 600 it",
-                    path.display()
-                )));
-            }
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
         let bytes = hex::decode(text.trim()).map_err(|_| err(format!("{} is not hex", path.display())))?;
         let key: [u8; 32] = bytes
             .try_into()
@@ -106,6 +94,21 @@ impl Cipher {
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad.bytes() })
             .map_err(|_| CryptoError::Open)
     }
+}
+
+/// Reads a secret from a file that only its owner may read; `key` names the setting in errors.
+pub fn read_secret_file(key: &str, path: &Path) -> Result<String, ConfigError> {
+    let err = |m: String| ConfigError { key: key.into(), message: m };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(err(format!("{} is readable by other users (mode {mode:o}); chmod 600 it", path.display())));
+        }
+    }
+    std::fs::read_to_string(path).map_err(|e| err(format!("{}: {e}", path.display())))
 }
 
 /// Creates a new random key file with mode 0600; refuses to overwrite an existing one.

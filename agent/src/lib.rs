@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod dialogue;
 pub mod error;
 pub mod metrics;
+pub mod outreach;
 pub mod routes;
 pub mod session;
 pub mod state;

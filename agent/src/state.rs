@@ -29,6 +29,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub policy: Policy,
+    pub integration: Integration,
     /// Empty unless the server runs in demo mode.
     pub demo_patients: Arc<Vec<DemoPatient>>,
 }
@@ -54,5 +55,19 @@ impl Default for Policy {
             turn_lock_ms: 60 * 1000,
             secure_cookies: true,
         }
+    }
+}
+
+/// The hospital integration: who may post events, and where to tell the portal.
+#[derive(Clone, Default)]
+pub struct Integration {
+    /// Bearer key for `/api/events/*`; `None` disables those routes.
+    pub key: Option<String>,
+    pub notify_url: Option<String>,
+}
+
+impl std::fmt::Debug for Integration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Integration").field("key", &self.key.as_ref().map(|_| "[redacted]")).field("notify_url", &self.notify_url).finish()
     }
 }

@@ -19,6 +19,11 @@ pub struct InProcess {
 
 impl InProcess {
     pub async fn start() -> Self {
+        Self::start_with("").await
+    }
+
+    /// Like `start`, with extra settings (TOML; `{dir}` stands for the data folder).
+    pub async fn start_with(extra: &str) -> Self {
         crate::ensure_models();
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display().to_string();
@@ -28,7 +33,8 @@ impl InProcess {
             "[database]\nurl = \"sqlite://{d}/agent.db\"\n\
              [crypto]\nkey_file = \"{d}/master.key\"\n\
              [model]\nmodels_dir = \"{root}/models\"\nthreads = 1\n\
-             [demo_ehr]\nvenv = \"{root}/.venv-fhir\"\ndata_dir = \"{d}/ehr\"\nport = 0\n"
+             [demo_ehr]\nvenv = \"{root}/.venv-fhir\"\ndata_dir = \"{d}/ehr\"\nport = 0\n{}",
+            extra.replace("{dir}", &d)
         ))
         .expect("settings");
         let clock = FakeClock::at(chrono::Utc::now().timestamp_millis());

@@ -3,6 +3,7 @@
 
 mod chat;
 mod demo;
+mod events;
 mod health;
 mod widget;
 
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(chat::router())
         .merge(demo::router())
+        .merge(events::router())
         .merge(widget::router())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

@@ -128,6 +128,12 @@ pub trait Store: Send + Sync {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
 
     async fn audit_range(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
+
+    /// Claims the follow-up of one discharge; false when some replica already claimed it.
+    async fn claim_outreach(&self, encounter_id: &str, patient_id: &str, now: i64) -> StoreResult<bool>;
+    async fn set_outreach_conversation(&self, encounter_id: &str, conversation_id: &str) -> StoreResult<()>;
+    /// Escalations of a conversation as (priority, reason, status), oldest first.
+    async fn escalations_of(&self, conversation_id: &str) -> StoreResult<Vec<(String, String, String)>>;
 }
 
 /// Hash of one audit row, chained to the previous one: sha256(prev | seq | at | actor |

@@ -297,6 +297,40 @@ impl Store for SqlStore {
             })
             .collect()
     }
+
+    async fn claim_outreach(&self, encounter_id: &str, patient_id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO outreach (encounter_id, patient_id, created_at) VALUES ($1,$2,$3) \
+             ON CONFLICT (encounter_id) DO NOTHING",
+        )
+        .bind(encounter_id)
+        .bind(patient_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_outreach_conversation(&self, encounter_id: &str, conversation_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE outreach SET conversation_id = $1 WHERE encounter_id = $2")
+            .bind(conversation_id)
+            .bind(encounter_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn escalations_of(&self, conversation_id: &str) -> StoreResult<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT priority, reason, status FROM escalations WHERE conversation_id = $1 ORDER BY created_at, id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("priority")?, r.try_get("reason")?, r.try_get("status")?)))
+            .collect()
+    }
 }
 
 async fn insert_escalation(
