@@ -56,7 +56,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         cipher,
         clock,
         metrics: Arc::new(Metrics::default()),
-        policy: Policy { demo: settings.server.demo, ..Policy::default() },
+        policy: Policy { demo: settings.server.demo, turn_deadline_ms: settings.server.turn_deadline_ms, ..Policy::default() },
         integration,
         demo_patients: Arc::new(demo.patients),
     };

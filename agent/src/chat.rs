@@ -160,7 +160,13 @@ pub async fn post(
     // Re-read under the lock: another replica may have advanced the state.
     let conv = owned_conversation(state, patient, conversation_id).await?;
     let engine_state: serde_json::Value = open_json(state, &state_aad(&conv.id, patient.as_str()), &conv.state)?;
-    let result = state.dialogue.turn(&conv.id, engine_state, patient, text, state.clock.now()).await;
+    let deadline = std::time::Duration::from_millis(state.policy.turn_deadline_ms);
+    let turn = state.dialogue.turn(&conv.id, engine_state.clone(), patient, text, state.clock.now());
+    let result = match tokio::time::timeout(deadline, turn).await {
+        Ok(result) => result,
+        // A stalled model (or EHR) hands the conversation to a person instead of a spinner.
+        Err(_) => Ok(stalled(engine_state)),
+    };
     let said = ChatMessage { role: "patient".into(), text: text.into(), options: vec![] };
     finish_turn(state, patient, &conv.id, &lock, conv.state_version, Some(said), idempotency_key, result).await
 }
@@ -231,6 +237,34 @@ async fn finish_turn(
         state.metrics.escalations.get_or_create(&outcome_label(&p.unwrap_or_default())).inc();
     }
     Ok(response)
+}
+
+/// The turn that took too long: state unchanged, the patient told a person will continue,
+/// and the case queued.
+fn stalled(engine_state: serde_json::Value) -> (serde_json::Value, TurnOutcome) {
+    let spanish = engine_state.get("lang").and_then(|l| l.as_str()) == Some("es");
+    let text = if spanish {
+        "Lo siento, esto está tardando más de lo debido. He pedido a una persona de nuestro equipo que continúe con usted."
+    } else {
+        "I'm sorry, this is taking longer than it should. I've asked a member of our care team to continue with you."
+    };
+    let outcome = TurnOutcome {
+        replies: vec![Reply { text: text.into(), options: vec![] }],
+        escalation: Some(workflows::Escalation {
+            priority: workflows::Priority::High,
+            reason: workflows::EscalationReason::WorkflowFailure("turn_deadline".into()),
+        }),
+        effects: vec![],
+        intent: None,
+        slots: serde_json::Value::Null,
+        red_flag: None,
+        confidence: None,
+        script_id: engine_state.get("script_id").and_then(|v| v.as_str()).map(str::to_owned),
+        script_version: engine_state.get("script_version").and_then(|v| v.as_u64()).map(|v| v as u32),
+        finished: false,
+        trace: vec![],
+    };
+    (engine_state, outcome)
 }
 
 fn outcome_label(s: &str) -> crate::metrics::OutcomeLabels {

@@ -55,6 +55,13 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub demo: bool,
+    /// A turn that takes longer (stalled model or EHR) is handed to a person.
+    #[serde(default = "default_turn_deadline_ms")]
+    pub turn_deadline_ms: u64,
+}
+
+fn default_turn_deadline_ms() -> u64 {
+    20_000
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

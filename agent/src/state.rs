@@ -42,6 +42,8 @@ pub struct Policy {
     pub session_absolute_ms: i64,
     /// How long a turn may hold its conversation before another may take over.
     pub turn_lock_ms: i64,
+    /// A turn (model + EHR) that takes longer is handed to a person.
+    pub turn_deadline_ms: u64,
     /// Secure cookies (off only for plain-http tests that read cookies by hand).
     pub secure_cookies: bool,
 }
@@ -53,6 +55,7 @@ impl Default for Policy {
             session_idle_ms: 15 * 60 * 1000,
             session_absolute_ms: 12 * 60 * 60 * 1000,
             turn_lock_ms: 60 * 1000,
+            turn_deadline_ms: 20 * 1000,
             secure_cookies: true,
         }
     }

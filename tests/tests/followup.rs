@@ -64,3 +64,19 @@ async fn events_are_absent_without_an_integration_key() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_past_its_deadline_goes_to_a_person_not_a_spinner() {
+    // A zero deadline: any turn that has to wait for the model or the EHR is "stalled".
+    let app = InProcess::start_with("[server]\nturn_deadline_ms = 0\n").await;
+    let p = Patient::demo(&app.base_url, 3).await.unwrap();
+    let (conv, _) = p.start().await.unwrap();
+    let reply = p.say(&conv, "I need to book an appointment with cardiology next week").await.unwrap();
+    assert_eq!(reply["escalated"], true, "{reply}");
+    assert!(reply["replies"][0]["text"].as_str().unwrap().contains("care team"), "{reply}");
+    let esc = app.state.store.escalations_of(&conv).await.unwrap();
+    assert_eq!(esc[0].0, "high", "{esc:?}");
+    // Nothing was booked or lost: the conversation can go on.
+    let (_, history) = p.get(&format!("/api/conversations/{conv}/messages")).await.unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
+}
