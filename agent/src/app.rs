@@ -58,6 +58,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         metrics: Arc::new(Metrics::default()),
         policy: Policy { demo: settings.server.demo, turn_deadline_ms: settings.server.turn_deadline_ms, ..Policy::default() },
         integration,
+        launch: crate::launch::LaunchVerifier::from_settings(&settings.portal)?,
         demo_patients: Arc::new(demo.patients),
     };
     for (patient, encounter, lang) in &demo.discharges {

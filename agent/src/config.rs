@@ -37,6 +37,8 @@ pub struct Settings {
     pub demo_ehr: DemoEhrSettings,
     #[serde(default)]
     pub integration: IntegrationSettings,
+    #[serde(default)]
+    pub portal: crate::launch::PortalSettings,
 }
 
 /// The hospital integration engine and the portal.

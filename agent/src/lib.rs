@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod dialogue;
 pub mod error;
+pub mod launch;
 pub mod metrics;
 pub mod outreach;
 pub mod routes;

@@ -30,6 +30,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub policy: Policy,
     pub integration: Integration,
+    /// Verifies the portal's launch tokens; `None` when no portal is configured.
+    pub launch: Option<crate::launch::LaunchVerifier>,
     /// Empty unless the server runs in demo mode.
     pub demo_patients: Arc<Vec<DemoPatient>>,
 }

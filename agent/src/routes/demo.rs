@@ -1,5 +1,5 @@
-//! Demo mode only: pick one of the seeded demo patients and get a session, in place of the
-//! portal's signed launch token. Absent (404) when demo mode is off.
+//! Patient sign-in: the portal's signed launch token exchanged for a session, sign-out, and
+//! in demo mode only, picking one of the seeded demo patients (absent, 404, otherwise).
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/demo/patients", get(patients))
         .route("/api/demo/sign-in", post(sign_in))
+        .route("/api/session", post(launch))
         .route("/api/sign-out", post(sign_out))
 }
 
@@ -46,6 +47,25 @@ async fn sign_in(
         return Err(ApiError::BadRequest("not a demo patient".into()));
     }
     let patient = PatientId::parse(body.patient).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let token = session::create(&state, &patient).await?;
+    let cookie = session::cookie(&state, &token);
+    Ok(([(SET_COOKIE, cookie)], Json(json!({ "token": token }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Launch {
+    launch_token: String,
+}
+
+/// Exchanges the portal's signed launch token for a session (cookie and bearer token).
+async fn launch(
+    State(state): State<AppState>,
+    body: Result<Json<Launch>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let verifier = state.launch.as_ref().ok_or(ApiError::NotFound)?;
+    let Json(body) = body.map_err(|_| ApiError::BadRequest("body must be {\"launch_token\": JWT}".into()))?;
+    let patient = verifier.verify(&body.launch_token).ok_or(ApiError::Unauthorized)?;
     let token = session::create(&state, &patient).await?;
     let cookie = session::cookie(&state, &token);
     Ok(([(SET_COOKIE, cookie)], Json(json!({ "token": token }))))
