@@ -25,6 +25,13 @@ pub struct Service {
     _demo_ehr: Option<Sekmet>,
 }
 
+impl Service {
+    /// The demo EHR's FHIR base URL, when this service started one.
+    pub fn demo_ehr_url(&self) -> Option<&str> {
+        self._demo_ehr.as_ref().map(|s| s.base_url())
+    }
+}
+
 pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     build_with_clock(settings, Arc::new(SystemClock)).await
 }
@@ -48,6 +55,9 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     let ehr: Arc<dyn Ehr> = Arc::new(client);
     let understand = Arc::new(ModelUnderstand::new(model.clone()));
     let engine = workflows::Engine::with_builtin_scripts(ehr.clone(), understand).context("loading the workflow scripts")?;
+    // Embed the intent examples now rather than in the first patient's turn.
+    let examples = engine.warm_up().await.context("embedding the script examples")?;
+    tracing::info!(count = examples, "script examples embedded");
     let state = AppState {
         store: Arc::new(store),
         model,

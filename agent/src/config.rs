@@ -142,9 +142,13 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The embedded defaults overridden by a TOML string, ignoring the environment (tests).
-    pub fn from_toml_overrides(overrides: &str) -> Result<Self, ConfigError> {
-        let fig = Figment::from(Toml::string(BASE)).merge(Toml::string(overrides));
+    /// The embedded defaults overridden by TOML strings in order, ignoring the environment
+    /// (tests).
+    pub fn from_toml_overrides(overrides: &[&str]) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Toml::string(BASE));
+        for o in overrides {
+            fig = fig.merge(Toml::string(o));
+        }
         let settings: Settings = fig.extract().map_err(first_error)?;
         settings.validate()?;
         Ok(settings)

@@ -29,13 +29,13 @@ impl InProcess {
         let d = dir.path().display().to_string();
         let root = workspace_root().display().to_string();
         agent::crypto::init_key_file(&dir.path().join("master.key")).expect("key");
-        let settings = agent::config::Settings::from_toml_overrides(&format!(
+        let extra = extra.replace("{dir}", &d);
+        let settings = agent::config::Settings::from_toml_overrides(&[&format!(
             "[database]\nurl = \"sqlite://{d}/agent.db\"\n\
              [crypto]\nkey_file = \"{d}/master.key\"\n\
              [model]\nmodels_dir = \"{root}/models\"\nthreads = 1\n\
-             [demo_ehr]\nvenv = \"{root}/.venv-fhir\"\ndata_dir = \"{d}/ehr\"\nport = 0\n{}",
-            extra.replace("{dir}", &d)
-        ))
+             [demo_ehr]\nvenv = \"{root}/.venv-fhir\"\ndata_dir = \"{d}/ehr\"\nport = 0\n"
+        ), &extra])
         .expect("settings");
         let clock = FakeClock::at(chrono::Utc::now().timestamp_millis());
         let service = agent::app::build_with_clock(&settings, Arc::new(clock.clone())).await.expect("build");
@@ -52,6 +52,30 @@ impl InProcess {
         });
         Self { base_url, clock, state, dir, shutdown: Some(tx), _service: service }
     }
+
+    /// The demo EHR's FHIR base URL (for a second replica to share it).
+    pub fn ehr_url(&self) -> String {
+        self._service.demo_ehr_url().expect("demo EHR running").to_owned()
+    }
+}
+
+/// A fresh schema in the run's PostgreSQL database (`AGENT_TEST_DATABASE_URL`, set by
+/// scripts/test.sh), or in the local server's `postgres` database when run by hand.
+pub async fn postgres_schema_url() -> String {
+    let base = std::env::var("AGENT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let schema = format!("e2e_{}", uuid_like());
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL reachable");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("create schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let n = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    format!("{n:x}{:x}", std::process::id())
 }
 
 impl Drop for InProcess {

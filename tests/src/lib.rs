@@ -157,6 +157,17 @@ impl Patient {
         Ok(Self { client, base, token, id, name })
     }
 
+    /// The same session, talking to another replica.
+    pub fn via(&self, base_url: &str) -> Self {
+        Self {
+            client: self.client.clone(),
+            base: base_url.to_owned(),
+            token: self.token.clone(),
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+
     pub async fn post(&self, path: &str, body: serde_json::Value) -> anyhow::Result<(u16, serde_json::Value)> {
         let r = self.client.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await?;
         let status = r.status().as_u16();

@@ -144,6 +144,13 @@ impl Engine {
         self.scripts.iter().find(|s| &s.id == id && s.version == v)
     }
 
+    /// Embeds every script's intent examples ahead of the first conversation; returns how
+    /// many. Optional: without it the first classification does the same work.
+    pub async fn warm_up(&self) -> Result<usize> {
+        let scripts: Vec<&Script> = self.scripts.iter().collect();
+        crate::understand::intent::warm_up(&scripts, self.understand.as_ref(), &self.examples).await
+    }
+
     /// Starts a conversation. `lang` is the session's language if known (otherwise detected
     /// from the first message). For `StartTrigger::Event` the script speaks first.
     pub async fn start(

@@ -142,11 +142,16 @@ impl Engine {
     pub(super) async fn pick_option(&self, msg: &str, items: &[Item], lang: Lang) -> Result<Pick> {
         let w = words(msg);
         let n = items.len();
+        let off = offset(self.utc_offset_minutes);
+        let labels: Vec<String> = items.iter().map(|it| item(it, off, lang)).collect();
+        // A quick-reply button sends its label verbatim: that is a pick, whatever it contains.
+        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        if let Some(i) = labels.iter().position(|l| norm(l) == norm(msg)) {
+            return Ok(Pick::Index(i));
+        }
         if let Some(i) = by_position(&w, n) {
             return Ok(Pick::Index(i));
         }
-        let off = offset(self.utc_offset_minutes);
-        let labels: Vec<String> = items.iter().map(|it| item(it, off, lang)).collect();
         let scores: Vec<usize> = items.iter().zip(&labels).map(|(it, l)| overlap(&w, &match_words(it, l, off))).collect();
         let best = scores.iter().copied().max().unwrap_or(0);
         if best > 0 && scores.iter().filter(|&&s| s == best).count() == 1 {

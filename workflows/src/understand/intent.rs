@@ -48,6 +48,14 @@ impl ExampleCache {
     }
 }
 
+/// Embeds every intent example of `scripts` now, so the first patient's turn does not pay for it.
+pub async fn warm_up(scripts: &[&Script], understand: &dyn Understand, cache: &ExampleCache) -> Result<usize> {
+    let examples: Vec<String> =
+        scripts.iter().flat_map(|s| s.intents.iter().flat_map(|i| i.examples.iter().cloned())).collect();
+    cache.embed_all(&examples, understand).await?;
+    Ok(examples.len())
+}
+
 struct Candidate<'a> {
     script: &'a Script,
     intent: usize,
