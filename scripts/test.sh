@@ -16,6 +16,12 @@ echo "PostgreSQL test database: $db"
 cargo build -p agent
 cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee target/test-output.log
 status=${PIPESTATUS[0]}
+
+# Browser tests: Debian's chromium driven by playwright-core, against the real binary.
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 .) \
+  2>&1 | tee target/browser-output.log
+browser=${PIPESTATUS[0]}
+[ "$browser" -eq 0 ] || status=$browser
 echo "store stories: $(grep -cE '^test .*stories::sqlite.* ok$' target/test-output.log) passed on SQLite, \
 $(grep -cE '^test .*stories::postgres.* ok$' target/test-output.log) passed on PostgreSQL"
 exit "$status"

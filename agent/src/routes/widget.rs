@@ -13,6 +13,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| asset("text/html; charset=utf-8", include_str!("../../web/index.html"))))
         .route("/static/widget.js", get(|| asset("text/javascript; charset=utf-8", include_str!("../../web/widget.js"))))
+        .route("/favicon.ico", get(|| async { axum::http::StatusCode::NO_CONTENT }))
         .route("/static/widget.css", get(|| asset("text/css; charset=utf-8", include_str!("../../web/widget.css"))))
 }
 

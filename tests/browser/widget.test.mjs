@@ -1,0 +1,46 @@
+// A patient books an appointment in the widget, in a real browser against the real server.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startAgent, startBrowser, artifacts } from "./harness.mjs";
+
+let agent, browser;
+before(async () => { agent = await startAgent(); browser = await startBrowser(); });
+after(async () => { await browser?.close(); agent?.stop(); });
+
+test("a patient books an appointment in the widget", { timeout: 300_000 }, async () => {
+  const page = await browser.newPage();
+  const foreign = [];
+  const errors = [];
+  page.on("request", (r) => { if (!r.url().startsWith(agent.baseUrl)) foreign.push(r.url()); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  // The widget asks /api/me before sign-in: that one 401 is expected.
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("status of 401")) errors.push(m.text()); });
+
+  await page.goto(agent.baseUrl + "/");
+  await page.getByRole("button", { name: "Wei Chen" }).click();
+  const log = page.locator("#log");
+  await log.locator("li.agent").first().waitFor();
+  assert.match(await log.locator("li.agent").first().textContent(), /Wei Chen/);
+  assert.equal(await page.locator("#sign-in").isVisible(), false, "the sign-in list is gone once signed in");
+
+  await page.getByLabel("Your message").fill("I need an appointment with cardiology next week");
+  await page.keyboard.press("Enter");
+  const firstSlot = page.locator("#options button").first();
+  await firstSlot.waitFor({ timeout: 120_000 });
+  const slot = await firstSlot.textContent();
+  await firstSlot.click();
+  try {
+    await page.getByRole("button", { name: "Yes" }).click({ timeout: 120_000 });
+  } catch (e) {
+    await page.screenshot({ path: join(artifacts, "widget-failed.png"), fullPage: true });
+    throw new Error(`${e}\npage log: ${await log.textContent()}\nagent log tail: ${agent.logs().slice(-2000)}`);
+  }
+  await log.getByText(/booked/i).waitFor({ timeout: 120_000 });
+  const last = await log.locator("li.agent").last().textContent();
+  assert.ok(last.includes(slot.split(" with ")[0]), `recap names the slot: ${last}`);
+
+  await page.screenshot({ path: join(artifacts, "widget-booked.png"), fullPage: true });
+  assert.deepEqual(foreign, [], "no request leaves for another host");
+  assert.deepEqual(errors, [], "no script errors (CSP violations included)");
+});
