@@ -12,16 +12,20 @@ trap cleanup EXIT
 export AGENT_TEST_DATABASE_URL="${pg_admin%/*}/$db"
 echo "PostgreSQL test database: $db"
 
-# The end-to-end tests run the real binary.
+# The end-to-end tests (Rust and browser) run the real binary.
+target_dir=${CARGO_TARGET_DIR:-target}
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+export AGENT_BIN="$target_dir/debug/agent"
 cargo build -p agent
-cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee target/test-output.log
+mkdir -p "$target_dir"
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee "$target_dir/test-output.log"
 status=${PIPESTATUS[0]}
 
 # Browser tests: Debian's chromium driven by playwright-core, against the real binary.
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 .) \
-  2>&1 | tee target/browser-output.log
+  2>&1 | tee "$target_dir/browser-output.log"
 browser=${PIPESTATUS[0]}
 [ "$browser" -eq 0 ] || status=$browser
-echo "store stories: $(grep -cE '^test .*stories::sqlite.* ok$' target/test-output.log) passed on SQLite, \
-$(grep -cE '^test .*stories::postgres.* ok$' target/test-output.log) passed on PostgreSQL"
+echo "store stories: $(grep -cE '^test .*stories::sqlite.* ok$' "$target_dir/test-output.log") passed on SQLite, \
+$(grep -cE '^test .*stories::postgres.* ok$' "$target_dir/test-output.log") passed on PostgreSQL"
 exit "$status"
