@@ -107,4 +107,6 @@ pub use config::ModelConfig;
 #[cfg(feature = "candle")]
 mod engine;
 #[cfg(feature = "candle")]
-pub use engine::{CandleModel, ChatTokenizer};
+pub use engine::{CandleModel, ChatTokenizer, EngineStats};
+#[cfg(feature = "candle")]
+pub mod bench;

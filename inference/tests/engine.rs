@@ -201,4 +201,30 @@ async fn cancelled_request_frees_its_place_and_is_skipped() {
     let v = model.embed(vec!["after".into()]).await.unwrap();
     assert_eq!(v.len(), 1);
     assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(model.stats().skipped, 1, "the abandoned choose never ran");
+}
+
+async fn greedy_text(model: &CandleModel, user: &str) -> String {
+    let params = GenerateParams { max_tokens: 40, ..Default::default() };
+    let mut s = model.generate(common::prompt(SYSTEM, user), params).await.unwrap();
+    let mut text = String::new();
+    while let Some(piece) = s.next().await {
+        text.push_str(&piece.unwrap());
+    }
+    text
+}
+
+#[tokio::test]
+async fn prefix_cache_reuses_the_system_prompt_without_changing_answers() {
+    let cached = CandleModel::load(&common::config(4), &common::paths()).unwrap();
+    let uncached_cfg = inference::ModelConfig { kv_cache_bytes: 0, ..common::config(4) };
+    let uncached = CandleModel::load(&uncached_cfg, &common::paths()).unwrap();
+    let first = greedy_text(&cached, "What are your opening hours?").await;
+    assert_eq!(cached.stats().reused_prompt_tokens, 0);
+    let second = greedy_text(&cached, "Where do I park?").await;
+    let reused = cached.stats().reused_prompt_tokens;
+    assert!(reused > 5, "the system prompt's KV cache was reused ({reused} tokens)");
+    assert_eq!(second, greedy_text(&uncached, "Where do I park?").await);
+    assert_eq!(first, greedy_text(&uncached, "What are your opening hours?").await);
+    assert_eq!(uncached.stats().reused_prompt_tokens, 0);
 }
