@@ -22,6 +22,8 @@ pub struct BenchReport {
     pub warm_first_piece: Duration,
     pub choose: Duration,
     pub extract: Duration,
+    /// Mean time to choose an allowed token per constrained step (the mask).
+    pub mask_per_token: Duration,
     pub embed_one: Duration,
     pub embed_six: Duration,
 }
@@ -35,6 +37,7 @@ impl fmt::Display for BenchReport {
         writeln!(f, "first piece (warm)     {:?}", self.warm_first_piece)?;
         writeln!(f, "choose (3 options)     {:?}", self.choose)?;
         writeln!(f, "extract (small schema) {:?}", self.extract)?;
+        writeln!(f, "mask per extract token {:?}", self.mask_per_token)?;
         writeln!(f, "embed 1 sentence       {:?}", self.embed_one)?;
         write!(f, "embed 6 sentences      {:?}", self.embed_six)
     }
@@ -99,6 +102,7 @@ pub async fn run(model: &CandleModel, rounds: usize) -> Result<BenchReport> {
         "intent": {"enum": ["book", "cancel", "refill", "other"]},
         "urgent": {"type": "boolean"}}, "required": ["intent", "urgent"]});
     let sentences: Vec<String> = (0..6).map(|i| format!("I would like to change appointment number {i}.")).collect();
+    let stats_before = model.stats();
     for round in 0..rounds {
         let (tokens, first, tok_s) = time_generate(model, bench_prompt(round)).await?;
         prompt_tokens = tokens;
@@ -119,8 +123,11 @@ pub async fn run(model: &CandleModel, rounds: usize) -> Result<BenchReport> {
         model.embed(sentences.clone()).await?;
         six.push(t.elapsed());
     }
+    let stats = model.stats();
+    let steps = (stats.mask_steps - stats_before.mask_steps).max(1);
     Ok(BenchReport {
         rounds,
+        mask_per_token: Duration::from_nanos((stats.mask_nanos - stats_before.mask_nanos) / steps),
         prompt_tokens,
         prefill_tok_s: median(prefill),
         decode_tok_s: median(decode),

@@ -129,6 +129,10 @@ async fn every_extract_output_parses_and_validates() {
         assert!(parsed.validate(&value), "{value}");
         assert!(value.get("intent").is_some() && value.get("wants_human").is_some());
     }
+    let stats = model.stats();
+    let per_token = stats.mask_nanos / stats.mask_steps.max(1);
+    eprintln!("constrained decoding: {} steps, {} µs mask per token", stats.mask_steps, per_token / 1000);
+    assert!(per_token < 50_000_000, "masking must stay far below a forward pass");
 }
 
 #[tokio::test]

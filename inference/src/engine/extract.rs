@@ -4,6 +4,7 @@
 //! vocabulary scanned.
 
 use super::chat::model_err;
+use super::stats::Counters;
 use super::tokenizer::ChatTokenizer;
 use super::worker::Worker;
 use crate::grammar::JsonGrammar;
@@ -62,12 +63,15 @@ impl Worker {
             if caller_gone() {
                 return Err(Error::Stopped);
             }
+            let started = std::time::Instant::now();
             let token = pick_token(&logits, &grammar, &self.chat.tokenizer)
                 .ok_or_else(|| model_err("no token continues the schema"))?;
+            Counters::add(&self.counters.mask_nanos, started.elapsed().as_nanos() as usize);
+            Counters::add(&self.counters.mask_steps, 1);
             let bytes = self.chat.tokenizer.token_bytes(token);
             grammar.advance(bytes);
             out.extend_from_slice(bytes);
-            super::stats::Counters::add(&self.counters.generated_tokens, 1);
+            Counters::add(&self.counters.generated_tokens, 1);
             if grammar.is_complete() {
                 break;
             }

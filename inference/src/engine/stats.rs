@@ -11,6 +11,8 @@ pub struct Counters {
     pub prompt_tokens: AtomicU64,
     pub reused_tokens: AtomicU64,
     pub generated_tokens: AtomicU64,
+    pub mask_steps: AtomicU64,
+    pub mask_nanos: AtomicU64,
 }
 
 /// A snapshot of the counters since the model was loaded.
@@ -26,6 +28,10 @@ pub struct EngineStats {
     pub reused_prompt_tokens: u64,
     /// Tokens generated (generate and extract).
     pub generated_tokens: u64,
+    /// Constrained-decoding steps (`extract` tokens) and the time spent choosing allowed
+    /// tokens in them (the mask, without the model's forward pass).
+    pub mask_steps: u64,
+    pub mask_nanos: u64,
 }
 
 impl Counters {
@@ -41,6 +47,8 @@ impl Counters {
             prompt_tokens: get(&self.prompt_tokens),
             reused_prompt_tokens: get(&self.reused_tokens),
             generated_tokens: get(&self.generated_tokens),
+            mask_steps: get(&self.mask_steps),
+            mask_nanos: get(&self.mask_nanos),
         }
     }
 }
