@@ -231,4 +231,26 @@ async fn prefix_cache_reuses_the_system_prompt_without_changing_answers() {
     assert_eq!(second, greedy_text(&uncached, "Where do I park?").await);
     assert_eq!(first, greedy_text(&uncached, "What are your opening hours?").await);
     assert_eq!(uncached.stats().reused_prompt_tokens, 0);
+
+    // A session's next turn continues from its previous prompt's KV cache.
+    let mut turn = common::prompt(SYSTEM, "Hi, I have a question about parking.");
+    turn.session = Some("s1".into());
+    let reply = collect_text(&cached, turn.clone()).await;
+    let before = cached.stats();
+    turn.messages.push(inference::Message { role: inference::Role::Assistant, content: reply });
+    turn.messages.push(inference::Message { role: inference::Role::User, content: "Is it free?".into() });
+    collect_text(&cached, turn).await;
+    let after = cached.stats();
+    let reused = after.reused_prompt_tokens - before.reused_prompt_tokens;
+    assert!(reused >= 20, "second turn reused only {reused} tokens");
+}
+
+async fn collect_text(model: &CandleModel, prompt: inference::Prompt) -> String {
+    let params = GenerateParams { max_tokens: 20, ..Default::default() };
+    let mut s = model.generate(prompt, params).await.unwrap();
+    let mut text = String::new();
+    while let Some(piece) = s.next().await {
+        text.push_str(&piece.unwrap());
+    }
+    text
 }
