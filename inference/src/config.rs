@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Threads of the engine's own rayon pool (matmuls). 0 = all cores.
+    /// Threads of the engine's own rayon pool (matmuls). 0 = all cores. Default 1: on a
+    /// 2-core host two threads collapse (~6x slower) as soon as the other core is busy;
+    /// raise it on hosts with cores to spare (see `agent bench model`).
     pub threads: usize,
     /// Requests waiting or running at once; one more is refused with `Error::Overloaded`.
     pub queue_capacity: usize,
@@ -33,7 +35,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
-            threads: 2,
+            threads: 1,
             queue_capacity: 32,
             max_tokens: 512,
             max_extract_tokens: 256,

@@ -2,6 +2,23 @@
 //! the model classifies and extracts under constrained decoding and phrases replies; it never
 //! decides. The candle engine (feature `candle`) runs the model on its own thread.
 
+pub mod config;
+pub mod grammar;
+pub mod models;
+pub mod schema;
+#[cfg(feature = "candle")]
+mod stops;
+
+#[cfg(feature = "candle")]
+pub mod bench;
+#[cfg(feature = "candle")]
+mod engine;
+
+pub use config::ModelConfig;
+#[cfg(feature = "candle")]
+pub use engine::{CandleModel, ChatTokenizer, EngineStats};
+pub use models::{default_models_dir, fetch, resolve, verify, Manifest, ModelPaths};
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
@@ -87,24 +104,13 @@ pub trait LanguageModel: Send + Sync {
     /// Streams generated text pieces until a stop sequence, end of turn or `max_tokens`.
     async fn generate(&self, prompt: Prompt, params: GenerateParams)
         -> Result<BoxStream<'static, Result<String>>>;
-    /// Scores each option as the assistant's answer to `prompt`.
+    /// Scores each option as the assistant's answer to `prompt`. Frame it with the question
+    /// and options in the system message and the patient's own words as the last user message:
+    /// the candle engine mixes the chat model's score with the embedding similarity between
+    /// that message and each option (`logprobs` are logs of the mixture probabilities).
     async fn choose(&self, prompt: Prompt, options: Vec<String>) -> Result<Choice>;
     /// A JSON value valid against `schema` (the supported JSON-schema subset) by construction.
     async fn extract(&self, prompt: Prompt, schema: serde_json::Value) -> Result<serde_json::Value>;
     /// L2-normalised sentence embeddings, one per text.
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>>;
 }
-
-pub mod models;
-pub use models::{default_models_dir, fetch, resolve, verify, Manifest, ModelPaths};
-pub mod config;
-pub mod grammar;
-pub mod schema;
-mod stops;
-
-pub use config::ModelConfig;
-
-#[cfg(feature = "candle")]
-mod engine;
-#[cfg(feature = "candle")]
-pub use engine::{CandleModel, ChatTokenizer};

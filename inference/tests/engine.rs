@@ -129,6 +129,10 @@ async fn every_extract_output_parses_and_validates() {
         assert!(parsed.validate(&value), "{value}");
         assert!(value.get("intent").is_some() && value.get("wants_human").is_some());
     }
+    let stats = model.stats();
+    let per_token = stats.mask_nanos / stats.mask_steps.max(1);
+    eprintln!("constrained decoding: {} steps, {} µs mask per token", stats.mask_steps, per_token / 1000);
+    assert!(per_token < 50_000_000, "masking must stay far below a forward pass");
 }
 
 #[tokio::test]
@@ -201,4 +205,52 @@ async fn cancelled_request_frees_its_place_and_is_skipped() {
     let v = model.embed(vec!["after".into()]).await.unwrap();
     assert_eq!(v.len(), 1);
     assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(model.stats().skipped, 1, "the abandoned choose never ran");
+}
+
+async fn greedy_text(model: &CandleModel, user: &str) -> String {
+    let params = GenerateParams { max_tokens: 40, ..Default::default() };
+    let mut s = model.generate(common::prompt(SYSTEM, user), params).await.unwrap();
+    let mut text = String::new();
+    while let Some(piece) = s.next().await {
+        text.push_str(&piece.unwrap());
+    }
+    text
+}
+
+#[tokio::test]
+async fn prefix_cache_reuses_the_system_prompt_without_changing_answers() {
+    let cached = CandleModel::load(&common::config(4), &common::paths()).unwrap();
+    let uncached_cfg = inference::ModelConfig { kv_cache_bytes: 0, ..common::config(4) };
+    let uncached = CandleModel::load(&uncached_cfg, &common::paths()).unwrap();
+    let first = greedy_text(&cached, "What are your opening hours?").await;
+    assert_eq!(cached.stats().reused_prompt_tokens, 0);
+    let second = greedy_text(&cached, "Where do I park?").await;
+    let reused = cached.stats().reused_prompt_tokens;
+    assert!(reused > 5, "the system prompt's KV cache was reused ({reused} tokens)");
+    assert_eq!(second, greedy_text(&uncached, "Where do I park?").await);
+    assert_eq!(first, greedy_text(&uncached, "What are your opening hours?").await);
+    assert_eq!(uncached.stats().reused_prompt_tokens, 0);
+
+    // A session's next turn continues from its previous prompt's KV cache.
+    let mut turn = common::prompt(SYSTEM, "Hi, I have a question about parking.");
+    turn.session = Some("s1".into());
+    let reply = collect_text(&cached, turn.clone()).await;
+    let before = cached.stats();
+    turn.messages.push(inference::Message { role: inference::Role::Assistant, content: reply });
+    turn.messages.push(inference::Message { role: inference::Role::User, content: "Is it free?".into() });
+    collect_text(&cached, turn).await;
+    let after = cached.stats();
+    let reused = after.reused_prompt_tokens - before.reused_prompt_tokens;
+    assert!(reused >= 20, "second turn reused only {reused} tokens");
+}
+
+async fn collect_text(model: &CandleModel, prompt: inference::Prompt) -> String {
+    let params = GenerateParams { max_tokens: 20, ..Default::default() };
+    let mut s = model.generate(prompt, params).await.unwrap();
+    let mut text = String::new();
+    while let Some(piece) = s.next().await {
+        text.push_str(&piece.unwrap());
+    }
+    text
 }

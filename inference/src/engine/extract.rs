@@ -4,6 +4,7 @@
 //! vocabulary scanned.
 
 use super::chat::model_err;
+use super::stats::Counters;
 use super::tokenizer::ChatTokenizer;
 use super::worker::Worker;
 use crate::grammar::JsonGrammar;
@@ -13,23 +14,38 @@ use crate::{Error, Prompt, Result};
 /// Candidates tried before falling back to a full-vocabulary scan.
 const TOP_K: usize = 48;
 
-/// The best token the grammar allows, or `None` when no token fits.
+/// The best token the grammar allows, or `None` when no token fits. Tries the `TOP_K`
+/// best-scored tokens first; otherwise scans only the tokens whose first byte the grammar
+/// accepts.
 pub fn pick_token(logits: &[f32], grammar: &JsonGrammar<'_>, tokenizer: &ChatTokenizer) -> Option<u32> {
     let allowed = |id: u32| !tokenizer.is_special(id) && grammar.accepts(tokenizer.token_bytes(id));
-    let n = logits.len().min(tokenizer.vocab_size());
-    let mut ids: Vec<u32> = (0..n as u32).collect();
-    let by_score = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]);
-    let k = TOP_K.min(n.saturating_sub(1));
-    if k > 0 {
-        ids.select_nth_unstable_by(k, by_score);
-        ids[..k].sort_unstable_by(by_score);
-        if let Some(&id) = ids[..k].iter().find(|&&id| allowed(id)) {
-            return Some(id);
+    let score = |id: u32| logits.get(id as usize).copied().unwrap_or(f32::NEG_INFINITY);
+    let mut top: Vec<(f32, u32)> = Vec::with_capacity(TOP_K + 1);
+    let mut floor = f32::NEG_INFINITY;
+    for (id, &l) in logits.iter().enumerate() {
+        if l > floor || top.len() < TOP_K {
+            let at = top.partition_point(|&(s, _)| s >= l);
+            top.insert(at, (l, id as u32));
+            top.truncate(TOP_K);
+            floor = top.last().map_or(f32::NEG_INFINITY, |&(s, _)| s);
         }
     }
-    ids.into_iter()
-        .filter(|&id| allowed(id))
-        .max_by(|a, b| logits[*a as usize].total_cmp(&logits[*b as usize]))
+    if let Some(&(_, id)) = top.iter().find(|&&(_, id)| allowed(id)) {
+        return Some(id);
+    }
+    let mut best: Option<(f32, u32)> = None;
+    for byte in 0..=255u8 {
+        if !grammar.accepts(&[byte]) {
+            continue;
+        }
+        for &id in tokenizer.tokens_starting_with(byte) {
+            let l = score(id);
+            if best.is_none_or(|(b, _)| l > b) && allowed(id) {
+                best = Some((l, id));
+            }
+        }
+    }
+    best.map(|(_, id)| id)
 }
 
 impl Worker {
@@ -47,11 +63,15 @@ impl Worker {
             if caller_gone() {
                 return Err(Error::Stopped);
             }
+            let started = std::time::Instant::now();
             let token = pick_token(&logits, &grammar, &self.chat.tokenizer)
                 .ok_or_else(|| model_err("no token continues the schema"))?;
+            Counters::add(&self.counters.mask_nanos, started.elapsed().as_nanos() as usize);
+            Counters::add(&self.counters.mask_steps, 1);
             let bytes = self.chat.tokenizer.token_bytes(token);
             grammar.advance(bytes);
             out.extend_from_slice(bytes);
+            Counters::add(&self.counters.generated_tokens, 1);
             if grammar.is_complete() {
                 break;
             }

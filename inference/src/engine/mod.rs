@@ -4,9 +4,11 @@
 //! (future or stream dropped) frees its place immediately and the worker skips or stops its job.
 
 mod chat;
+mod choice;
 mod embed;
 mod extract;
 mod prefix;
+mod stats;
 mod tokenizer;
 mod worker;
 
@@ -24,6 +26,8 @@ use crate::config::ModelConfig;
 use crate::models::ModelPaths;
 use crate::schema::Schema;
 use crate::{Choice, Error, GenerateParams, LanguageModel, ModelInfo, Prompt, Result};
+pub use stats::EngineStats;
+use stats::Counters;
 pub use tokenizer::ChatTokenizer;
 use worker::{Job, Worker};
 
@@ -34,6 +38,7 @@ pub struct CandleModel {
     jobs: mpsc::Sender<Job>,
     places: Arc<Places>,
     info: ModelInfo,
+    counters: Arc<Counters>,
 }
 
 /// Counts requests whose callers are still waiting (queued or running).
@@ -64,7 +69,8 @@ impl CandleModel {
     /// Loads both models (seconds; call from a blocking context, e.g. `spawn_blocking`) and
     /// starts the worker thread.
     pub fn load(config: &ModelConfig, paths: &ModelPaths) -> Result<Self> {
-        let worker = Worker::load(config, paths)?;
+        let counters = Arc::new(Counters::default());
+        let worker = Worker::load(config, paths, counters.clone())?;
         let threads = if config.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { config.threads };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -83,12 +89,17 @@ impl CandleModel {
             embedding_sha256: paths.embedding_sha256.clone(),
         };
         let places = Arc::new(Places { taken: AtomicUsize::new(0), capacity: config.queue_capacity.max(1) });
-        Ok(Self { jobs, places, info })
+        Ok(Self { jobs, places, info, counters })
     }
 
     /// Requests queued or running now.
     pub fn queue_depth(&self) -> usize {
         self.places.taken.load(Ordering::Acquire)
+    }
+
+    /// Counters since load (for metrics and benchmarks).
+    pub fn stats(&self) -> EngineStats {
+        self.counters.snapshot()
     }
 
     fn submit(&self, job: Job) -> Result<()> {

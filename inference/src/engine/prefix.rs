@@ -16,13 +16,11 @@ pub struct PrefixCache {
     budget: u64,
     bytes_per_token: u64,
     clock: u64,
-    pub hits: u64,
-    pub misses: u64,
 }
 
 impl PrefixCache {
     pub fn new(budget: u64, bytes_per_token: u64) -> Self {
-        Self { entries: Vec::new(), budget, bytes_per_token, clock: 0, hits: 0, misses: 0 }
+        Self { entries: Vec::new(), budget, bytes_per_token, clock: 0 }
     }
 
     /// The longest cached sequence that is a strict prefix of `tokens` (at least one token must
@@ -35,17 +33,10 @@ impl PrefixCache {
             .iter_mut()
             .filter(|e| e.seq.tokens.len() < tokens.len() && tokens.starts_with(&e.seq.tokens))
             .max_by_key(|e| e.seq.tokens.len());
-        match best {
-            Some(e) => {
-                e.last_used = clock;
-                self.hits += 1;
-                Some(e.seq.clone())
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
-        }
+        best.map(|e| {
+            e.last_used = clock;
+            e.seq.clone()
+        })
     }
 
     /// Keeps a snapshot of `seq` (a no-op when the same tokens are cached already).

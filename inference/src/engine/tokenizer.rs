@@ -25,6 +25,9 @@ pub struct ChatTokenizer {
     /// Control / special tokens (never produced by constrained decoding, never shown).
     special: Vec<bool>,
     ids: HashMap<String, u32>,
+    /// Ordinary tokens grouped by their first byte (the constrained decoder scans only the
+    /// groups the grammar allows).
+    by_first_byte: Vec<Vec<u32>>,
 }
 
 /// GPT-2's byte <-> printable-char table used by byte-level BPE vocabularies.
@@ -83,7 +86,7 @@ impl ChatTokenizer {
         let special: Vec<bool> = (0..tokens.len())
             .map(|i| matches!(types.get(i), Some(3) | Some(4)) || is_chat_marker(&tokens[i]))
             .collect();
-        let bytes = tokens
+        let bytes: Vec<Vec<u8>> = tokens
             .iter()
             .zip(&special)
             .map(|(t, &s)| match s {
@@ -91,7 +94,13 @@ impl ChatTokenizer {
                 false => t.chars().map(|c| table.get(&c).copied().unwrap_or(b'?')).collect(),
             })
             .collect();
-        Ok(Self { bpe: tokenizer, bytes, special, ids })
+        let mut by_first_byte = vec![Vec::new(); 256];
+        for (id, b) in bytes.iter().enumerate() {
+            if let (Some(&first), false) = (b.first(), special[id]) {
+                by_first_byte[first as usize].push(id as u32);
+            }
+        }
+        Ok(Self { bpe: tokenizer, bytes, special, ids, by_first_byte })
     }
 
     /// Reads only the metadata of a GGUF file.
@@ -119,6 +128,11 @@ impl ChatTokenizer {
 
     pub fn token_bytes(&self, id: u32) -> &[u8] {
         self.bytes.get(id as usize).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Ordinary (non-special) tokens whose bytes start with `byte`.
+    pub fn tokens_starting_with(&self, byte: u8) -> &[u32] {
+        &self.by_first_byte[byte as usize]
     }
 
     pub fn is_special(&self, id: u32) -> bool {

@@ -1,7 +1,7 @@
 //! The engine thread: takes jobs one at a time, skips those whose caller has gone, and runs
 //! generation, option scoring, constrained extraction and embedding on the loaded models.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use super::chat::{log_prob, model_err, ChatModel, Sequence};
 use super::embed::Embedder;
 use super::prefix::PrefixCache;
+use super::stats::Counters;
 use super::tokenizer::Utf8Stream;
 use crate::config::ModelConfig;
 use crate::models::ModelPaths;
@@ -44,22 +45,25 @@ pub struct Worker {
     embedder: Embedder,
     cache: PrefixCache,
     config: ModelConfig,
+    pub(super) counters: Arc<Counters>,
 }
 
 impl Worker {
-    pub fn load(config: &ModelConfig, paths: &ModelPaths) -> Result<Self> {
+    pub fn load(config: &ModelConfig, paths: &ModelPaths, counters: Arc<Counters>) -> Result<Self> {
         let chat = ChatModel::load(&paths.chat_gguf)?;
         let embedder = Embedder::load(&paths.embedding_dir)?;
         let cache = PrefixCache::new(config.kv_cache_bytes, chat.dims.kv_bytes_per_token());
-        Ok(Self { chat, embedder, cache, config: config.clone() })
+        Ok(Self { chat, embedder, cache, config: config.clone(), counters })
     }
 
     pub fn run(mut self, jobs: mpsc::Receiver<Job>, pool: rayon::ThreadPool) {
         while let Ok(job) = jobs.recv() {
             if job.caller_gone() {
                 tracing::debug!("skipping a model request whose caller went away");
+                Counters::add(&self.counters.skipped, 1);
                 continue;
             }
+            Counters::add(&self.counters.requests, 1);
             pool.install(|| self.handle(job));
         }
     }
@@ -104,6 +108,8 @@ impl Worker {
             )));
         }
         let mut seq = self.cache.lookup(&tokens).unwrap_or_else(|| self.chat.new_sequence());
+        Counters::add(&self.counters.prompt_tokens, tokens.len());
+        Counters::add(&self.counters.reused_tokens, seq.tokens.len());
         if seq.tokens.len() < system_end {
             seq.feed(&tokens[seq.tokens.len()..system_end], &self.chat)?;
             self.cache.insert(&seq);
@@ -143,6 +149,7 @@ impl Worker {
             if hit {
                 return Ok(());
             }
+            Counters::add(&self.counters.generated_tokens, 1);
             if n + 1 < max_tokens {
                 logits = seq.feed(&[token], &self.chat)?;
             }
@@ -154,9 +161,9 @@ impl Worker {
         Ok(())
     }
 
-    /// Mean log-probability per token of each option (its tokens plus the end-of-turn token)
-    /// as the assistant's whole answer. The mean, not the sum, so longer options are not
-    /// penalised for their length.
+    /// Scores options as a mixture of two experts (see `choice`): the chat model's mean
+    /// log-probability per token of each option (its tokens plus end-of-turn) as the whole
+    /// answer, and the embedding similarity between the last user message and each option.
     fn choose(&mut self, prompt: &Prompt, options: &[String]) -> Result<Choice> {
         let encoded: Vec<Vec<u32>> = options
             .iter()
@@ -167,7 +174,7 @@ impl Worker {
             .collect::<Result<_>>()?;
         let longest = encoded.iter().map(Vec::len).max().unwrap_or(1);
         let (seq, first_logits) = self.start(prompt, longest)?;
-        let mut logprobs = Vec::with_capacity(options.len());
+        let mut model_scores = Vec::with_capacity(options.len());
         for tokens in &encoded {
             let mut s = seq.clone();
             let mut logits = first_logits.clone();
@@ -178,13 +185,18 @@ impl Worker {
                     logits = s.feed(&[t], &self.chat)?;
                 }
             }
-            logprobs.push(total / tokens.len() as f32);
+            model_scores.push(total / tokens.len() as f32);
         }
-        let index = logprobs
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(i, _)| i);
-        Ok(Choice { index, logprobs })
+        let last_user = prompt.messages.iter().rev().find(|m| m.role == crate::Role::User);
+        let similarities = match last_user {
+            Some(m) => {
+                let mut texts = vec![m.content.clone()];
+                texts.extend(options.iter().cloned());
+                let v = self.embedder.embed(&texts)?;
+                Some(v[1..].iter().map(|o| super::choice::cosine(&v[0], o)).collect::<Vec<f32>>())
+            }
+            None => None,
+        };
+        Ok(super::choice::combine(&model_scores, similarities.as_deref()))
     }
 }

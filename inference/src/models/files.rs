@@ -128,6 +128,7 @@ pub fn hash_with_stamp(path: &Path) -> Result<String> {
     Ok(sha)
 }
 
+#[cfg(feature = "candle")]
 pub fn write_sidecar(path: &Path) -> Result<()> {
     let sha = sha256_file(path)?;
     write_stamp(path, &sha)

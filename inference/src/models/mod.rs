@@ -96,7 +96,7 @@ impl Manifest {
 
 /// The files the engine loads. Built by [`fetch`] / [`verify`], or by hand for a site's own
 /// model (any llama / qwen2 / gemma3 GGUF and any BERT folder).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ModelPaths {
     pub chat_id: String,
     /// The GGUF to load (the Q8_0 re-quantization when the manifest asks for one).
@@ -193,32 +193,24 @@ pub fn verify(manifest: &Manifest, models_dir: &Path) -> Result<ModelPaths> {
 /// else the manifest's models under `models_dir` — fetched when `allow_download`, otherwise
 /// only verified (a missing file is an error that says to run `models/fetch`).
 pub fn resolve(config: &ModelConfig, allow_download: bool, progress: bool) -> Result<ModelPaths> {
-    let own = |p: &Path| -> Result<String> { files::hash_with_stamp(p) };
-    let mut paths = if config.chat_gguf.is_some() && config.embedding_dir.is_some() {
-        None
+    let mut out = if config.chat_gguf.is_some() && config.embedding_dir.is_some() {
+        ModelPaths::default()
     } else {
         let dir = config.models_dir.clone().unwrap_or_else(default_models_dir);
         let manifest_path = dir.join("manifest.toml");
         let manifest =
             if manifest_path.is_file() { Manifest::load(&manifest_path)? } else { Manifest::pinned() };
-        Some(if allow_download { fetch(&manifest, &dir, progress)? } else { verify(&manifest, &dir)? })
+        if allow_download { fetch(&manifest, &dir, progress)? } else { verify(&manifest, &dir)? }
     };
-    let mut out = paths.take().unwrap_or_else(|| ModelPaths {
-        chat_id: String::new(),
-        chat_gguf: PathBuf::new(),
-        chat_sha256: String::new(),
-        embedding_id: String::new(),
-        embedding_dir: PathBuf::new(),
-        embedding_sha256: String::new(),
-    });
+    let name = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if let Some(gguf) = &config.chat_gguf {
-        out.chat_sha256 = own(gguf)?;
-        out.chat_id = gguf.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        out.chat_sha256 = files::hash_with_stamp(gguf)?;
+        out.chat_id = name(gguf);
         out.chat_gguf = gguf.clone();
     }
     if let Some(dir) = &config.embedding_dir {
-        out.embedding_sha256 = own(&dir.join("model.safetensors"))?;
-        out.embedding_id = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        out.embedding_sha256 = files::hash_with_stamp(&dir.join("model.safetensors"))?;
+        out.embedding_id = name(dir);
         out.embedding_dir = dir.clone();
     }
     Ok(out)
