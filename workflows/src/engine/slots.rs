@@ -8,6 +8,7 @@ use super::state::{ConversationState, Item, SlotValue};
 use super::Engine;
 use crate::script::SlotType;
 use crate::text::{fuzzy_eq, has_any, words};
+use crate::understand::intent::softmax_at;
 use crate::understand::meds::{match_medication, MedMatch};
 use crate::understand::{dates, values};
 use crate::{Lang, Result};
@@ -209,17 +210,4 @@ fn match_words(it: &Item, label: &str, off: chrono::FixedOffset) -> Vec<String> 
 
 fn overlap(msg: &[String], item_words: &[String]) -> usize {
     item_words.iter().filter(|k| msg.iter().any(|m| m == *k || (k.len() >= 5 && fuzzy_eq(m, k)))).count()
-}
-
-fn softmax_at(logprobs: &[f32], i: usize) -> f32 {
-    let Some(&x) = logprobs.get(i) else {
-        return 0.0;
-    };
-    let max = logprobs.iter().copied().fold(f32::MIN, f32::max);
-    let sum: f32 = logprobs.iter().map(|l| (l - max).exp()).sum();
-    if sum > 0.0 {
-        (x - max).exp() / sum
-    } else {
-        0.0
-    }
 }

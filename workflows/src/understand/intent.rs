@@ -134,7 +134,8 @@ fn describe(c: &Candidate) -> String {
     def.examples.first().cloned().unwrap_or_else(|| def.name.replace('_', " "))
 }
 
-fn softmax_at(logprobs: &[f32], i: usize) -> f32 {
+/// The probability of option `i` among the options' log-probabilities (softmax).
+pub(crate) fn softmax_at(logprobs: &[f32], i: usize) -> f32 {
     let Some(&x) = logprobs.get(i) else {
         return 0.0;
     };
