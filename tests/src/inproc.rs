@@ -14,7 +14,7 @@ pub struct InProcess {
     pub state: AppState,
     pub dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    _service: agent::app::Service,
+    _service: Option<agent::app::Service>,
 }
 
 impl InProcess {
@@ -24,11 +24,26 @@ impl InProcess {
 
     /// Like `start`, with extra settings (TOML; `{dir}` stands for the data folder).
     pub async fn start_with(extra: &str) -> Self {
-        crate::ensure_models();
         let dir = tempfile::tempdir().expect("tempdir");
+        agent::crypto::init_key_file(&dir.path().join("master.key")).expect("key");
+        Self::start_in(dir, extra).await
+    }
+
+    /// Stops this service and starts a new one on the same data (database, key, demo EHR).
+    pub async fn restart(mut self, extra: &str) -> Self {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        drop(self._service.take());
+        drop(self);
+        Self::start_in(dir, extra).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, extra: &str) -> Self {
+        crate::ensure_models();
         let d = dir.path().display().to_string();
         let root = workspace_root().display().to_string();
-        agent::crypto::init_key_file(&dir.path().join("master.key")).expect("key");
         let extra = extra.replace("{dir}", &d);
         let settings = agent::config::Settings::from_toml_overrides(&[&format!(
             "[database]\nurl = \"sqlite://{d}/agent.db\"\n\
@@ -50,12 +65,12 @@ impl InProcess {
             })
             .await;
         });
-        Self { base_url, clock, state, dir, shutdown: Some(tx), _service: service }
+        Self { base_url, clock, state, dir, shutdown: Some(tx), _service: Some(service) }
     }
 
     /// The demo EHR's FHIR base URL (for a second replica to share it).
     pub fn ehr_url(&self) -> String {
-        self._service.demo_ehr_url().expect("demo EHR running").to_owned()
+        self._service.as_ref().and_then(|s| s.demo_ehr_url()).expect("demo EHR running").to_owned()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Several stateless replicas on one PostgreSQL: a conversation moves between them from turn
-//! to turn and continues correctly. (Replicas share the database and the key file.)
+//! to turn and continues correctly (replicas share the database and the key file); and one
+//! replica restarted mid-conversation picks it up where it was.
 
 use e2e::inproc::{postgres_schema_url, InProcess};
 use e2e::Patient;
@@ -34,4 +35,22 @@ async fn a_booking_started_on_one_replica_finishes_on_the_other() {
     assert_eq!(booked.len(), 1, "exactly one appointment in the EHR: {booked:?}");
     let (_, history) = on_one.get(&format!("/api/conversations/{conv}/messages")).await.unwrap();
     assert_eq!(history.as_array().unwrap().len(), 7, "greeting + 3 turns, each with a reply: {history}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_resumes_after_the_service_restarts_mid_conversation() {
+    let app = InProcess::start().await;
+    let p = Patient::demo(&app.base_url, 3).await.unwrap();
+    let (conv, _) = p.start().await.unwrap();
+    let offer = p.say(&conv, "I need an appointment with cardiology next week").await.unwrap();
+    let first = offer["replies"][0]["options"][0].as_str().unwrap_or_else(|| panic!("offer: {offer}")).to_owned();
+
+    let app = app.restart("").await;
+    let p = p.via(&app.base_url);
+    let confirm = p.say(&conv, &first).await.unwrap();
+    assert!(confirm["replies"][0]["text"].as_str().unwrap().contains(&first), "{confirm}");
+    let done = p.say(&conv, "yes").await.unwrap();
+    assert_eq!(done["finished"], true, "{done}");
+    let patient = fhir_client::PatientId::parse(p.id.clone()).unwrap();
+    assert_eq!(app.state.ehr.upcoming_appointments(&patient).await.unwrap().len(), 1);
 }
