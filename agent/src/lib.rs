@@ -12,6 +12,7 @@ pub mod dialogue;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod scripts_cli;
 pub mod session;
 pub mod state;
 pub mod store;

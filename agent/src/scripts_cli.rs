@@ -1,0 +1,257 @@
+//! `agent scripts validate`, `agent scripts test` and `agent understand`: the admin's tools
+//! for scripts, run against the real model and (for tests) a real, freshly seeded FHIR server,
+//! so what passes here is what the service will do.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use fhir_client::sekmet::{Sekmet, SekmetOptions};
+use fhir_client::seed::DemoData;
+use fhir_client::{
+    ActiveMedication, Answer, Appointment, AppointmentId, Discharge, EncounterId, Ehr, FhirClient, FreeSlot, IdempotencyKey,
+    MedicationRequestId, PatientId, RefillTask, ResourceRef, SlotId, SlotQuery, TaskId,
+};
+use inference::LanguageModel;
+use workflows::convtest::{ConversationCase, ConversationReport, EngineFactory};
+use workflows::Engine;
+
+use crate::config::Settings;
+use crate::understand::ModelUnderstand;
+
+/// Prints every diagnostic as `path:line:col: message`; fails when there is any.
+pub fn validate(path: &Path) -> anyhow::Result<()> {
+    let diags = workflows::validate_path(path);
+    if !diags.is_empty() {
+        let mut out = std::io::stdout().lock();
+        for d in &diags {
+            writeln!(out, "{d}").context("writing to stdout")?;
+        }
+        anyhow::bail!("{} problem(s) in {}", diags.len(), path.display());
+    }
+    let count = if path.is_dir() { workflows::load_dir(path).map(|s| s.len()).unwrap_or(0) } else { 1 };
+    println!("{count} scripts OK");
+    Ok(())
+}
+
+/// Verifies the fetched model files and loads them on a blocking thread.
+async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn LanguageModel>> {
+    let config = config.clone();
+    let model = tokio::task::spawn_blocking(move || -> anyhow::Result<inference::CandleModel> {
+        let paths = inference::resolve(&config, false, false)
+            .context("model files missing or damaged (run `agent models fetch`)")?;
+        inference::CandleModel::load(&config, &paths).context("loading the model")
+    })
+    .await
+    .context("model loader panicked")??;
+    Ok(Arc::new(model))
+}
+
+/// One JSON line per patient message read from stdin: intent, slots, red flag, confidence.
+/// The engine needs an EHR to exist; understanding a line never calls it, so the configured
+/// one is used without connecting.
+pub async fn understand(settings: &Settings) -> anyhow::Result<()> {
+    let model = load_model(&settings.model).await?;
+    let ehr: Arc<dyn Ehr> = Arc::new(FhirClient::new(&settings.fhir).context("configuring the FHIR client")?);
+    let engine = Engine::with_builtin_scripts(ehr, Arc::new(ModelUnderstand::new(model))).context("loading the workflow scripts")?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
+    // stdin is blocking: read it on its own thread.
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut count = 0usize;
+    while let Some(line) = rx.recv().await {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value = workflows::understand_line(&engine, line.trim(), Utc::now()).await;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{value}").context("writing to stdout")?;
+        out.flush().context("writing to stdout")?;
+        count += 1;
+    }
+    tracing::info!(count, "lines understood");
+    Ok(())
+}
+
+/// Runs the conversation cases in `dir` against the real model and a fresh seeded sekmet per
+/// case; prints per-case results and per-script branch coverage; fails when any case fails.
+pub async fn test(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
+    let model = load_model(&settings.model).await?;
+    let factory = RealFactory {
+        venv: settings.demo_ehr.venv.clone(),
+        understand: Arc::new(ModelUnderstand::new(model)),
+        current: Mutex::new(None),
+    };
+    let report = workflows::convtest::run_conversation_tests(dir, &factory).await.context("running the conversation cases")?;
+    factory.current.lock().map(|mut c| c.take()).ok();
+    print_report(&report);
+    let failed = report.cases.iter().filter(|c| !c.passed).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} conversation cases failed", report.cases.len());
+    }
+    Ok(())
+}
+
+fn print_report(report: &ConversationReport) {
+    for c in &report.cases {
+        println!("{} {} ({})", if c.passed { "PASS" } else { "FAIL" }, c.name, c.file);
+        for f in &c.failures {
+            println!("    {f}");
+        }
+    }
+    for s in &report.coverage {
+        let pct = if s.total == 0 { 100.0 } else { 100.0 * s.covered as f64 / s.total as f64 };
+        println!("coverage {} v{}: {}/{} branches ({pct:.0}%)", s.script, s.version, s.covered, s.total);
+        if !s.uncovered.is_empty() {
+            println!("    not taken: {}", s.uncovered.join(", "));
+        }
+    }
+    let passed = report.cases.iter().filter(|c| c.passed).count();
+    println!("{passed} of {} cases passed", report.cases.len());
+}
+
+/// Each case gets its own sekmet, seeded for the case's day, so bookings and cancellations
+/// of one case never leak into another.
+struct RealFactory {
+    venv: std::path::PathBuf,
+    understand: Arc<ModelUnderstand>,
+    /// The server of the case now running (dropped, so stopped, when the next case starts).
+    current: Mutex<Option<Sekmet>>,
+}
+
+/// A case's `fixture`: a demo patient's first name (`john`, `maria`, `aisha`, `wei`;
+/// `default` is John), optionally `+appointment` for one booked appointment to start with.
+struct Fixture {
+    patient: String,
+    booked: bool,
+}
+
+fn parse_fixture(s: &str) -> workflows::Result<Fixture> {
+    let (name, extra) = s.split_once('+').unwrap_or((s, ""));
+    let booked = match extra {
+        "" => false,
+        "appointment" => true,
+        other => return Err(workflows::Error::Invalid(format!("unknown fixture option '{other}'"))),
+    };
+    let patient = if name == "default" { "john" } else { name };
+    if !["john", "maria", "aisha", "wei"].contains(&patient) {
+        return Err(workflows::Error::Invalid(format!("unknown fixture '{name}' (john, maria, aisha, wei)")));
+    }
+    Ok(Fixture { patient: patient.to_owned(), booked })
+}
+
+fn patient_of(demo: &DemoData, first_name: &str) -> workflows::Result<PatientId> {
+    demo.patients
+        .iter()
+        .find(|p| p.display_name.split_whitespace().next().is_some_and(|n| n.to_lowercase().starts_with(&first_name[..3])))
+        .map(|p| p.id.clone())
+        .ok_or_else(|| workflows::Error::Invalid(format!("seed has no patient '{first_name}'")))
+}
+
+/// Books the first free slot from `now` on for `patient` (the appointment a cancel or
+/// reschedule case works on).
+async fn book_first(client: &FhirClient, patient: &PatientId, now: DateTime<Utc>) -> workflows::Result<()> {
+    let q = SlotQuery { from: Some(now), limit: 1, ..SlotQuery::default() };
+    let slot = client.free_slots(&q).await?.into_iter().next().ok_or_else(|| workflows::Error::State("seed has no free slot".into()))?;
+    let key = IdempotencyKey(format!("convtest-{}", slot.id));
+    client.book(patient, &slot.id, &key).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl EngineFactory for RealFactory {
+    async fn engine(&self, case: &ConversationCase) -> workflows::Result<(Engine, PatientId)> {
+        let fixture = parse_fixture(&case.fixture)?;
+        let now = case.now.unwrap_or_else(Utc::now);
+        // Stop the previous case's server first.
+        self.current.lock().map(|mut c| c.take()).ok();
+        let opts = SekmetOptions { venv: Some(self.venv.clone()), ..SekmetOptions::default() };
+        let sekmet = Sekmet::start_async(opts).await?;
+        let client = FhirClient::new(&sekmet.config())?;
+        let demo = fhir_client::seed::seed_demo(&client, now.date_naive()).await?;
+        let patient = patient_of(&demo, &fixture.patient)?;
+        if fixture.booked {
+            book_first(&client, &patient, now).await?;
+        }
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some(sekmet);
+        }
+        let discharge = demo.discharges.iter().find(|d| d.patient == patient).map(|d| d.encounter.clone());
+        let ehr = CaseEhr { inner: client, discharge };
+        let engine = Engine::with_builtin_scripts(Arc::new(ehr), self.understand.clone())?;
+        Ok((engine, patient))
+    }
+}
+
+/// The encounter id the case runner passes with a discharge event; it stands for "this
+/// patient's discharge", which only the seeded server knows.
+const PLACEHOLDER_ENCOUNTER: &str = "enc-test";
+
+/// The real client, with the runner's placeholder encounter replaced by the fixture patient's
+/// seeded discharge (kept as is when the patient has none, so the write fails as it would for
+/// an unknown encounter). Everything else goes straight to the server.
+struct CaseEhr {
+    inner: FhirClient,
+    discharge: Option<EncounterId>,
+}
+
+type FhirResult<T> = fhir_client::Result<T>;
+
+#[async_trait]
+impl Ehr for CaseEhr {
+    async fn ping(&self) -> FhirResult<()> {
+        self.inner.ping().await
+    }
+    async fn patient_name(&self, p: &PatientId) -> FhirResult<Option<String>> {
+        self.inner.patient_name(p).await
+    }
+    async fn free_slots(&self, q: &SlotQuery) -> FhirResult<Vec<FreeSlot>> {
+        self.inner.free_slots(q).await
+    }
+    async fn book(&self, p: &PatientId, s: &SlotId, k: &IdempotencyKey) -> FhirResult<Appointment> {
+        self.inner.book(p, s, k).await
+    }
+    async fn upcoming_appointments(&self, p: &PatientId) -> FhirResult<Vec<Appointment>> {
+        self.inner.upcoming_appointments(p).await
+    }
+    async fn reschedule(&self, p: &PatientId, a: &AppointmentId, s: &SlotId, k: &IdempotencyKey) -> FhirResult<Appointment> {
+        self.inner.reschedule(p, a, s, k).await
+    }
+    async fn cancel(&self, p: &PatientId, a: &AppointmentId) -> FhirResult<()> {
+        self.inner.cancel(p, a).await
+    }
+    async fn active_medications(&self, p: &PatientId) -> FhirResult<Vec<ActiveMedication>> {
+        self.inner.active_medications(p).await
+    }
+    async fn request_refill(&self, p: &PatientId, m: &MedicationRequestId, note: &str, k: &IdempotencyKey) -> FhirResult<RefillTask> {
+        self.inner.request_refill(p, m, note, k).await
+    }
+    async fn refill_task(&self, p: &PatientId, t: &TaskId) -> FhirResult<RefillTask> {
+        self.inner.refill_task(p, t).await
+    }
+    async fn recent_discharges(&self, p: &PatientId, since: DateTime<Utc>) -> FhirResult<Vec<Discharge>> {
+        self.inner.recent_discharges(p, since).await
+    }
+    async fn submit_questionnaire_response(
+        &self,
+        p: &PatientId,
+        q: &str,
+        e: Option<&EncounterId>,
+        answers: &[Answer],
+        k: &IdempotencyKey,
+    ) -> FhirResult<ResourceRef> {
+        let e = match (e, &self.discharge) {
+            (Some(given), Some(seeded)) if given.as_str() == PLACEHOLDER_ENCOUNTER => Some(seeded),
+            (given, _) => given,
+        };
+        self.inner.submit_questionnaire_response(p, q, e, answers, k).await
+    }
+}
