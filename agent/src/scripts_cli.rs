@@ -3,12 +3,13 @@
 //! so what passes here is what the service will do.
 
 use std::io::{BufRead, Write};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use fhir_client::sekmet::{Sekmet, SekmetOptions};
 use fhir_client::seed::DemoData;
 use fhir_client::{
@@ -85,13 +86,9 @@ pub async fn understand(settings: &Settings) -> anyhow::Result<()> {
 /// case; prints per-case results and per-script branch coverage; fails when any case fails.
 pub async fn test(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
     let model = load_model(&settings.model).await?;
-    let factory = RealFactory {
-        venv: settings.demo_ehr.venv.clone(),
-        understand: Arc::new(ModelUnderstand::new(model)),
-        current: Mutex::new(None),
-    };
+    let factory = RealFactory::new(settings.demo_ehr.venv.clone(), Arc::new(ModelUnderstand::new(model)));
     let report = workflows::convtest::run_conversation_tests(dir, &factory).await.context("running the conversation cases")?;
-    factory.current.lock().map(|mut c| c.take()).ok();
+    factory.stop_current().await;
     print_report(&report);
     let failed = report.cases.iter().filter(|c| !c.passed).count();
     if failed > 0 {
@@ -118,13 +115,99 @@ fn print_report(report: &ConversationReport) {
     println!("{passed} of {} cases passed", report.cases.len());
 }
 
-/// Each case gets its own sekmet, seeded for the case's day, so bookings and cancellations
-/// of one case never leak into another.
+/// Each case gets its own sekmet, started on a copy of a data folder seeded once for the
+/// case's day, so bookings and cancellations of one case never leak into another and no case
+/// pays for seeding.
 struct RealFactory {
-    venv: std::path::PathBuf,
+    venv: PathBuf,
     understand: Arc<ModelUnderstand>,
-    /// The server of the case now running (dropped, so stopped, when the next case starts).
-    current: Mutex<Option<Sekmet>>,
+    /// Seeded, stopped data folders by seed day, with what the seed made.
+    templates: tokio::sync::Mutex<HashMap<NaiveDate, (ScratchDir, DemoData)>>,
+    /// The server of the case now running and its data folder (replaced by the next case).
+    current: Mutex<Option<(Sekmet, ScratchDir)>>,
+}
+
+impl RealFactory {
+    fn new(venv: PathBuf, understand: Arc<ModelUnderstand>) -> Self {
+        Self { venv, understand, templates: tokio::sync::Mutex::new(HashMap::new()), current: Mutex::new(None) }
+    }
+
+    async fn start(&self, data_dir: PathBuf) -> workflows::Result<Sekmet> {
+        let opts = SekmetOptions { venv: Some(self.venv.clone()), data_dir: Some(data_dir), ..SekmetOptions::default() };
+        Ok(Sekmet::start_async(opts).await?)
+    }
+
+    /// A fresh copy of the data folder seeded for `day` (seeding it first if needed).
+    async fn seeded_copy(&self, day: NaiveDate) -> workflows::Result<(ScratchDir, DemoData)> {
+        let mut templates = self.templates.lock().await;
+        if !templates.contains_key(&day) {
+            let dir = temp_dir("convtest-seed-")?;
+            let sekmet = self.start(dir.path().to_path_buf()).await?;
+            let demo = fhir_client::seed::seed_demo(&FhirClient::new(&sekmet.config())?, day).await?;
+            stop(sekmet).await;
+            templates.insert(day, (dir, demo));
+        }
+        let (template, demo) = &templates[&day];
+        let copy = temp_dir("convtest-case-")?;
+        let (from, to) = (template.path().to_path_buf(), copy.path().to_path_buf());
+        tokio::task::spawn_blocking(move || copy_dir(&from, &to))
+            .await
+            .map_err(|_| workflows::Error::State("copy task failed".into()))?
+            .map_err(|e| workflows::Error::State(format!("copying the seeded EHR: {e}")))?;
+        Ok((copy, demo.clone()))
+    }
+
+    /// Stops the previous case's server (on a blocking thread: stopping waits for it).
+    async fn stop_current(&self) {
+        let old = self.current.lock().ok().and_then(|mut c| c.take());
+        if let Some((sekmet, dir)) = old {
+            stop(sekmet).await;
+            drop(dir);
+        }
+    }
+}
+
+async fn stop(sekmet: Sekmet) {
+    let _ = tokio::task::spawn_blocking(move || drop(sekmet)).await;
+}
+
+/// A folder under the system temp dir, removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(prefix: &str) -> workflows::Result<ScratchDir> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("{prefix}{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).map_err(|e| workflows::Error::State(format!("temporary folder: {e}")))?;
+    Ok(ScratchDir(path))
+}
+
+/// Copies the files under `from` into `to` (folders created as needed).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// A case's `fixture`: a demo patient's first name (`john`, `maria`, `aisha`, `wei`;
@@ -156,10 +239,10 @@ fn patient_of(demo: &DemoData, first_name: &str) -> workflows::Result<PatientId>
         .ok_or_else(|| workflows::Error::Invalid(format!("seed has no patient '{first_name}'")))
 }
 
-/// Books the first free slot from `now` on for `patient` (the appointment a cancel or
-/// reschedule case works on).
+/// Books the first free slot from the day after `now` for `patient` (the appointment a cancel
+/// or reschedule case works on; the EHR lists only appointments still ahead).
 async fn book_first(client: &FhirClient, patient: &PatientId, now: DateTime<Utc>) -> workflows::Result<()> {
-    let q = SlotQuery { from: Some(now), limit: 1, ..SlotQuery::default() };
+    let q = SlotQuery { from: Some(now + chrono::Duration::days(1)), limit: 1, ..SlotQuery::default() };
     let slot = client.free_slots(&q).await?.into_iter().next().ok_or_else(|| workflows::Error::State("seed has no free slot".into()))?;
     let key = IdempotencyKey(format!("convtest-{}", slot.id));
     client.book(patient, &slot.id, &key).await?;
@@ -171,18 +254,16 @@ impl EngineFactory for RealFactory {
     async fn engine(&self, case: &ConversationCase) -> workflows::Result<(Engine, PatientId)> {
         let fixture = parse_fixture(&case.fixture)?;
         let now = case.now.unwrap_or_else(Utc::now);
-        // Stop the previous case's server first.
-        self.current.lock().map(|mut c| c.take()).ok();
-        let opts = SekmetOptions { venv: Some(self.venv.clone()), ..SekmetOptions::default() };
-        let sekmet = Sekmet::start_async(opts).await?;
+        self.stop_current().await;
+        let (dir, demo) = self.seeded_copy(now.date_naive()).await?;
+        let sekmet = self.start(dir.path().to_path_buf()).await?;
         let client = FhirClient::new(&sekmet.config())?;
-        let demo = fhir_client::seed::seed_demo(&client, now.date_naive()).await?;
         let patient = patient_of(&demo, &fixture.patient)?;
         if fixture.booked {
             book_first(&client, &patient, now).await?;
         }
         if let Ok(mut c) = self.current.lock() {
-            *c = Some(sekmet);
+            *c = Some((sekmet, dir));
         }
         let discharge = demo.discharges.iter().find(|d| d.patient == patient).map(|d| d.encounter.clone());
         let ehr = CaseEhr { inner: client, discharge };
