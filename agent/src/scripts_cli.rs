@@ -87,8 +87,9 @@ pub async fn understand(settings: &Settings) -> anyhow::Result<()> {
 pub async fn test(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
     let model = load_model(&settings.model).await?;
     let factory = RealFactory::new(settings.demo_ehr.venv.clone(), Arc::new(ModelUnderstand::new(model)));
-    let report = workflows::convtest::run_conversation_tests(dir, &factory).await.context("running the conversation cases")?;
-    factory.stop_current().await;
+    let result = workflows::convtest::run_conversation_tests(dir, &factory).await;
+    factory.shutdown().await;
+    let report = result.context("running the conversation cases")?;
     print_report(&report);
     let failed = report.cases.iter().filter(|c| !c.passed).count();
     if failed > 0 {
@@ -117,28 +118,33 @@ fn print_report(report: &ConversationReport) {
 
 /// Each case gets its own sekmet, started on a copy of a data folder seeded once for the
 /// case's day, so bookings and cancellations of one case never leak into another and no case
-/// pays for seeding.
+/// pays for seeding. The next case's server starts while the current case runs.
 struct RealFactory {
-    venv: PathBuf,
+    servers: Arc<Servers>,
     understand: Arc<ModelUnderstand>,
-    /// Seeded, stopped data folders by seed day, with what the seed made.
-    templates: tokio::sync::Mutex<HashMap<NaiveDate, (ScratchDir, DemoData)>>,
-    /// The server of the case now running and its data folder (replaced by the next case).
-    current: Mutex<Option<(Sekmet, ScratchDir)>>,
+    /// The server of the case now running (retired when the next case starts).
+    current: Mutex<Option<Ready>>,
+    /// A server being started for the next case, and the day it is seeded for.
+    spare: tokio::sync::Mutex<Option<(NaiveDate, tokio::task::JoinHandle<workflows::Result<Ready>>)>>,
 }
 
-impl RealFactory {
-    fn new(venv: PathBuf, understand: Arc<ModelUnderstand>) -> Self {
-        Self { venv, understand, templates: tokio::sync::Mutex::new(HashMap::new()), current: Mutex::new(None) }
-    }
+/// A running server, its data folder, and what the seed made (dropped in that order).
+type Ready = (Sekmet, ScratchDir, DemoData);
 
+struct Servers {
+    venv: PathBuf,
+    /// Seeded, stopped data folders by seed day, with what the seed made.
+    templates: tokio::sync::Mutex<HashMap<NaiveDate, (ScratchDir, DemoData)>>,
+}
+
+impl Servers {
     async fn start(&self, data_dir: PathBuf) -> workflows::Result<Sekmet> {
         let opts = SekmetOptions { venv: Some(self.venv.clone()), data_dir: Some(data_dir), ..SekmetOptions::default() };
         Ok(Sekmet::start_async(opts).await?)
     }
 
-    /// A fresh copy of the data folder seeded for `day` (seeding it first if needed).
-    async fn seeded_copy(&self, day: NaiveDate) -> workflows::Result<(ScratchDir, DemoData)> {
+    /// A server on a fresh copy of the data folder seeded for `day` (seeding it first if needed).
+    async fn prepare(self: Arc<Self>, day: NaiveDate) -> workflows::Result<Ready> {
         let mut templates = self.templates.lock().await;
         if !templates.contains_key(&day) {
             let dir = temp_dir("convtest-seed-")?;
@@ -148,23 +154,63 @@ impl RealFactory {
             templates.insert(day, (dir, demo));
         }
         let (template, demo) = &templates[&day];
+        let demo = demo.clone();
         let copy = temp_dir("convtest-case-")?;
         let (from, to) = (template.path().to_path_buf(), copy.path().to_path_buf());
+        drop(templates);
         tokio::task::spawn_blocking(move || copy_dir(&from, &to))
             .await
             .map_err(|_| workflows::Error::State("copy task failed".into()))?
             .map_err(|e| workflows::Error::State(format!("copying the seeded EHR: {e}")))?;
-        Ok((copy, demo.clone()))
+        let sekmet = self.start(copy.path().to_path_buf()).await?;
+        Ok((sekmet, copy, demo))
+    }
+}
+
+impl RealFactory {
+    fn new(venv: PathBuf, understand: Arc<ModelUnderstand>) -> Self {
+        let servers = Arc::new(Servers { venv, templates: tokio::sync::Mutex::new(HashMap::new()) });
+        Self { servers, understand, current: Mutex::new(None), spare: tokio::sync::Mutex::new(None) }
     }
 
-    /// Stops the previous case's server (on a blocking thread: stopping waits for it).
-    async fn stop_current(&self) {
+    /// A server for `day`: the spare when it was started for that day, else a new one; then
+    /// starts the spare for the next case.
+    async fn take_server(&self, day: NaiveDate) -> workflows::Result<Ready> {
+        let mut spare = self.spare.lock().await;
+        let ready = match spare.take() {
+            Some((d, handle)) if d == day => join(handle).await?,
+            other => {
+                if let Some((_, handle)) = other {
+                    join(handle).await.map(retire).ok();
+                }
+                self.servers.clone().prepare(day).await?
+            }
+        };
+        *spare = Some((day, tokio::spawn(self.servers.clone().prepare(day))));
+        Ok(ready)
+    }
+
+    /// Stops every server (the last case's and the spare), waiting for them.
+    async fn shutdown(&self) {
         let old = self.current.lock().ok().and_then(|mut c| c.take());
-        if let Some((sekmet, dir)) = old {
-            stop(sekmet).await;
-            drop(dir);
+        if let Some(ready) = old {
+            let _ = tokio::task::spawn_blocking(move || drop(ready)).await;
+        }
+        if let Some((_, handle)) = self.spare.lock().await.take() {
+            if let Ok(ready) = join(handle).await {
+                let _ = tokio::task::spawn_blocking(move || drop(ready)).await;
+            }
         }
     }
+}
+
+async fn join(handle: tokio::task::JoinHandle<workflows::Result<Ready>>) -> workflows::Result<Ready> {
+    handle.await.map_err(|_| workflows::Error::State("EHR start task failed".into()))?
+}
+
+/// Stops a server in the background (stopping waits for the process to exit).
+fn retire(ready: Ready) {
+    tokio::task::spawn_blocking(move || drop(ready));
 }
 
 async fn stop(sekmet: Sekmet) {
@@ -254,18 +300,19 @@ impl EngineFactory for RealFactory {
     async fn engine(&self, case: &ConversationCase) -> workflows::Result<(Engine, PatientId)> {
         let fixture = parse_fixture(&case.fixture)?;
         let now = case.now.unwrap_or_else(Utc::now);
-        self.stop_current().await;
-        let (dir, demo) = self.seeded_copy(now.date_naive()).await?;
-        let sekmet = self.start(dir.path().to_path_buf()).await?;
-        let client = FhirClient::new(&sekmet.config())?;
-        let patient = patient_of(&demo, &fixture.patient)?;
+        if let Some(old) = self.current.lock().ok().and_then(|mut c| c.take()) {
+            retire(old);
+        }
+        let ready = self.take_server(now.date_naive()).await?;
+        let client = FhirClient::new(&ready.0.config())?;
+        let patient = patient_of(&ready.2, &fixture.patient)?;
+        let discharge = ready.2.discharges.iter().find(|d| d.patient == patient).map(|d| d.encounter.clone());
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some(ready);
+        }
         if fixture.booked {
             book_first(&client, &patient, now).await?;
         }
-        if let Ok(mut c) = self.current.lock() {
-            *c = Some((sekmet, dir));
-        }
-        let discharge = demo.discharges.iter().find(|d| d.patient == patient).map(|d| d.encounter.clone());
         let ehr = CaseEhr { inner: client, discharge };
         let engine = Engine::with_builtin_scripts(Arc::new(ehr), self.understand.clone())?;
         Ok((engine, patient))
