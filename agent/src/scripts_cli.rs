@@ -383,3 +383,31 @@ impl Ehr for CaseEhr {
         self.inner.submit_questionnaire_response(p, q, e, answers, k).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures_name_a_demo_patient_and_optionally_a_booked_appointment() {
+        let f = parse_fixture("maria+appointment").unwrap();
+        assert_eq!((f.patient.as_str(), f.booked), ("maria", true));
+        let f = parse_fixture("default").unwrap();
+        assert_eq!((f.patient.as_str(), f.booked), ("john", false));
+        assert!(parse_fixture("bob").is_err());
+        assert!(parse_fixture("wei+discharge").is_err());
+    }
+
+    #[test]
+    fn copied_folders_keep_nested_files_and_scratch_folders_vanish_on_drop() {
+        let from = temp_dir("convtest-unit-from-").unwrap();
+        std::fs::create_dir_all(from.path().join("a/b")).unwrap();
+        std::fs::write(from.path().join("a/b/c.txt"), "seeded").unwrap();
+        let to = temp_dir("convtest-unit-to-").unwrap();
+        copy_dir(from.path(), to.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(to.path().join("a/b/c.txt")).unwrap(), "seeded");
+        let kept = to.path().to_path_buf();
+        drop(to);
+        assert!(!kept.exists());
+    }
+}
