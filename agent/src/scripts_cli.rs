@@ -2,18 +2,18 @@
 //! for scripts, run against the real model and (for tests) a real, freshly seeded FHIR server,
 //! so what passes here is what the service will do.
 
-use std::io::{BufRead, Write};
 use std::collections::HashMap;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use fhir_client::sekmet::{Sekmet, SekmetOptions};
 use fhir_client::seed::DemoData;
+use fhir_client::sekmet::{Sekmet, SekmetOptions};
 use fhir_client::{
-    ActiveMedication, Answer, Appointment, AppointmentId, Discharge, EncounterId, Ehr, FhirClient, FreeSlot, IdempotencyKey,
+    ActiveMedication, Answer, Appointment, AppointmentId, Discharge, Ehr, EncounterId, FhirClient, FreeSlot, IdempotencyKey,
     MedicationRequestId, PatientId, RefillTask, ResourceRef, SlotId, SlotQuery, TaskId,
 };
 use inference::LanguageModel;
@@ -277,10 +277,11 @@ fn parse_fixture(s: &str) -> workflows::Result<Fixture> {
     Ok(Fixture { patient: patient.to_owned(), booked })
 }
 
+/// The seeded patient whose first name (accents folded) is `first_name`.
 fn patient_of(demo: &DemoData, first_name: &str) -> workflows::Result<PatientId> {
     demo.patients
         .iter()
-        .find(|p| p.display_name.split_whitespace().next().is_some_and(|n| n.to_lowercase().starts_with(&first_name[..3])))
+        .find(|p| p.display_name.split_whitespace().next().is_some_and(|n| n.to_lowercase().replace('í', "i") == first_name))
         .map(|p| p.id.clone())
         .ok_or_else(|| workflows::Error::Invalid(format!("seed has no patient '{first_name}'")))
 }
