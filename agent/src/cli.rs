@@ -36,6 +36,26 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Workflow script commands.
+    Scripts {
+        #[command(subcommand)]
+        command: ScriptsCommand,
+    },
+    /// Read patient messages from stdin, one per line; print one JSON line per message
+    /// (intent, slots, red_flag, confidence) as the real model understands it.
+    Understand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScriptsCommand {
+    /// Check a script file or a folder of scripts; prints `path:line:col: message` per problem.
+    Validate { path: PathBuf },
+    /// Run conversation cases against the real model and a freshly seeded demo EHR per case;
+    /// prints pass/fail per case and branch coverage per script.
+    Test {
+        #[arg(default_value = "workflows/conversations")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{Command, ConfigCommand, EhrCommand, KeysCommand, ModelsCommand};
+use crate::cli::{Command, ConfigCommand, EhrCommand, KeysCommand, ModelsCommand, ScriptsCommand};
 use crate::config::{ConfigError, Settings};
 
 pub async fn run(command: Command, settings: Settings) -> ExitCode {
@@ -19,6 +19,9 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
             let path = out.unwrap_or_else(|| settings.crypto.key_file.clone());
             crate::crypto::init_key_file(&path).map(|p| println!("created {}", p.display()))
         }
+        Command::Scripts { command: ScriptsCommand::Validate { path } } => crate::scripts_cli::validate(&path),
+        Command::Scripts { command: ScriptsCommand::Test { dir } } => crate::scripts_cli::test(&settings, &dir).await,
+        Command::Understand => crate::scripts_cli::understand(&settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,7 @@ pub mod launch;
 pub mod metrics;
 pub mod outreach;
 pub mod routes;
+pub mod scripts_cli;
 pub mod session;
 pub mod state;
 pub mod store;

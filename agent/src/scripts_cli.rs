@@ -1,0 +1,414 @@
+//! `agent scripts validate`, `agent scripts test` and `agent understand`: the admin's tools
+//! for scripts, run against the real model and (for tests) a real, freshly seeded FHIR server,
+//! so what passes here is what the service will do.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use fhir_client::seed::DemoData;
+use fhir_client::sekmet::{Sekmet, SekmetOptions};
+use fhir_client::{
+    ActiveMedication, Answer, Appointment, AppointmentId, Discharge, Ehr, EncounterId, FhirClient, FreeSlot, IdempotencyKey,
+    MedicationRequestId, PatientId, RefillTask, ResourceRef, SlotId, SlotQuery, TaskId,
+};
+use inference::LanguageModel;
+use workflows::convtest::{ConversationCase, ConversationReport, EngineFactory};
+use workflows::Engine;
+
+use crate::config::Settings;
+use crate::understand::ModelUnderstand;
+
+/// Prints every diagnostic as `path:line:col: message`; fails when there is any.
+pub fn validate(path: &Path) -> anyhow::Result<()> {
+    let diags = workflows::validate_path(path);
+    if !diags.is_empty() {
+        let mut out = std::io::stdout().lock();
+        for d in &diags {
+            writeln!(out, "{d}").context("writing to stdout")?;
+        }
+        anyhow::bail!("{} problem(s) in {}", diags.len(), path.display());
+    }
+    let count = if path.is_dir() { workflows::load_dir(path).map(|s| s.len()).unwrap_or(0) } else { 1 };
+    println!("{count} scripts OK");
+    Ok(())
+}
+
+/// Verifies the fetched model files and loads them on a blocking thread.
+async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn LanguageModel>> {
+    let config = config.clone();
+    let model = tokio::task::spawn_blocking(move || -> anyhow::Result<inference::CandleModel> {
+        let paths = inference::resolve(&config, false, false)
+            .context("model files missing or damaged (run `agent models fetch`)")?;
+        inference::CandleModel::load(&config, &paths).context("loading the model")
+    })
+    .await
+    .context("model loader panicked")??;
+    Ok(Arc::new(model))
+}
+
+/// One JSON line per patient message read from stdin: intent, slots, red flag, confidence.
+/// The engine needs an EHR to exist; understanding a line never calls it, so the configured
+/// one is used without connecting.
+pub async fn understand(settings: &Settings) -> anyhow::Result<()> {
+    let model = load_model(&settings.model).await?;
+    let ehr: Arc<dyn Ehr> = Arc::new(FhirClient::new(&settings.fhir).context("configuring the FHIR client")?);
+    let engine = Engine::with_builtin_scripts(ehr, Arc::new(ModelUnderstand::new(model))).context("loading the workflow scripts")?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
+    // stdin is blocking: read it on its own thread.
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut count = 0usize;
+    while let Some(line) = rx.recv().await {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value = workflows::understand_line(&engine, line.trim(), Utc::now()).await;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{value}").context("writing to stdout")?;
+        out.flush().context("writing to stdout")?;
+        count += 1;
+    }
+    tracing::info!(count, "lines understood");
+    Ok(())
+}
+
+/// Runs the conversation cases in `dir` against the real model and a fresh seeded sekmet per
+/// case; prints per-case results and per-script branch coverage; fails when any case fails.
+pub async fn test(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
+    let model = load_model(&settings.model).await?;
+    let factory = RealFactory::new(settings.demo_ehr.venv.clone(), Arc::new(ModelUnderstand::new(model)));
+    let result = workflows::convtest::run_conversation_tests(dir, &factory).await;
+    factory.shutdown().await;
+    let report = result.context("running the conversation cases")?;
+    print_report(&report);
+    let failed = report.cases.iter().filter(|c| !c.passed).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} conversation cases failed", report.cases.len());
+    }
+    Ok(())
+}
+
+fn print_report(report: &ConversationReport) {
+    for c in &report.cases {
+        println!("{} {} ({})", if c.passed { "PASS" } else { "FAIL" }, c.name, c.file);
+        for f in &c.failures {
+            println!("    {f}");
+        }
+    }
+    for s in &report.coverage {
+        let pct = if s.total == 0 { 100.0 } else { 100.0 * s.covered as f64 / s.total as f64 };
+        println!("coverage {} v{}: {}/{} branches ({pct:.0}%)", s.script, s.version, s.covered, s.total);
+        if !s.uncovered.is_empty() {
+            println!("    not taken: {}", s.uncovered.join(", "));
+        }
+    }
+    let passed = report.cases.iter().filter(|c| c.passed).count();
+    println!("{passed} of {} cases passed", report.cases.len());
+}
+
+/// Each case gets its own sekmet, started on a copy of a data folder seeded once for the
+/// case's day, so bookings and cancellations of one case never leak into another and no case
+/// pays for seeding. The next case's server starts while the current case runs.
+struct RealFactory {
+    servers: Arc<Servers>,
+    understand: Arc<ModelUnderstand>,
+    /// The server of the case now running (retired when the next case starts).
+    current: Mutex<Option<Ready>>,
+    /// A server being started for the next case, and the day it is seeded for.
+    spare: tokio::sync::Mutex<Option<(NaiveDate, tokio::task::JoinHandle<workflows::Result<Ready>>)>>,
+}
+
+/// A running server, its data folder, and what the seed made (dropped in that order).
+type Ready = (Sekmet, ScratchDir, DemoData);
+
+struct Servers {
+    venv: PathBuf,
+    /// Seeded, stopped data folders by seed day, with what the seed made.
+    templates: tokio::sync::Mutex<HashMap<NaiveDate, (ScratchDir, DemoData)>>,
+}
+
+impl Servers {
+    async fn start(&self, data_dir: PathBuf) -> workflows::Result<Sekmet> {
+        let opts = SekmetOptions { venv: Some(self.venv.clone()), data_dir: Some(data_dir), ..SekmetOptions::default() };
+        Ok(Sekmet::start_async(opts).await?)
+    }
+
+    /// A server on a fresh copy of the data folder seeded for `day` (seeding it first if needed).
+    async fn prepare(self: Arc<Self>, day: NaiveDate) -> workflows::Result<Ready> {
+        let mut templates = self.templates.lock().await;
+        if !templates.contains_key(&day) {
+            let dir = temp_dir("convtest-seed-")?;
+            let sekmet = self.start(dir.path().to_path_buf()).await?;
+            let demo = fhir_client::seed::seed_demo(&FhirClient::new(&sekmet.config())?, day).await?;
+            stop(sekmet).await;
+            templates.insert(day, (dir, demo));
+        }
+        let (template, demo) = &templates[&day];
+        let demo = demo.clone();
+        let copy = temp_dir("convtest-case-")?;
+        let (from, to) = (template.path().to_path_buf(), copy.path().to_path_buf());
+        drop(templates);
+        tokio::task::spawn_blocking(move || copy_dir(&from, &to))
+            .await
+            .map_err(|_| workflows::Error::State("copy task failed".into()))?
+            .map_err(|e| workflows::Error::State(format!("copying the seeded EHR: {e}")))?;
+        let sekmet = self.start(copy.path().to_path_buf()).await?;
+        Ok((sekmet, copy, demo))
+    }
+}
+
+impl RealFactory {
+    fn new(venv: PathBuf, understand: Arc<ModelUnderstand>) -> Self {
+        let servers = Arc::new(Servers { venv, templates: tokio::sync::Mutex::new(HashMap::new()) });
+        Self { servers, understand, current: Mutex::new(None), spare: tokio::sync::Mutex::new(None) }
+    }
+
+    /// A server for `day`: the spare when it was started for that day, else a new one; then
+    /// starts the spare for the next case.
+    async fn take_server(&self, day: NaiveDate) -> workflows::Result<Ready> {
+        let mut spare = self.spare.lock().await;
+        let ready = match spare.take() {
+            Some((d, handle)) if d == day => join(handle).await?,
+            other => {
+                if let Some((_, handle)) = other {
+                    join(handle).await.map(retire).ok();
+                }
+                self.servers.clone().prepare(day).await?
+            }
+        };
+        *spare = Some((day, tokio::spawn(self.servers.clone().prepare(day))));
+        Ok(ready)
+    }
+
+    /// Stops every server (the last case's and the spare), waiting for them.
+    async fn shutdown(&self) {
+        let old = self.current.lock().ok().and_then(|mut c| c.take());
+        if let Some(ready) = old {
+            let _ = tokio::task::spawn_blocking(move || drop(ready)).await;
+        }
+        if let Some((_, handle)) = self.spare.lock().await.take() {
+            if let Ok(ready) = join(handle).await {
+                let _ = tokio::task::spawn_blocking(move || drop(ready)).await;
+            }
+        }
+    }
+}
+
+async fn join(handle: tokio::task::JoinHandle<workflows::Result<Ready>>) -> workflows::Result<Ready> {
+    handle.await.map_err(|_| workflows::Error::State("EHR start task failed".into()))?
+}
+
+/// Stops a server in the background (stopping waits for the process to exit).
+fn retire(ready: Ready) {
+    tokio::task::spawn_blocking(move || drop(ready));
+}
+
+async fn stop(sekmet: Sekmet) {
+    let _ = tokio::task::spawn_blocking(move || drop(sekmet)).await;
+}
+
+/// A folder under the system temp dir, removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(prefix: &str) -> workflows::Result<ScratchDir> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("{prefix}{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).map_err(|e| workflows::Error::State(format!("temporary folder: {e}")))?;
+    Ok(ScratchDir(path))
+}
+
+/// Copies the files under `from` into `to` (folders created as needed).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// A case's `fixture`: a demo patient's first name (`john`, `maria`, `aisha`, `wei`;
+/// `default` is John), optionally `+appointment` for one booked appointment to start with.
+struct Fixture {
+    patient: String,
+    booked: bool,
+}
+
+fn parse_fixture(s: &str) -> workflows::Result<Fixture> {
+    let (name, extra) = s.split_once('+').unwrap_or((s, ""));
+    let booked = match extra {
+        "" => false,
+        "appointment" => true,
+        other => return Err(workflows::Error::Invalid(format!("unknown fixture option '{other}'"))),
+    };
+    let patient = if name == "default" { "john" } else { name };
+    if !["john", "maria", "aisha", "wei"].contains(&patient) {
+        return Err(workflows::Error::Invalid(format!("unknown fixture '{name}' (john, maria, aisha, wei)")));
+    }
+    Ok(Fixture { patient: patient.to_owned(), booked })
+}
+
+/// The seeded patient whose first name (accents folded) is `first_name`.
+fn patient_of(demo: &DemoData, first_name: &str) -> workflows::Result<PatientId> {
+    demo.patients
+        .iter()
+        .find(|p| p.display_name.split_whitespace().next().is_some_and(|n| n.to_lowercase().replace('í', "i") == first_name))
+        .map(|p| p.id.clone())
+        .ok_or_else(|| workflows::Error::Invalid(format!("seed has no patient '{first_name}'")))
+}
+
+/// Books the first free slot from the day after `now` for `patient` (the appointment a cancel
+/// or reschedule case works on; the EHR lists only appointments still ahead).
+async fn book_first(client: &FhirClient, patient: &PatientId, now: DateTime<Utc>) -> workflows::Result<()> {
+    let q = SlotQuery { from: Some(now + chrono::Duration::days(1)), limit: 1, ..SlotQuery::default() };
+    let slot = client.free_slots(&q).await?.into_iter().next().ok_or_else(|| workflows::Error::State("seed has no free slot".into()))?;
+    let key = IdempotencyKey(format!("convtest-{}", slot.id));
+    client.book(patient, &slot.id, &key).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl EngineFactory for RealFactory {
+    async fn engine(&self, case: &ConversationCase) -> workflows::Result<(Engine, PatientId)> {
+        let fixture = parse_fixture(&case.fixture)?;
+        let now = case.now.unwrap_or_else(Utc::now);
+        if let Some(old) = self.current.lock().ok().and_then(|mut c| c.take()) {
+            retire(old);
+        }
+        let ready = self.take_server(now.date_naive()).await?;
+        let client = FhirClient::new(&ready.0.config())?;
+        let patient = patient_of(&ready.2, &fixture.patient)?;
+        let discharge = ready.2.discharges.iter().find(|d| d.patient == patient).map(|d| d.encounter.clone());
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some(ready);
+        }
+        if fixture.booked {
+            book_first(&client, &patient, now).await?;
+        }
+        let ehr = CaseEhr { inner: client, discharge };
+        let engine = Engine::with_builtin_scripts(Arc::new(ehr), self.understand.clone())?;
+        Ok((engine, patient))
+    }
+}
+
+/// The encounter id the case runner passes with a discharge event; it stands for "this
+/// patient's discharge", which only the seeded server knows.
+const PLACEHOLDER_ENCOUNTER: &str = "enc-test";
+
+/// The real client, with the runner's placeholder encounter replaced by the fixture patient's
+/// seeded discharge (kept as is when the patient has none, so the write fails as it would for
+/// an unknown encounter). Everything else goes straight to the server.
+struct CaseEhr {
+    inner: FhirClient,
+    discharge: Option<EncounterId>,
+}
+
+type FhirResult<T> = fhir_client::Result<T>;
+
+#[async_trait]
+impl Ehr for CaseEhr {
+    async fn ping(&self) -> FhirResult<()> {
+        self.inner.ping().await
+    }
+    async fn patient_name(&self, p: &PatientId) -> FhirResult<Option<String>> {
+        self.inner.patient_name(p).await
+    }
+    async fn free_slots(&self, q: &SlotQuery) -> FhirResult<Vec<FreeSlot>> {
+        self.inner.free_slots(q).await
+    }
+    async fn book(&self, p: &PatientId, s: &SlotId, k: &IdempotencyKey) -> FhirResult<Appointment> {
+        self.inner.book(p, s, k).await
+    }
+    async fn upcoming_appointments(&self, p: &PatientId) -> FhirResult<Vec<Appointment>> {
+        self.inner.upcoming_appointments(p).await
+    }
+    async fn reschedule(&self, p: &PatientId, a: &AppointmentId, s: &SlotId, k: &IdempotencyKey) -> FhirResult<Appointment> {
+        self.inner.reschedule(p, a, s, k).await
+    }
+    async fn cancel(&self, p: &PatientId, a: &AppointmentId) -> FhirResult<()> {
+        self.inner.cancel(p, a).await
+    }
+    async fn active_medications(&self, p: &PatientId) -> FhirResult<Vec<ActiveMedication>> {
+        self.inner.active_medications(p).await
+    }
+    async fn request_refill(&self, p: &PatientId, m: &MedicationRequestId, note: &str, k: &IdempotencyKey) -> FhirResult<RefillTask> {
+        self.inner.request_refill(p, m, note, k).await
+    }
+    async fn refill_task(&self, p: &PatientId, t: &TaskId) -> FhirResult<RefillTask> {
+        self.inner.refill_task(p, t).await
+    }
+    async fn recent_discharges(&self, p: &PatientId, since: DateTime<Utc>) -> FhirResult<Vec<Discharge>> {
+        self.inner.recent_discharges(p, since).await
+    }
+    async fn submit_questionnaire_response(
+        &self,
+        p: &PatientId,
+        q: &str,
+        e: Option<&EncounterId>,
+        answers: &[Answer],
+        k: &IdempotencyKey,
+    ) -> FhirResult<ResourceRef> {
+        let e = match (e, &self.discharge) {
+            (Some(given), Some(seeded)) if given.as_str() == PLACEHOLDER_ENCOUNTER => Some(seeded),
+            (given, _) => given,
+        };
+        self.inner.submit_questionnaire_response(p, q, e, answers, k).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures_name_a_demo_patient_and_optionally_a_booked_appointment() {
+        let f = parse_fixture("maria+appointment").unwrap();
+        assert_eq!((f.patient.as_str(), f.booked), ("maria", true));
+        let f = parse_fixture("default").unwrap();
+        assert_eq!((f.patient.as_str(), f.booked), ("john", false));
+        assert!(parse_fixture("bob").is_err());
+        assert!(parse_fixture("wei+discharge").is_err());
+    }
+
+    #[test]
+    fn copied_folders_keep_nested_files_and_scratch_folders_vanish_on_drop() {
+        let from = temp_dir("convtest-unit-from-").unwrap();
+        std::fs::create_dir_all(from.path().join("a/b")).unwrap();
+        std::fs::write(from.path().join("a/b/c.txt"), "seeded").unwrap();
+        let to = temp_dir("convtest-unit-to-").unwrap();
+        copy_dir(from.path(), to.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(to.path().join("a/b/c.txt")).unwrap(), "seeded");
+        let kept = to.path().to_path_buf();
+        drop(to);
+        assert!(!kept.exists());
+    }
+}

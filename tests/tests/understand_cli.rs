@@ -1,0 +1,73 @@
+//! `agent understand` on the real binary and the real model: patient lines in, one JSON line
+//! out per line with intent, slots, red flag and confidence, in English and Spanish.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use e2e::{agent_command, ensure_models};
+use serde_json::Value;
+
+/// Feeds `lines` to `agent understand`; returns its JSON lines.
+fn understand(lines: &[&str]) -> Vec<Value> {
+    ensure_models();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = agent_command(dir.path())
+        .arg("understand")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run agent understand");
+    let mut stdin = child.stdin.take().unwrap();
+    for l in lines {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "agent understand failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn each_message_gets_intent_slots_red_flag_and_confidence() {
+    let out = understand(&[
+        "I need to book an appointment next tuesday afternoon",
+        "",
+        "Quiero cancelar mi cita",
+        "I have crushing chest pain",
+        "no chest pain, I just want a refill of my metoprolol",
+        "me duele mucho el pecho",
+    ]);
+    assert_eq!(out.len(), 5, "one line per non-empty message: {out:?}");
+    for v in &out {
+        let c = v["confidence"].as_f64().unwrap_or(-1.0);
+        assert!(v["intent"].is_string() && (0.0..=1.0).contains(&c), "{v}");
+        assert!(v["slots"].is_object() && v["red_flag"]["flag"].is_boolean(), "{v}");
+    }
+
+    let book = &out[0];
+    assert_eq!(book["intent"], "book", "{book}");
+    assert_eq!(book["lang"], "en");
+    assert_eq!(book["slots"]["date_window"]["part"], "afternoon", "{book}");
+    assert_eq!(book["red_flag"]["flag"], false);
+
+    let cancel = &out[1];
+    assert_eq!(cancel["intent"], "cancel", "{cancel}");
+    assert_eq!(cancel["lang"], "es");
+
+    let pain = &out[2];
+    assert_eq!(pain["red_flag"]["flag"], true, "{pain}");
+    assert_eq!(pain["red_flag"]["category"], "chest_pain");
+
+    let negated = &out[3];
+    assert_eq!(negated["red_flag"]["flag"], false, "a denied symptom is no red flag: {negated}");
+    assert!(negated["red_flag"]["category"].is_null());
+    assert_eq!(negated["intent"], "refill", "{negated}");
+
+    let es_pain = &out[4];
+    assert_eq!(es_pain["lang"], "es");
+    assert_eq!(es_pain["red_flag"]["category"], "chest_pain", "{es_pain}");
+}
