@@ -174,7 +174,7 @@ impl Understand for DatePieces {
         FakeUnderstand.choose(i, t, o).await
     }
     async fn extract(&self, _i: &str, text: &str, _s: &serde_json::Value) -> workflows::Result<serde_json::Value> {
-        Ok(if text.contains("birthday") {
+        Ok(if text.contains("birthday") || text.contains("wensday") {
             serde_json::json!({"weekday": "wednesday", "part_of_day": "teatime", "day_of_month": 77})
         } else {
             serde_json::json!({"weekday": "someday"})
@@ -193,7 +193,11 @@ async fn model_date_pieces_are_validated_and_computed_by_our_reader() {
     let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
     e.turn(&mut st, &patient, "I'd like to book an appointment", now()).await.unwrap();
     let out = e.turn(&mut st, &patient, "the day before my birthday", now()).await.unwrap();
-    // wednesday accepted; the invalid part of day and day of month dropped
+    // The model's weekday is not in the message: an invented date fills nothing.
+    assert!(out.slots.get("when").is_none(), "invented weekday accepted: {}", out.slots);
+    let out = e.turn(&mut st, &patient, "maybe wensday, around my birthday", now()).await.unwrap();
+    // A (misspelt) weekday the patient did write is accepted; the invalid part of day and day
+    // of month are dropped.
     assert_eq!(out.slots["when"]["date_window"]["from"], "2026-12-02");
     assert_eq!(out.slots["when"]["date_window"]["part"], serde_json::Value::Null);
     let mut st2 = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap().0;

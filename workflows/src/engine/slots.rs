@@ -103,8 +103,17 @@ impl Engine {
             }
         });
         let v = self.understand.extract(&prompts::extract_system(&schema), msg, &schema).await?;
-        let weekday = v.get("weekday").and_then(|x| x.as_str()).filter(|w| WEEKDAYS.contains(w));
-        let day = v.get("day_of_month").and_then(|x| x.as_u64()).filter(|d| (1..=31).contains(d));
+        // The model may only read what the patient wrote, never add to it: a weekday or a day
+        // of the month counts only when the message names it.
+        let w = words(msg);
+        let weekday = v
+            .get("weekday")
+            .and_then(|x| x.as_str())
+            .filter(|wd| WEEKDAYS.contains(wd) && names_weekday(&w, wd));
+        let day = v
+            .get("day_of_month")
+            .and_then(|x| x.as_u64())
+            .filter(|d| (1..=31).contains(d) && w.iter().any(|x| x.trim_end_matches(char::is_alphabetic) == d.to_string()));
         let part = v.get("part_of_day").and_then(|x| x.as_str()).filter(|p| PARTS.contains(p));
         let phrase = [weekday.map(str::to_string), day.map(|d| format!("the {d}")), part.map(str::to_string)];
         let phrase: Vec<String> = phrase.into_iter().flatten().collect();
@@ -174,6 +183,24 @@ impl Engine {
             _ => Pick::Unclear,
         })
     }
+}
+
+/// Whether the message's words name `weekday` (English, three-letter abbreviations, Spanish).
+fn names_weekday(w: &[String], weekday: &str) -> bool {
+    const SPANISH: [(&str, &str); 7] = [
+        ("monday", "lunes"),
+        ("tuesday", "martes"),
+        ("wednesday", "miercoles"),
+        ("thursday", "jueves"),
+        ("friday", "viernes"),
+        ("saturday", "sabado"),
+        ("sunday", "domingo"),
+    ];
+    let es = SPANISH.iter().find(|(en, _)| *en == weekday).map(|(_, es)| *es).unwrap_or("");
+    w.iter().any(|x| {
+        let x = crate::text::fold(x);
+        (x.len() >= 3 && weekday.starts_with(x.as_str())) || x == es || fuzzy_eq(&x, weekday)
+    })
 }
 
 /// "2", "option 2", "the second one", "la primera".
