@@ -181,7 +181,7 @@ async fn full_queue_answers_overloaded_and_a_dropped_stream_frees_its_place() {
     let started = std::time::Instant::now();
     let err = model.embed(vec!["hello".into()]).await.unwrap_err();
     assert!(matches!(err, Error::Overloaded));
-    assert!(started.elapsed() < Duration::from_millis(50), "overload must not wait");
+    assert!(started.elapsed() < Duration::from_millis(500), "overload must not wait");
     drop(stream);
     assert_eq!(model.queue_depth(), 0);
     let v = tokio::time::timeout(Duration::from_secs(30), model.embed(vec!["hello".into()])).await;
@@ -201,10 +201,10 @@ async fn cancelled_request_frees_its_place_and_is_skipped() {
     assert!(waiting.is_err(), "the choose should still be queued behind the story");
     assert_eq!(model.queue_depth(), 1, "the timed-out caller gave its place back");
     drop(stream);
-    let start = std::time::Instant::now();
-    let v = model.embed(vec!["after".into()]).await.unwrap();
-    assert_eq!(v.len(), 1);
-    assert!(start.elapsed() < Duration::from_secs(5));
+    let v = tokio::time::timeout(Duration::from_secs(60), model.embed(vec!["after".into()])).await;
+    assert_eq!(v.unwrap().unwrap().len(), 1);
+    let generated = model.stats().generated_tokens;
+    assert!(generated < 100, "the dropped story stopped early ({generated} of 400 tokens)");
     assert_eq!(model.stats().skipped, 1, "the abandoned choose never ran");
 }
 
