@@ -120,7 +120,7 @@ async fn connect_ehr(settings: &Settings) -> anyhow::Result<(FhirClient, Option<
 
 /// Verifies the fetched model files (no download here: `agent models fetch` does that) and
 /// loads them on a blocking thread.
-async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn LanguageModel>> {
+pub async fn load_candle(config: &inference::ModelConfig) -> anyhow::Result<inference::CandleModel> {
     let config = config.clone();
     let model = tokio::task::spawn_blocking(move || -> anyhow::Result<inference::CandleModel> {
         let paths = inference::resolve(&config, false, false)
@@ -130,7 +130,11 @@ async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn L
     .await
     .context("model loader panicked")??;
     tracing::info!(model = %model.info().id, "model loaded");
-    Ok(Arc::new(model))
+    Ok(model)
+}
+
+async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn LanguageModel>> {
+    Ok(Arc::new(load_candle(config).await?))
 }
 
 /// Serves `state`'s routes on `listener` until `shutdown` completes; in-flight requests finish.

@@ -31,6 +31,11 @@ pub enum Command {
         #[command(subcommand)]
         command: EhrCommand,
     },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Encryption key commands.
     Keys {
         #[command(subcommand)]
@@ -87,5 +92,15 @@ pub enum KeysCommand {
     Init {
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Time the local model: prefill, decode, first piece with a warm prefix, choose, extract,
+    /// embeddings, masking (medians over rounds; build with --release).
+    Model {
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
 }

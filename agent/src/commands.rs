@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{Command, ConfigCommand, EhrCommand, KeysCommand, ModelsCommand, ScriptsCommand};
+use crate::cli::{BenchCommand, Command, ConfigCommand, EhrCommand, KeysCommand, ModelsCommand, ScriptsCommand};
 use crate::config::{ConfigError, Settings};
 
 pub async fn run(command: Command, settings: Settings) -> ExitCode {
@@ -21,6 +21,7 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
         }
         Command::Scripts { command: ScriptsCommand::Validate { path } } => crate::scripts_cli::validate(&path),
         Command::Scripts { command: ScriptsCommand::Test { dir } } => crate::scripts_cli::test(&settings, &dir).await,
+        Command::Bench { command: BenchCommand::Model { rounds } } => bench_model(&settings, rounds).await,
         Command::Understand => crate::scripts_cli::understand(&settings).await,
     };
     match result {
@@ -86,5 +87,11 @@ async fn ehr_seed(settings: &Settings) -> anyhow::Result<()> {
         demo.discharges.len(),
         demo.created
     );
+    Ok(())
+}
+
+async fn bench_model(settings: &Settings, rounds: usize) -> anyhow::Result<()> {
+    let model = crate::app::load_candle(&settings.model).await?;
+    print!("{}", inference::bench::run(&model, rounds).await.context("running the benchmark")?);
     Ok(())
 }

@@ -38,17 +38,8 @@ pub fn validate(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Verifies the fetched model files and loads them on a blocking thread.
 async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn LanguageModel>> {
-    let config = config.clone();
-    let model = tokio::task::spawn_blocking(move || -> anyhow::Result<inference::CandleModel> {
-        let paths = inference::resolve(&config, false, false)
-            .context("model files missing or damaged (run `agent models fetch`)")?;
-        inference::CandleModel::load(&config, &paths).context("loading the model")
-    })
-    .await
-    .context("model loader panicked")??;
-    Ok(Arc::new(model))
+    Ok(Arc::new(crate::app::load_candle(config).await?))
 }
 
 /// One JSON line per patient message read from stdin: intent, slots, red flag, confidence.

@@ -80,6 +80,10 @@ fn every_subcommand_has_help() {
         vec!["models", "fetch", "--help"],
         vec!["ehr", "seed", "--help"],
         vec!["keys", "init", "--help"],
+        vec!["scripts", "validate", "--help"],
+        vec!["scripts", "test", "--help"],
+        vec!["understand", "--help"],
+        vec!["bench", "model", "--help"],
     ] {
         let out = agent_command(dir.path()).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
