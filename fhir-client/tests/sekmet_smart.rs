@@ -1,7 +1,10 @@
 #![cfg(feature = "sekmet")]
 //! SMART backend-services auth against sekmet with `server_auth: {types: [smart]}`: RS384 and
 //! ES384 client assertions get tokens, the token is cached, scopes are enforced, and a client
-//! signing with the wrong key is refused.
+//! signing with the wrong key is refused. The whole contract suite (tests/common) also runs here
+//! with SMART auth on.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,9 +62,19 @@ fn env() -> &'static Env {
     })
 }
 
-async fn client(id: &str, key: &str, alg: SmartAlg, scopes: &str) -> FhirClient {
-    let env = tokio::task::spawn_blocking(env).await.unwrap();
-    let cfg = FhirConfig {
+static CTX: OnceLock<common::Ctx> = OnceLock::new();
+
+/// The contract suite's context, seeded through an RS384 SMART client.
+async fn ctx() -> &'static common::Ctx {
+    tokio::task::spawn_blocking(|| CTX.get_or_init(|| common::Ctx::seed(smart_config(env(), "agent-rs", "rs", SmartAlg::RS384, "system/*.*"))))
+        .await
+        .unwrap()
+}
+
+contract_tests!(ctx);
+
+fn smart_config(env: &Env, id: &str, key: &str, alg: SmartAlg, scopes: &str) -> FhirConfig {
+    FhirConfig {
         auth: AuthConfig::Smart {
             client_id: id.into(),
             token_url: env.server.token_url(),
@@ -71,8 +84,12 @@ async fn client(id: &str, key: &str, alg: SmartAlg, scopes: &str) -> FhirClient 
             scopes: scopes.into(),
         },
         ..env.server.config()
-    };
-    FhirClient::new(&cfg).unwrap()
+    }
+}
+
+async fn client(id: &str, key: &str, alg: SmartAlg, scopes: &str) -> FhirClient {
+    let env = tokio::task::spawn_blocking(env).await.unwrap();
+    FhirClient::new(&smart_config(env, id, key, alg, scopes)).unwrap()
 }
 
 #[tokio::test]
