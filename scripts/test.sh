@@ -18,6 +18,8 @@ case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
 export AGENT_BIN="$target_dir/debug/agent"
 cargo build -p agent
 mkdir -p "$target_dir"
+# From here every suite runs even when an earlier one fails; the exit code reports any failure.
+set +e
 cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee "$target_dir/test-output.log"
 status=${PIPESTATUS[0]}
 
