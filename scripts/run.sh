@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p agent
-bin=target/release/agent
+bin=${CARGO_TARGET_DIR:-target}/release/agent
 "$bin" models fetch
 key=${AGENT__CRYPTO__KEY_FILE:-data/master.key}
 [ -f "$key" ] || "$bin" keys init --out "$key"
