@@ -204,10 +204,10 @@ async fn finish_turn(
         escalated: outcome.escalation.is_some(),
         finished: outcome.finished,
     };
-    let maabd = message_aad(conv_id, pid);
+    let msg_aad = message_aad(conv_id, pid);
     let mut messages = Vec::new();
     for m in said.iter().chain(replies.iter()) {
-        messages.push((m.role.clone(), seal_json(state, &maabd, m)?));
+        messages.push((m.role.clone(), seal_json(state, &msg_aad, m)?));
     }
     let now = state.clock.now_ms();
     let commit = TurnCommit {

@@ -99,14 +99,23 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A coarse, content-free description of an error for the log (type names, not messages).
+/// A coarse, content-free description of an error for the log (kinds, not messages, which
+/// may quote patient data).
 fn root_kind(err: &anyhow::Error) -> String {
     let root = err.root_cause();
-    let name = std::any::type_name_of_val(root);
     if let Some(e) = root.downcast_ref::<sqlx::Error>() {
         return format!("sqlx::{}", sqlx_kind(e));
     }
-    name.to_owned()
+    if root.downcast_ref::<crate::crypto::CryptoError>().is_some() {
+        return "crypto".into();
+    }
+    if root.downcast_ref::<fhir_client::Error>().is_some() {
+        return "ehr".into();
+    }
+    if root.downcast_ref::<serde_json::Error>().is_some() {
+        return "json".into();
+    }
+    "other".into()
 }
 
 fn sqlx_kind(e: &sqlx::Error) -> &'static str {
