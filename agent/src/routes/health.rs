@@ -1,5 +1,6 @@
 //! Liveness (`/health`: the process answers) and readiness (`/ready`: model loaded, database
-//! reachable, EHR reachable, each named in the body), and Prometheus `/metrics`.
+//! reachable, EHR reachable, each named in the body), Prometheus `/metrics`, and the OpenAPI
+//! document.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi))
 }
 
 async fn health() -> impl IntoResponse {
@@ -41,6 +43,12 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     });
     let code = if all { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body))
+}
+
+/// The API description, written by hand beside the routes (agent/api/openapi.json); a test
+/// checks that every operation it lists is served.
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("../../api/openapi.json"))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
