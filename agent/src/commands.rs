@@ -42,11 +42,12 @@ fn one_line(e: &anyhow::Error) -> String {
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     // Check the key before anything starts (a bad key file is a configuration error).
     crate::crypto::Cipher::from_key_file(&settings.crypto.key_file)?;
-    let service = crate::app::build(settings).await?;
+    // Bind first: a taken port fails before the demo EHR or the model start.
     let addr = (settings.server.host.as_str(), settings.server.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
+    let service = crate::app::build(settings).await?;
     let local = listener.local_addr().context("reading the bound address")?;
     println!("agent listening on http://{local}");
     std::io::stdout().flush().ok();
