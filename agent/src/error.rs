@@ -73,11 +73,11 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let request_id = current_request_id();
-        let status = self.status();
-        let diagnostics = match &self {
+impl ApiError {
+    /// The status and OperationOutcome body for this error (an internal error is logged here,
+    /// by kind, under `request_id`).
+    pub fn outcome(&self, request_id: &str) -> (StatusCode, serde_json::Value) {
+        let diagnostics = match self {
             ApiError::Internal(err) => {
                 tracing::error!(request_id = %request_id, error_kind = %root_kind(err), "request failed");
                 format!("internal error; quote request id {request_id}")
@@ -89,6 +89,13 @@ impl IntoResponse for ApiError {
             "id": request_id,
             "issue": [{ "severity": "error", "code": self.code(), "diagnostics": diagnostics }],
         });
+        (self.status(), body)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.outcome(&current_request_id());
         let mut resp = (status, axum::Json(body)).into_response();
         if let ApiError::Unavailable { retry_after, .. } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {

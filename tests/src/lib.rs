@@ -157,6 +157,11 @@ impl Patient {
         Ok(Self { client, base, token, id, name })
     }
 
+    /// The session's bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// The same session, talking to another replica.
     pub fn via(&self, base_url: &str) -> Self {
         Self {

@@ -128,3 +128,44 @@ async fn every_turn_is_audited_sealed_and_chained() {
         assert!(!bytes.windows(11).any(|w| w == b"Zanzibarian"), "plaintext at rest");
     }
 }
+
+/// The `data:` of the first event named `name` in an SSE body.
+fn sse_data(body: &str, name: &str) -> Option<serde_json::Value> {
+    let block = body.split("\n\n").find(|b| b.lines().any(|l| l == format!("event: {name}")))?;
+    let data: String = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    serde_json::from_str(&data).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_turn_sends_progress_then_the_reply_or_an_outcome() {
+    let app = InProcess::start().await;
+    let p = Patient::demo(&app.base_url, 3).await.unwrap();
+    let (conv, _) = p.start().await.unwrap();
+    let url = format!("{}/api/conversations/{conv}/messages", app.base_url);
+    let token = p.token().to_owned();
+    let client = reqwest::Client::new();
+    let stream = |text: &'static str| {
+        client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("accept", "text/event-stream")
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+    };
+    let resp = stream("I need an appointment with cardiology next week").await.unwrap();
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let body = resp.text().await.unwrap();
+    let (progress, turn) = (body.find("event: progress").unwrap(), body.find("event: turn").unwrap());
+    assert!(progress < turn, "{body}");
+    let turn = sse_data(&body, "turn").unwrap();
+    assert!(turn["replies"][0]["options"].as_array().is_some_and(|o| !o.is_empty()), "{turn}");
+
+    // Another replica holds the turn: the stream says so with an OperationOutcome.
+    let now = app.clock.now_ms();
+    app.state.store.begin_turn(&conv, "other-replica", now, now + 60_000).await.unwrap();
+    let body = stream("the first one").await.unwrap().text().await.unwrap();
+    let outcome = sse_data(&body, "error").unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["issue"][0]["code"], "conflict");
+    assert_ne!(outcome["id"], "none", "the request id travels into the stream");
+}

@@ -3,8 +3,11 @@
 //! takes `PatientSession` and only ever sees that patient's conversations.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::stream::{self, StreamExt};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -82,13 +85,40 @@ struct SendBody {
     text: String,
 }
 
+/// Posts a message. With `Accept: text/event-stream` the answer is a stream of server-sent
+/// events: `progress` at once, then `turn` (the same body as the JSON answer) or `error` (an
+/// OperationOutcome).
 async fn send(
     State(state): State<AppState>,
     s: PatientSession,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Json<SendBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<TurnResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let (text, key) = parse_send(&headers, body)?;
+    let wants_stream = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if !wants_stream {
+        return Ok(Json(chat::post(&state, &s.patient, &id, &text, key.as_deref()).await?).into_response());
+    }
+    let request_id = crate::error::current_request_id();
+    let progress = stream::once(async { Event::default().event("progress").json_data(json!({ "phase": "understanding" })) });
+    let turn = stream::once(async move {
+        match chat::post(&state, &s.patient, &id, &text, key.as_deref()).await {
+            Ok(turn) => Event::default().event("turn").json_data(turn),
+            Err(e) => Event::default().event("error").json_data(e.outcome(&request_id).1),
+        }
+    });
+    Ok(Sse::new(progress.chain(turn)).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// The message text and the optional idempotency key of a post.
+fn parse_send(
+    headers: &HeaderMap,
+    body: Result<Json<SendBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(String, Option<String>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("body must be {{\"text\": ...}}: {}", e.body_text())))?;
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
@@ -99,5 +129,5 @@ async fn send(
         ),
         None => None,
     };
-    Ok(Json(chat::post(&state, &s.patient, &id, &body.text, key).await?))
+    Ok((body.text, key.map(str::to_owned)))
 }
