@@ -209,27 +209,13 @@ async fn stop(sekmet: Sekmet) {
 }
 
 /// A folder under the system temp dir, removed on drop.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+type ScratchDir = tempfile::TempDir;
 
 fn temp_dir(prefix: &str) -> workflows::Result<ScratchDir> {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("{prefix}{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&path);
-    std::fs::create_dir_all(&path).map_err(|e| workflows::Error::State(format!("temporary folder: {e}")))?;
-    Ok(ScratchDir(path))
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| workflows::Error::State(format!("temporary folder: {e}")))
 }
 
 /// Copies the files under `from` into `to` (folders created as needed).
