@@ -102,5 +102,12 @@ pub enum BenchCommand {
     Model {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Python of a venv with llama-cpp-python (`models/bench-peer` builds one): the peer
+        /// measured in the same run.
+        #[arg(long)]
+        peer_python: Option<std::path::PathBuf>,
+        /// Also write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
     },
 }

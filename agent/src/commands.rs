@@ -21,7 +21,9 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
         }
         Command::Scripts { command: ScriptsCommand::Validate { path } } => crate::scripts_cli::validate(&path),
         Command::Scripts { command: ScriptsCommand::Test { dir } } => crate::scripts_cli::test(&settings, &dir).await,
-        Command::Bench { command: BenchCommand::Model { rounds } } => bench_model(&settings, rounds).await,
+        Command::Bench { command: BenchCommand::Model { rounds, peer_python, json } } => {
+            bench_model(&settings, inference::bench::BenchOptions { rounds, peer_python }, json).await
+        }
         Command::Understand => crate::scripts_cli::understand(&settings).await,
     };
     match result {
@@ -91,8 +93,19 @@ async fn ehr_seed(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn bench_model(settings: &Settings, rounds: usize) -> anyhow::Result<()> {
+async fn bench_model(settings: &Settings, options: inference::bench::BenchOptions, json: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let model = crate::app::load_candle(&settings.model).await?;
-    print!("{}", inference::bench::run(&model, rounds).await.context("running the benchmark")?);
+    let config = settings.model.clone();
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let paths = inference::resolve(&config, false, false).context("model files missing or damaged")?;
+        inference::bench::run(&model, &config, &paths, &options).context("running the benchmark")
+    })
+    .await
+    .context("benchmark panicked")??;
+    println!("{report}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report).context("encoding the results")?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }

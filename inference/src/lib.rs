@@ -24,7 +24,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 /// Errors from loading or running the model.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The request queue is full: callers answer 503 with Retry-After.
     #[error("model is overloaded")]

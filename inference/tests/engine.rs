@@ -254,3 +254,17 @@ async fn collect_text(model: &CandleModel, prompt: inference::Prompt) -> String 
     }
     text
 }
+
+#[tokio::test]
+async fn concurrent_generations_share_decode_steps_and_answer_as_if_alone() {
+    let model = CandleModel::load(&common::config(8), &common::paths()).unwrap();
+    let users = ["Where do I park?", "What are your opening hours?", "Can I bring my dog?", "¿Dónde está la farmacia?"];
+    let mut alone = Vec::new();
+    for u in users {
+        alone.push(greedy_text(&model, u).await);
+    }
+    assert_eq!(model.stats().batched_steps, 0, "one at a time never batches");
+    let together = futures::future::join_all(users.map(|u| greedy_text(&model, u))).await;
+    assert_eq!(together, alone, "batching changes no answer");
+    assert!(model.stats().batched_steps > 10, "decode steps were shared ({})", model.stats().batched_steps);
+}

@@ -1,22 +1,15 @@
-//! The chat model: loading a GGUF (llama architecture, checked against
-//! `general.architecture`), the ChatML template, and [`Sequence`], one conversation's position
-//! with its KV cache. candle keeps the KV cache inside the model weights and its tensors are
-//! immutable and reference-counted, so cloning the weights struct is a cheap snapshot of a
-//! sequence: that is what the prefix cache and `choose` rely on.
+//! The chat model: loading a GGUF (llama or qwen2, checked against `general.architecture`)
+//! into our own forward pass (`llm`), the ChatML template, and [`Sequence`], one
+//! conversation's position with its KV cache. The KV cache lives outside the weights, so
+//! cloning a sequence is a snapshot: that is what the prefix cache and `choose` rely on.
 
 use std::path::Path;
 
 use candle_core::quantized::gguf_file;
-use candle_core::{Device, Tensor};
-use candle_transformers::models::quantized_llama;
 
+use super::llm::{Item, KvCache, Llm, Weights};
 use super::tokenizer::ChatTokenizer;
 use crate::{Error, Message, Result, Role};
-
-#[derive(Clone)]
-enum Weights {
-    Llama(quantized_llama::ModelWeights),
-}
 
 /// Sizes needed to account for KV-cache memory.
 #[derive(Clone, Copy, Debug)]
@@ -34,29 +27,23 @@ impl Dims {
 }
 
 pub struct ChatModel {
-    base: Weights,
+    llm: Llm,
     pub tokenizer: ChatTokenizer,
     pub dims: Dims,
     pub im_start: u32,
     pub im_end: u32,
     pub end_of_text: u32,
-    device: Device,
 }
 
-/// One sequence: the weights with their KV cache, and the tokens already fed.
-#[derive(Clone)]
+/// One sequence: its KV cache and the tokens already fed.
+#[derive(Clone, Default)]
 pub struct Sequence {
-    weights: Weights,
+    cache: KvCache,
     pub tokens: Vec<u32>,
 }
 
 pub fn model_err(e: impl std::fmt::Display) -> Error {
     Error::Model(e.to_string())
-}
-
-fn meta_u32(content: &gguf_file::Content, key: &str) -> Result<usize> {
-    let v = content.metadata.get(key).ok_or_else(|| model_err(format!("GGUF has no {key}")))?;
-    v.to_u32().map(|x| x as usize).map_err(model_err)
 }
 
 impl ChatModel {
@@ -65,43 +52,48 @@ impl ChatModel {
         let bad = |why: String| Error::BadModelFile { path: shown.clone(), why };
         let mut file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
         let content = gguf_file::Content::read(&mut file).map_err(|e| bad(format!("not a GGUF: {e}")))?;
-        let arch = content
-            .metadata
-            .get("general.architecture")
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-            .unwrap_or_default();
-        let dims = Dims {
-            layers: meta_u32(&content, &format!("{arch}.block_count"))?,
-            kv_heads: meta_u32(&content, &format!("{arch}.attention.head_count_kv"))?,
-            head_dim: meta_u32(&content, &format!("{arch}.embedding_length"))?
-                / meta_u32(&content, &format!("{arch}.attention.head_count"))?.max(1),
-        };
         let tokenizer = ChatTokenizer::from_gguf(&content)?;
-        let device = Device::Cpu;
-        let base = match arch.as_str() {
-            "llama" => Weights::Llama(
-                quantized_llama::ModelWeights::from_gguf(content, &mut file, &device)
-                    .map_err(|e| bad(e.to_string()))?,
-            ),
-            // qwen2 / gemma3 weights in candle 0.11 are not `Clone`, so their KV state cannot be
-            // snapshotted for the prefix cache and `choose`; not supported yet.
-            other => return Err(bad(format!("unsupported architecture {other:?} (llama)"))),
-        };
+        let weights = Weights::load(&content, &mut file).map_err(bad)?;
+        let c = &weights.config;
+        let dims = Dims { layers: c.layers, kv_heads: c.kv_heads, head_dim: c.head_dim };
+        tracing::info!(arch = ?c.arch, layers = c.layers, weight_bytes = weights.bytes(), "chat model loaded");
         Ok(Self {
-            base,
+            llm: Llm::new(weights),
             im_start: tokenizer.special_id("<|im_start|>")?,
             im_end: tokenizer.special_id("<|im_end|>")?,
             end_of_text: tokenizer.special_id("<|endoftext|>")?,
             tokenizer,
             dims,
-            device,
         })
     }
 
     /// A fresh sequence with an empty KV cache.
     pub fn new_sequence(&self) -> Sequence {
-        Sequence { weights: self.base.clone(), tokens: Vec::new() }
+        Sequence::default()
+    }
+
+    /// Bytes of weights one decode step reads.
+    pub fn weight_bytes(&self) -> usize {
+        self.llm.weights.bytes()
+    }
+
+    /// Most tokens one sequence may hold.
+    pub fn max_positions(&self) -> usize {
+        self.llm.max_positions()
+    }
+
+    /// Feeds several sequences at once (one pass over the weights for all of them) and
+    /// returns each one's next-token logits.
+    pub fn feed_batch(&self, batch: &mut [(&mut Sequence, &[u32])]) -> Result<Vec<Vec<f32>>> {
+        let mut items: Vec<Item<'_>> = Vec::with_capacity(batch.len());
+        for (seq, tokens) in batch.iter_mut() {
+            items.push(Item { cache: &mut seq.cache, tokens });
+        }
+        let logits = self.llm.forward(&mut items).map_err(model_err)?;
+        for (seq, tokens) in batch.iter_mut() {
+            seq.tokens.extend_from_slice(tokens);
+        }
+        Ok(logits)
     }
 
     /// True for the tokens that end the assistant's turn.
@@ -142,24 +134,9 @@ impl ChatModel {
 
 impl Sequence {
     /// Feeds `tokens` after those already in the cache; returns the logits for the next token.
-    pub fn feed(&mut self, tokens: &[u32], device: &ChatModel) -> Result<Vec<f32>> {
-        if tokens.is_empty() {
-            return Err(model_err("nothing to feed"));
-        }
-        let input = Tensor::new(tokens, &device.device)
-            .and_then(|t| t.unsqueeze(0))
-            .map_err(model_err)?;
-        let pos = self.tokens.len();
-        let logits = match &mut self.weights {
-            Weights::Llama(w) => w.forward(&input, pos),
-        }
-        .map_err(model_err)?;
-        self.tokens.extend_from_slice(tokens);
-        logits
-            .squeeze(0)
-            .and_then(|l| l.to_dtype(candle_core::DType::F32))
-            .and_then(|l| l.to_vec1::<f32>())
-            .map_err(model_err)
+    pub fn feed(&mut self, tokens: &[u32], model: &ChatModel) -> Result<Vec<f32>> {
+        let mut logits = model.feed_batch(&mut [(self, tokens)])?;
+        Ok(logits.pop().unwrap_or_default())
     }
 }
 

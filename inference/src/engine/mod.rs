@@ -3,10 +3,12 @@
 //! number of places. A full queue answers [`Error::Overloaded`] at once; a caller that goes away
 //! (future or stream dropped) frees its place immediately and the worker skips or stops its job.
 
-mod chat;
+mod batch;
+pub(crate) mod chat;
 mod choice;
 mod embed;
 mod extract;
+pub mod llm;
 mod prefix;
 mod stats;
 mod tokenizer;
@@ -65,13 +67,18 @@ impl Places {
     }
 }
 
+/// The engine's thread count for a `threads` setting (0 = every core).
+pub fn resolve_threads(threads: usize) -> usize {
+    if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads }
+}
+
 impl CandleModel {
     /// Loads both models (seconds; call from a blocking context, e.g. `spawn_blocking`) and
     /// starts the worker thread.
     pub fn load(config: &ModelConfig, paths: &ModelPaths) -> Result<Self> {
         let counters = Arc::new(Counters::default());
         let worker = Worker::load(config, paths, counters.clone())?;
-        let threads = if config.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { config.threads };
+        let threads = resolve_threads(config.threads);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("inference-{i}"))

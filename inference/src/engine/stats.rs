@@ -13,6 +13,7 @@ pub struct Counters {
     pub generated_tokens: AtomicU64,
     pub mask_steps: AtomicU64,
     pub mask_nanos: AtomicU64,
+    pub batched_steps: AtomicU64,
 }
 
 /// A snapshot of the counters since the model was loaded.
@@ -32,6 +33,8 @@ pub struct EngineStats {
     /// tokens in them (the mask, without the model's forward pass).
     pub mask_steps: u64,
     pub mask_nanos: u64,
+    /// Decode steps that fed more than one generation at once.
+    pub batched_steps: u64,
 }
 
 impl Counters {
@@ -49,6 +52,7 @@ impl Counters {
             generated_tokens: get(&self.generated_tokens),
             mask_steps: get(&self.mask_steps),
             mask_nanos: get(&self.mask_nanos),
+            batched_steps: get(&self.batched_steps),
         }
     }
 }

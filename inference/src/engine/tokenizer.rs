@@ -1,6 +1,7 @@
 //! The chat model's tokenizer, built from GGUF metadata (the GGUF packages ship no
-//! tokenizer.json): byte-level BPE from `tokenizer.ggml.tokens` / `merges`, with the digits +
-//! byte-level pre-tokenizer of SmolLM2. Decoding is our own byte table, which also gives the
+//! tokenizer.json): byte-level BPE from `tokenizer.ggml.tokens` / `merges`, with the
+//! pre-tokenizer `tokenizer.ggml.pre` names (qwen2's regex split, else SmolLM2's digits +
+//! byte-level). Decoding is our own byte table, which also gives the
 //! constrained decoder each token's exact bytes.
 //!
 //! Message text is encoded without special-token parsing, so a patient typing `<|im_end|>`
@@ -13,6 +14,8 @@ use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::SplitDelimiterBehavior;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::Tokenizer;
 
@@ -59,6 +62,26 @@ fn string_array(content: &Content, key: &str) -> Result<Vec<String>> {
     items.iter().map(|v| v.to_string().cloned().map_err(model_err)).collect()
 }
 
+/// qwen2's pre-tokenizer split (llama.cpp `LLAMA_VOCAB_PRE_TYPE_QWEN2`).
+const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+fn pre_tokenizer(name: Option<&str>) -> Result<Sequence> {
+    Ok(match name {
+        Some("qwen2") => {
+            let split = Split::new(SplitPattern::Regex(QWEN2_SPLIT.into()), SplitDelimiterBehavior::Isolated, false)
+                .map_err(model_err)?;
+            Sequence::new(vec![
+                PreTokenizerWrapper::Split(split),
+                PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, false)),
+            ])
+        }
+        _ => Sequence::new(vec![
+            PreTokenizerWrapper::Digits(Digits::new(true)),
+            PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true)),
+        ]),
+    })
+}
+
 impl ChatTokenizer {
     pub fn from_gguf(content: &Content) -> Result<Self> {
         let tokens = string_array(content, "tokenizer.ggml.tokens")?;
@@ -78,10 +101,8 @@ impl ChatTokenizer {
             .build()
             .map_err(model_err)?;
         let mut tokenizer = Tokenizer::new(bpe);
-        tokenizer.with_pre_tokenizer(Some(Sequence::new(vec![
-            PreTokenizerWrapper::Digits(Digits::new(true)),
-            PreTokenizerWrapper::ByteLevel(ByteLevel::new(false, true, true)),
-        ])));
+        let pre = content.metadata.get("tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).cloned();
+        tokenizer.with_pre_tokenizer(Some(pre_tokenizer(pre.as_deref())?));
         let table = byte_level_table();
         let special: Vec<bool> = (0..tokens.len())
             .map(|i| matches!(types.get(i), Some(3) | Some(4)) || is_chat_marker(&tokens[i]))
@@ -168,5 +189,27 @@ impl Utf8Stream {
         };
         let out: Vec<u8> = self.pending.drain(..valid).collect();
         String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod pre_tokenizer_tests {
+    use tokenizers::{OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer};
+
+    fn pieces(name: Option<&str>, text: &str) -> Vec<String> {
+        let pre = super::pre_tokenizer(name).unwrap();
+        let mut s = PreTokenizedString::from(text);
+        pre.pre_tokenize(&mut s).unwrap();
+        s.get_splits(OffsetReferential::Original, OffsetType::Byte).into_iter().map(|(p, _, _)| p.to_string()).collect()
+    }
+
+    #[test]
+    fn qwen2_splits_single_digits_contractions_and_spaces_like_llama_cpp() {
+        assert_eq!(pieces(Some("qwen2"), "I'm 25 years"), ["I", "'m", "Ġ", "2", "5", "Ġyears"]);
+    }
+
+    #[test]
+    fn smollm_keeps_its_digit_then_byte_level_split() {
+        assert_eq!(pieces(None, "I'm 25"), ["I", "'m", "Ġ", "2", "5"]);
     }
 }

@@ -1,26 +1,21 @@
-//! The engine thread: takes jobs one at a time, skips those whose caller has gone, and runs
-//! generation, option scoring, constrained extraction and embedding on the loaded models.
+//! The engine thread: takes jobs in arrival order, skips those whose caller has gone, and runs
+//! option scoring, constrained extraction and embedding one at a time; generations join a
+//! [`Batch`] that advances all of them one token per step, new jobs being taken between steps.
 
 use std::sync::{mpsc, Arc};
 
-use candle_core::{Device, Tensor};
-use candle_transformers::generation::{LogitsProcessor, Sampling};
 use futures::channel::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
-use super::chat::{log_prob, model_err, ChatModel, Sequence};
+use super::batch::{Batch, Running};
+use super::chat::{log_prob, ChatModel, Sequence};
 use super::embed::Embedder;
 use super::prefix::PrefixCache;
 use super::stats::Counters;
-use super::tokenizer::Utf8Stream;
 use crate::config::ModelConfig;
 use crate::models::ModelPaths;
 use crate::schema::Schema;
-use crate::stops::StopScanner;
 use crate::{Choice, Error, GenerateParams, Prompt, Result};
-
-/// candle's llama precomputes rotary tables for 4096 positions.
-const MAX_CONTEXT: usize = 4096;
 
 pub enum Job {
     Generate { prompt: Prompt, params: GenerateParams, tx: UnboundedSender<Result<String>> },
@@ -57,24 +52,45 @@ impl Worker {
     }
 
     pub fn run(mut self, jobs: mpsc::Receiver<Job>, pool: rayon::ThreadPool) {
-        while let Ok(job) = jobs.recv() {
-            if job.caller_gone() {
-                tracing::debug!("skipping a model request whose caller went away");
-                Counters::add(&self.counters.skipped, 1);
-                continue;
+        let mut batch = Batch::default();
+        loop {
+            // Block for work only when no generation is running; otherwise take what has
+            // arrived and go on stepping.
+            let next = if batch.is_empty() {
+                jobs.recv().map_err(|_| mpsc::TryRecvError::Disconnected)
+            } else {
+                jobs.try_recv()
+            };
+            match next {
+                Ok(job) => self.accept(job, &mut batch, &pool),
+                Err(mpsc::TryRecvError::Empty) => pool.install(|| batch.step(&self.chat, &self.counters)),
+                Err(mpsc::TryRecvError::Disconnected) if batch.is_empty() => return,
+                Err(mpsc::TryRecvError::Disconnected) => pool.install(|| batch.step(&self.chat, &self.counters)),
             }
-            Counters::add(&self.counters.requests, 1);
-            pool.install(|| self.handle(job));
         }
+    }
+
+    fn accept(&mut self, job: Job, batch: &mut Batch, pool: &rayon::ThreadPool) {
+        if job.caller_gone() {
+            tracing::debug!("skipping a model request whose caller went away");
+            Counters::add(&self.counters.skipped, 1);
+            return;
+        }
+        Counters::add(&self.counters.requests, 1);
+        pool.install(|| match job {
+            Job::Generate { prompt, params, tx } => match self.start_generation(&prompt, &params, tx.clone()) {
+                Ok(run) => batch.join(run),
+                Err(e) => {
+                    let _ = tx.unbounded_send(Err(e));
+                }
+            },
+            other => self.handle(other),
+        })
     }
 
     fn handle(&mut self, job: Job) {
         match job {
-            Job::Generate { prompt, params, tx } => {
-                if let Err(e) = self.generate(&prompt, &params, &tx) {
-                    let _ = tx.unbounded_send(Err(e));
-                }
-            }
+            Job::Generate { .. } => unreachable!("generations join the batch"),
             Job::Choose { prompt, options, reply } => {
                 let _ = reply.send(self.choose(&prompt, &options));
             }
@@ -93,7 +109,7 @@ impl Worker {
     }
 
     fn context_limit(&self) -> usize {
-        self.config.context_tokens.clamp(16, MAX_CONTEXT)
+        self.config.context_tokens.clamp(16, self.chat.max_positions())
     }
 
     /// Renders the prompt (answer opened), reuses the longest cached prefix, feeds the rest and
@@ -121,44 +137,10 @@ impl Worker {
         Ok((seq, logits))
     }
 
-    fn generate(&mut self, prompt: &Prompt, params: &GenerateParams, tx: &UnboundedSender<Result<String>>) -> Result<()> {
+    fn start_generation(&mut self, prompt: &Prompt, params: &GenerateParams, tx: UnboundedSender<Result<String>>) -> Result<Running> {
         let max_tokens = params.max_tokens.min(self.config.max_tokens);
-        let (mut seq, mut logits) = self.start(prompt, max_tokens)?;
-        let sampling = if params.temperature <= 0.0 {
-            Sampling::ArgMax
-        } else {
-            Sampling::All { temperature: params.temperature }
-        };
-        let mut sampler = LogitsProcessor::from_sampling(params.seed, sampling);
-        let mut utf8 = Utf8Stream::default();
-        let mut stops = StopScanner::new(&params.stop);
-        for n in 0..max_tokens {
-            if tx.is_closed() {
-                return Ok(());
-            }
-            let logits_t = Tensor::new(logits.as_slice(), &Device::Cpu).map_err(model_err)?;
-            let token = sampler.sample(&logits_t).map_err(model_err)?;
-            if self.chat.is_end_of_turn(token) || self.chat.tokenizer.is_special(token) {
-                break;
-            }
-            let piece = utf8.push(self.chat.tokenizer.token_bytes(token));
-            let (text, hit) = stops.push(&piece);
-            if !text.is_empty() && tx.unbounded_send(Ok(text)).is_err() {
-                return Ok(());
-            }
-            if hit {
-                return Ok(());
-            }
-            Counters::add(&self.counters.generated_tokens, 1);
-            if n + 1 < max_tokens {
-                logits = seq.feed(&[token], &self.chat)?;
-            }
-        }
-        let rest = stops.finish();
-        if !rest.is_empty() {
-            let _ = tx.unbounded_send(Ok(rest));
-        }
-        Ok(())
+        let (seq, logits) = self.start(prompt, max_tokens)?;
+        Ok(Running::new(seq, logits, params, max_tokens, tx))
     }
 
     /// Scores options as a mixture of two experts (see `choice`): the chat model's mean
@@ -174,19 +156,36 @@ impl Worker {
             .collect::<Result<_>>()?;
         let longest = encoded.iter().map(Vec::len).max().unwrap_or(1);
         let (seq, first_logits) = self.start(prompt, longest)?;
-        let mut model_scores = Vec::with_capacity(options.len());
-        for tokens in &encoded {
-            let mut s = seq.clone();
-            let mut logits = first_logits.clone();
-            let mut total = 0.0f32;
-            for (i, &t) in tokens.iter().enumerate() {
-                total += log_prob(&logits, t);
-                if i + 1 < tokens.len() {
-                    logits = s.feed(&[t], &self.chat)?;
+        // Every option continues its own snapshot of the prompt; step by step, the options that
+        // still have tokens are fed together in one batch.
+        let mut seqs: Vec<Sequence> = encoded.iter().map(|_| seq.clone()).collect();
+        let mut logits: Vec<Vec<f32>> = vec![first_logits; encoded.len()];
+        let mut totals = vec![0f32; encoded.len()];
+        for step in 0..longest {
+            let mut more = vec![false; encoded.len()];
+            for (i, tokens) in encoded.iter().enumerate() {
+                if let Some(&t) = tokens.get(step) {
+                    totals[i] += log_prob(&logits[i], t);
+                    more[i] = step + 1 < tokens.len();
                 }
             }
-            model_scores.push(total / tokens.len() as f32);
+            let mut batch: Vec<(&mut Sequence, &[u32])> = seqs
+                .iter_mut()
+                .zip(&encoded)
+                .zip(&more)
+                .filter(|(_, &m)| m)
+                .map(|((s, t), _)| (s, &t[step..step + 1]))
+                .collect();
+            if batch.is_empty() {
+                break;
+            }
+            let fed = self.chat.feed_batch(&mut batch)?;
+            let targets = logits.iter_mut().zip(&more).filter(|(_, &m)| m).map(|(l, _)| l);
+            for (l, new) in targets.zip(fed) {
+                *l = new;
+            }
         }
+        let model_scores: Vec<f32> = totals.iter().zip(&encoded).map(|(t, e)| t / e.len() as f32).collect();
         let last_user = prompt.messages.iter().rev().find(|m| m.role == crate::Role::User);
         let similarities = match last_user {
             Some(m) => {

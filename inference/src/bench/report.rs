@@ -1,0 +1,119 @@
+//! The benchmark's results: one row per figure (ours, the peer's, their ratio, and for decode
+//! figures the share of the memory-bandwidth ceiling), printed as a table or written as JSON.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::ModelPaths;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Figure {
+    pub name: String,
+    pub unit: String,
+    pub ours: f64,
+    pub peer: Option<f64>,
+    /// Our speed over the peer's (above 1: we are faster), whatever the unit.
+    pub speed_ratio: Option<f64>,
+    /// For decode figures: the tokens/s the measured bandwidth allows (weights read once per
+    /// step) and our share of it.
+    pub ceiling: Option<f64>,
+    pub ours_pct_of_ceiling: Option<f64>,
+    pub peer_pct_of_ceiling: Option<f64>,
+}
+
+impl Figure {
+    /// A rate (higher is better).
+    pub fn rate(name: &str, unit: &str, ours: f64, peer: Option<f64>) -> Self {
+        Self {
+            name: name.into(),
+            unit: unit.into(),
+            ours,
+            peer,
+            speed_ratio: peer.map(|p| ours / p.max(1e-12)),
+            ceiling: None,
+            ours_pct_of_ceiling: None,
+            peer_pct_of_ceiling: None,
+        }
+    }
+
+    /// A duration in milliseconds (lower is better).
+    pub fn time(name: &str, ours: Duration, peer: Option<Duration>) -> Self {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let mut f = Self::rate(name, "ms", ms(ours), peer.map(ms));
+        f.speed_ratio = peer.map(|p| p.as_secs_f64() / ours.as_secs_f64().max(1e-12));
+        f
+    }
+
+    pub fn with_ceiling(mut self, ceiling: f64) -> Self {
+        self.ceiling = Some(ceiling);
+        self.ours_pct_of_ceiling = Some(100.0 * self.ours / ceiling);
+        self.peer_pct_of_ceiling = self.peer.map(|p| 100.0 * p / ceiling);
+        self
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub model: String,
+    pub model_sha256: String,
+    pub threads: usize,
+    pub weight_bytes: usize,
+    pub peer: Option<String>,
+    pub bandwidth_bytes_s: f64,
+    pub figures: Vec<Figure>,
+}
+
+impl BenchReport {
+    pub fn new(paths: &ModelPaths, threads: usize, weight_bytes: usize, peer: Option<String>) -> Self {
+        Self {
+            model: paths.chat_id.clone(),
+            model_sha256: paths.chat_sha256.clone(),
+            threads,
+            weight_bytes,
+            peer: peer.map(|v| format!("llama.cpp (llama-cpp-python {v}, flash attention off)")),
+            bandwidth_bytes_s: 0.0,
+            figures: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, f: Figure) {
+        self.figures.push(f);
+    }
+
+    /// Decode tokens/s the bandwidth allows with `batch` sequences per weight read.
+    pub fn decode_ceiling(&self, batch: usize) -> f64 {
+        batch as f64 * self.bandwidth_bytes_s / self.weight_bytes.max(1) as f64
+    }
+
+    pub fn figure(&self, name_starts: &str) -> Option<&Figure> {
+        self.figures.iter().find(|f| f.name.starts_with(name_starts))
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize, suffix: &str) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}{suffix}"))
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "model     {} (sha256 {}…)", self.model, &self.model_sha256[..self.model_sha256.len().min(12)])?;
+        writeln!(f, "threads   {}   weights {:.0} MB   read bandwidth {:.1} GB/s", self.threads, self.weight_bytes as f64 / 1e6, self.bandwidth_bytes_s / 1e9)?;
+        writeln!(f, "peer      {}", self.peer.as_deref().unwrap_or("none (pass --peer-python)"))?;
+        writeln!(f, "{:<38} {:>10} {:>10} {:>7} {:>9} {:>8}", "figure", "ours", "llama.cpp", "ratio", "ceiling%", "peer%")?;
+        for x in &self.figures {
+            writeln!(
+                f,
+                "{:<38} {:>10} {:>10} {:>7} {:>9} {:>8}",
+                format!("{} [{}]", x.name, x.unit),
+                format!("{:.1}", x.ours),
+                opt(x.peer, 1, ""),
+                opt(x.speed_ratio, 2, "x"),
+                opt(x.ours_pct_of_ceiling, 0, "%"),
+                opt(x.peer_pct_of_ceiling, 0, "%"),
+            )?;
+        }
+        write!(f, "ratio = our speed / llama.cpp's speed (above 1.00x: faster)")
+    }
+}

@@ -1,0 +1,300 @@
+//! The quantized matrix product the chat model spends its time in: `y = x · Wᵀ` with the
+//! weights in 8-bit blocks of 32 (GGUF Q8_0 values, re-laid-out at load) and the activations
+//! quantized the same way on the fly. One kernel serves prefill (many rows of `x`), batched
+//! decode (one row per sequence) and single decode; it tiles four weight rows against up to
+//! four activation rows so each loaded block is used several times, and splits the weight rows
+//! across the engine's rayon pool.
+//!
+//! Inner loops: AVX-VNNI / AVX512-VNNI `dpbusd` where the CPU has it (weights stored as
+//! unsigned `w + 128`, corrected with each activation block's sum), AVX2 `maddubs` otherwise,
+//! plain Rust elsewhere. All three give the same integers; tests compare them.
+
+use rayon::prelude::*;
+
+/// Values per quantization block (GGUF Q8_0).
+pub const BLOCK: usize = 32;
+
+/// A weight matrix `[rows, cols]` in 8-bit blocks: `qs` holds `w + 128` as bytes (row-major),
+/// `scales` one f32 per block.
+#[derive(Clone, Debug)]
+pub struct QMatrix {
+    pub rows: usize,
+    pub cols: usize,
+    qs: Vec<u8>,
+    scales: Vec<f32>,
+}
+
+/// Activations `[rows, cols]` quantized per block: `qs` signed, `scales` per block, and
+/// `corr[b] = 128 · scale · Σ qs` per block (undoes the weights' +128 offset).
+#[derive(Default)]
+pub struct QActs {
+    pub rows: usize,
+    pub cols: usize,
+    qs: Vec<i8>,
+    scales: Vec<f32>,
+    corr: Vec<f32>,
+}
+
+impl QMatrix {
+    /// Quantizes f32 weights (row-major `[rows, cols]`, `cols` a multiple of 32).
+    pub fn quantize(values: &[f32], rows: usize, cols: usize) -> Self {
+        assert_eq!(values.len(), rows * cols);
+        assert!(cols.is_multiple_of(BLOCK), "columns must be a multiple of {BLOCK}");
+        let mut qs = vec![0u8; rows * cols];
+        let mut scales = vec![0f32; rows * cols / BLOCK];
+        for (b, (src, dst)) in values.chunks_exact(BLOCK).zip(qs.chunks_exact_mut(BLOCK)).enumerate() {
+            let (d, q) = quantize_block(src);
+            scales[b] = d;
+            for (o, v) in dst.iter_mut().zip(q) {
+                *o = (v as i16 + 128) as u8;
+            }
+        }
+        Self { rows, cols, qs, scales }
+    }
+
+    /// Takes GGUF Q8_0 blocks (`f16 scale` + 32 × `i8`, 34 bytes each) as they lie in the file.
+    pub fn from_q8_0(raw: &[u8], rows: usize, cols: usize) -> Self {
+        let blocks = rows * cols / BLOCK;
+        assert_eq!(raw.len(), blocks * 34, "Q8_0 data of the wrong size");
+        let mut qs = vec![0u8; rows * cols];
+        let mut scales = vec![0f32; blocks];
+        for (b, block) in raw.chunks_exact(34).enumerate() {
+            scales[b] = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+            for (o, &v) in qs[b * BLOCK..(b + 1) * BLOCK].iter_mut().zip(&block[2..]) {
+                *o = v ^ 0x80;
+            }
+        }
+        Self { rows, cols, qs, scales }
+    }
+
+    /// Row `r` as f32 (token embeddings stay quantized; rows are expanded on lookup).
+    pub fn row(&self, r: usize, out: &mut [f32]) {
+        let bpr = self.cols / BLOCK;
+        for b in 0..bpr {
+            let d = self.scales[r * bpr + b];
+            let q = &self.qs[(r * bpr + b) * BLOCK..(r * bpr + b + 1) * BLOCK];
+            for (o, &v) in out[b * BLOCK..(b + 1) * BLOCK].iter_mut().zip(q) {
+                *o = ((v ^ 0x80) as i8) as f32 * d;
+            }
+        }
+    }
+
+    /// Stacks matrices with the same column count (fused q/k/v, gate/up).
+    pub fn stack(parts: &[QMatrix]) -> Self {
+        let cols = parts[0].cols;
+        assert!(parts.iter().all(|p| p.cols == cols));
+        Self {
+            rows: parts.iter().map(|p| p.rows).sum(),
+            cols,
+            qs: parts.iter().flat_map(|p| p.qs.iter().copied()).collect(),
+            scales: parts.iter().flat_map(|p| p.scales.iter().copied()).collect(),
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.qs.len() + self.scales.len() * 4
+    }
+}
+
+fn quantize_block(src: &[f32]) -> (f32, [i8; BLOCK]) {
+    let amax = src.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = amax / 127.0;
+    let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
+    let mut q = [0i8; BLOCK];
+    for (o, v) in q.iter_mut().zip(src) {
+        *o = (v * inv).round().clamp(-127.0, 127.0) as i8;
+    }
+    (d, q)
+}
+
+impl QActs {
+    /// Quantizes `rows` rows of `cols` activations, reusing this buffer's memory.
+    pub fn quantize(&mut self, x: &[f32], rows: usize, cols: usize) {
+        assert_eq!(x.len(), rows * cols);
+        assert!(cols.is_multiple_of(BLOCK));
+        let blocks = rows * cols / BLOCK;
+        self.rows = rows;
+        self.cols = cols;
+        self.qs.resize(rows * cols, 0);
+        self.scales.resize(blocks, 0.0);
+        self.corr.resize(blocks, 0.0);
+        for (b, (src, dst)) in x.chunks_exact(BLOCK).zip(self.qs.chunks_exact_mut(BLOCK)).enumerate() {
+            let (d, q) = quantize_block(src);
+            dst.copy_from_slice(&q);
+            self.scales[b] = d;
+            self.corr[b] = 128.0 * d * q.iter().map(|&v| v as i32).sum::<i32>() as f32;
+        }
+    }
+}
+
+/// `out[r][c] = Σ_k x[r][k] · w[c][k]` for all activation rows `r` and weight rows `c`;
+/// `out` is `[x.rows, w.rows]`, row-major. Parallel over weight rows.
+pub fn matmul(x: &QActs, w: &QMatrix, out: &mut [f32]) {
+    assert_eq!(x.cols, w.cols);
+    assert_eq!(out.len(), x.rows * w.rows);
+    let kernel = Kernel::detect();
+    let threads = rayon::current_num_threads().max(1);
+    // Chunks of weight rows (multiples of 4): a few per thread for balance.
+    let per = (w.rows.div_ceil(threads * 4)).div_ceil(4).max(1) * 4;
+    let chunks = w.rows.div_ceil(per);
+    let out_ptr = SendPtr(out.as_mut_ptr());
+    let run = |chunk: usize| {
+        let start = chunk * per;
+        let end = (start + per).min(w.rows);
+        // SAFETY: every (row, column) cell of `out` is written by exactly one chunk.
+        unsafe { kernel.block(x, w, start..end, out_ptr) };
+    };
+    if chunks == 1 || x.rows * w.rows * w.cols < 1 << 16 {
+        (0..chunks).for_each(run);
+    } else {
+        (0..chunks).into_par_iter().for_each(run);
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    AvxVnni,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU supports (`INFERENCE_KERNEL=scalar|avx2` forces one).
+    pub fn detect() -> Self {
+        static KERNEL: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+        *KERNEL.get_or_init(|| {
+            let forced = std::env::var("INFERENCE_KERNEL").unwrap_or_default();
+            Self::best(&forced)
+        })
+    }
+
+    fn best(forced: &str) -> Self {
+        if forced == "scalar" {
+            return Kernel::Scalar;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+            if avx2 && forced != "avx2" && is_x86_feature_detected!("avxvnni") {
+                return Kernel::AvxVnni;
+            }
+            if avx2 {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Scalar
+    }
+
+    /// # Safety
+    /// `out` points to `[x.rows, w.rows]` floats; no other thread writes rows `cols` of it.
+    unsafe fn block(self, x: &QActs, w: &QMatrix, cols: std::ops::Range<usize>, out: SendPtr) {
+        match self {
+            Kernel::Scalar => super::kernels_x86::scalar_block(x, w, cols, out.0),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { super::kernels_x86::avx2_block(x, w, cols, out.0) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::AvxVnni => unsafe { super::kernels_x86::vnni_block(x, w, cols, out.0) },
+        }
+    }
+}
+
+/// Raw parts for the kernels (kept private to this module pair).
+pub(super) struct Parts<'a> {
+    pub qs: &'a [u8],
+    pub scales: &'a [f32],
+}
+
+pub(super) struct ActParts<'a> {
+    pub qs: &'a [i8],
+    pub scales: &'a [f32],
+    pub corr: &'a [f32],
+}
+
+impl QMatrix {
+    pub(super) fn parts(&self) -> Parts<'_> {
+        Parts { qs: &self.qs, scales: &self.scales }
+    }
+}
+
+impl QActs {
+    pub(super) fn parts(&self) -> ActParts<'_> {
+        ActParts { qs: &self.qs, scales: &self.scales, corr: &self.corr }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(x: &[f32], w: &[f32], rows: usize, n: usize, k: usize) -> Vec<f32> {
+        let mut out = vec![0.0; rows * n];
+        for r in 0..rows {
+            for c in 0..n {
+                out[r * n + c] = (0..k).map(|i| x[r * k + i] * w[c * k + i]).sum();
+            }
+        }
+        out
+    }
+
+    fn pseudo(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                ((s >> 8) as f32 / (1u32 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_kernel_matches_the_float_product() {
+        for (rows, n, k) in [(1, 7, 64), (3, 13, 96), (9, 40, 576), (5, 4, 32)] {
+            let x = pseudo(rows * k, 1);
+            let w = pseudo(n * k, 2);
+            let want = reference(&x, &w, rows, n, k);
+            let wq = QMatrix::quantize(&w, n, k);
+            let mut xq = QActs::default();
+            xq.quantize(&x, rows, k);
+            for kernel in ["scalar", "avx2", ""] {
+                let kern = Kernel::best(kernel);
+                let mut got = vec![0.0; rows * n];
+                let ptr = SendPtr(got.as_mut_ptr());
+                unsafe { kern.block(&xq, &wq, 0..n, ptr) };
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() < 0.02 * (k as f32).sqrt(), "{kern:?} {rows}x{n}x{k}: {g} vs {w}");
+                }
+            }
+            let mut par = vec![0.0; rows * n];
+            matmul(&xq, &wq, &mut par);
+            let mut scalar = vec![0.0; rows * n];
+            unsafe { Kernel::Scalar.block(&xq, &wq, 0..n, SendPtr(scalar.as_mut_ptr())) };
+            for (a, b) in par.iter().zip(&scalar) {
+                assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "parallel {a} vs scalar {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn gguf_blocks_and_rows_round_trip() {
+        let w = pseudo(2 * 64, 3);
+        let q = QMatrix::quantize(&w, 2, 64);
+        let mut raw = Vec::new();
+        for b in 0..4 {
+            raw.extend(half::f16::from_f32(q.scales[b]).to_le_bytes());
+            raw.extend(q.qs[b * 32..(b + 1) * 32].iter().map(|v| v ^ 0x80));
+        }
+        let back = QMatrix::from_q8_0(&raw, 2, 64);
+        let mut row = vec![0.0; 64];
+        back.row(1, &mut row);
+        for (a, b) in row.iter().zip(&w[64..]) {
+            assert!((a - b).abs() < 0.02, "{a} vs {b}");
+        }
+    }
+}

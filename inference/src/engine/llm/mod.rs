@@ -1,0 +1,190 @@
+//! Our own forward pass for llama-family chat models (llama, qwen2) on candle's GGUF reader.
+//! candle's `quantized_llama` keeps the KV cache inside the weights, copies the whole cache on
+//! every token and runs one sequence at a time; this pass keeps each sequence's KV cache
+//! outside the weights (cheap snapshots for the prefix cache and `choose`), feeds the tokens
+//! of several sequences through the same weight reads (batched prefill and decode), and spends
+//! its time in one quantized kernel (`kernels`).
+
+mod attention;
+pub mod kernels;
+mod kernels_x86;
+mod weights;
+#[cfg(test)]
+mod tests;
+
+use attention::Rope;
+use kernels::{matmul, QActs};
+pub use weights::{Config, Weights};
+
+/// One sequence's keys and values: per layer, token-major `[len, kv_dim]`.
+#[derive(Clone, Default)]
+pub struct KvCache {
+    k: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    len: usize,
+}
+
+#[allow(dead_code)] // used by tests and the bench
+impl KvCache {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// One sequence's part of a batch: its cache and the tokens to feed after it.
+pub struct Item<'a> {
+    pub cache: &'a mut KvCache,
+    pub tokens: &'a [u32],
+}
+
+pub struct Llm {
+    pub weights: Weights,
+    rope: Rope,
+}
+
+/// Reused buffers of one forward pass.
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    xn: Vec<f32>,
+    big: Vec<f32>,
+    mid: Vec<f32>,
+    acts: QActs,
+}
+
+fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    let d = w.len();
+    for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let ms = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
+        let inv = 1.0 / (ms + eps).sqrt();
+        for ((o, v), g) in o.iter_mut().zip(row).zip(w) {
+            *o = v * inv * g;
+        }
+    }
+}
+
+fn add_in_place(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+impl Llm {
+    pub fn new(weights: Weights) -> Self {
+        let c = &weights.config;
+        let rope = Rope::new(c.head_dim, c.rope_theta, c.context.clamp(512, 32_768), c.rope_neox);
+        Self { weights, rope }
+    }
+
+    /// Most positions a sequence may hold.
+    pub fn max_positions(&self) -> usize {
+        self.rope.positions()
+    }
+
+    /// Feeds every item's tokens after its cache and returns, per item, the logits that
+    /// follow its last token. Items must each have at least one token.
+    pub fn forward(&self, items: &mut [Item<'_>]) -> Result<Vec<Vec<f32>>, String> {
+        let c = &self.weights.config;
+        let mut rows = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if item.tokens.is_empty() {
+                return Err("nothing to feed".into());
+            }
+            if item.cache.len + item.tokens.len() > self.max_positions() {
+                return Err(format!("sequence longer than {} positions", self.max_positions()));
+            }
+            if let Some(&t) = item.tokens.iter().find(|&&t| t as usize >= c.vocab) {
+                return Err(format!("token {t} outside the vocabulary"));
+            }
+            rows.extend((0..item.tokens.len()).map(|j| (i, item.cache.len + j)));
+        }
+        for item in items.iter_mut() {
+            if item.cache.k.is_empty() {
+                item.cache.k = vec![Vec::new(); c.layers];
+                item.cache.v = vec![Vec::new(); c.layers];
+            }
+        }
+        let mut s = Scratch::default();
+        let n = rows.len();
+        s.x.resize(n * c.d_model, 0.0);
+        let tokens = items.iter().flat_map(|it| it.tokens.iter());
+        for (t, row) in tokens.zip(s.x.chunks_exact_mut(c.d_model)) {
+            self.weights.embed.row(*t as usize, row);
+        }
+        for layer in 0..c.layers {
+            self.layer(layer, items, &rows, &mut s);
+        }
+        for item in items.iter_mut() {
+            item.cache.len += item.tokens.len();
+        }
+        Ok(self.logits(items, &mut s))
+    }
+
+    fn layer(&self, l: usize, items: &mut [Item<'_>], rows: &[(usize, usize)], s: &mut Scratch) {
+        let c = &self.weights.config;
+        let w = &self.weights.layers[l];
+        let n = rows.len();
+        let (qd, kvd) = (c.q_dim(), c.kv_dim());
+        let width = qd + 2 * kvd;
+        s.xn.resize(n * c.d_model, 0.0);
+        rms_norm(&s.x, &w.attn_norm, c.eps, &mut s.xn);
+        s.acts.quantize(&s.xn, n, c.d_model);
+        s.big.resize(n * width, 0.0);
+        matmul(&s.acts, &w.qkv, &mut s.big);
+        for (row, &(_, pos)) in s.big.chunks_exact_mut(width).zip(rows) {
+            if let Some(b) = &w.qkv_bias {
+                add_in_place(row, b);
+            }
+            self.rope.apply(&mut row[..qd + kvd], pos);
+        }
+        for (row, &(item, _)) in s.big.chunks_exact(width).zip(rows) {
+            let cache = &mut items[item].cache;
+            cache.k[l].extend_from_slice(&row[qd..qd + kvd]);
+            cache.v[l].extend_from_slice(&row[qd + kvd..]);
+        }
+        s.mid.resize(n * qd, 0.0);
+        let caches: Vec<&KvCache> = items.iter().map(|it| &*it.cache).collect();
+        attention::attend(c, l, &caches, rows, &s.big, &mut s.mid);
+        s.acts.quantize(&s.mid, n, qd);
+        s.xn.resize(n * c.d_model, 0.0);
+        matmul(&s.acts, &w.wo, &mut s.xn);
+        add_in_place(&mut s.x, &s.xn);
+
+        rms_norm(&s.x, &w.ffn_norm, c.eps, &mut s.xn);
+        s.acts.quantize(&s.xn, n, c.d_model);
+        s.big.resize(n * 2 * c.ffn, 0.0);
+        matmul(&s.acts, &w.gate_up, &mut s.big);
+        s.mid.resize(n * c.ffn, 0.0);
+        for (gu, h) in s.big.chunks_exact(2 * c.ffn).zip(s.mid.chunks_exact_mut(c.ffn)) {
+            let (g, u) = gu.split_at(c.ffn);
+            for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
+                *h = g / (1.0 + (-g).exp()) * u;
+            }
+        }
+        s.acts.quantize(&s.mid, n, c.ffn);
+        matmul(&s.acts, &w.down, &mut s.xn);
+        add_in_place(&mut s.x, &s.xn);
+    }
+
+    fn logits(&self, items: &[Item<'_>], s: &mut Scratch) -> Vec<Vec<f32>> {
+        let c = &self.weights.config;
+        let d = c.d_model;
+        let mut last = Vec::with_capacity(items.len() * d);
+        let mut end = 0;
+        for item in items {
+            end += item.tokens.len();
+            last.extend_from_slice(&s.x[(end - 1) * d..end * d]);
+        }
+        let mut normed = vec![0.0; last.len()];
+        rms_norm(&last, &self.weights.out_norm, c.eps, &mut normed);
+        s.acts.quantize(&normed, items.len(), d);
+        let out = self.weights.output.as_ref().unwrap_or(&self.weights.embed);
+        let mut logits = vec![0.0; items.len() * out.rows];
+        matmul(&s.acts, out, &mut logits);
+        logits.chunks_exact(out.rows).map(<[f32]>::to_vec).collect()
+    }
+}
