@@ -16,14 +16,25 @@ import llama_cpp
 import numpy as np
 
 
+def no_extra_bufts():
+    """Some VMs report AMX but fault on it: turn off only the extra (AMX/repack) buffer types.
+    The high-level class has no argument for it, so the model-parameter defaults are wrapped."""
+    low = llama_cpp.llama_cpp
+    default = low.llama_model_default_params
+
+    def params():
+        p = default()
+        if hasattr(p, "use_extra_bufts"):
+            p.use_extra_bufts = False
+        return p
+
+    low.llama_model_default_params = params
+
+
 def open_model(path, threads, n_ctx):
-    kwargs = dict(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=n_ctx,
-                  n_batch=512, n_ubatch=512, verbose=False)
-    try:
-        # This VM reports AMX but faults on it: turn off only the extra (AMX) buffer types.
-        return llama_cpp.Llama(use_extra_bufts=False, **kwargs)
-    except TypeError:
-        return llama_cpp.Llama(**kwargs)
+    no_extra_bufts()
+    return llama_cpp.Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=n_ctx,
+                           n_batch=512, n_ubatch=512, verbose=False)
 
 
 def feed(llm, tokens):

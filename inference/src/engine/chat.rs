@@ -56,7 +56,6 @@ impl ChatModel {
         let weights = Weights::load(&content, &mut file).map_err(bad)?;
         let c = &weights.config;
         let dims = Dims { layers: c.layers, kv_heads: c.kv_heads, head_dim: c.head_dim };
-        tracing::info!(arch = ?c.arch, layers = c.layers, weight_bytes = weights.bytes(), "chat model loaded");
         Ok(Self {
             llm: Llm::new(weights),
             im_start: tokenizer.special_id("<|im_start|>")?,

@@ -5,7 +5,7 @@
 //! four activation rows so each loaded block is used several times, and splits the weight rows
 //! across the engine's rayon pool.
 //!
-//! Inner loops: AVX-VNNI / AVX512-VNNI `dpbusd` where the CPU has it (weights stored as
+//! Inner loops: AVX512-VNNI / AVX-VNNI `dpbusd` where the CPU has it (weights stored as
 //! unsigned `w + 128`, corrected with each activation block's sum), AVX2 `maddubs` otherwise,
 //! plain Rust elsewhere. All three give the same integers; tests compare them.
 
@@ -25,14 +25,15 @@ pub struct QMatrix {
 }
 
 /// Activations `[rows, cols]` quantized per block: `qs` signed, `scales` per block, and
-/// `corr[b] = 128 · scale · Σ qs` per block (undoes the weights' +128 offset).
+/// `bias[b] = -16 · Σ qs` per block: eight i32 lanes starting at `bias` sum to `-128 · Σ qs`,
+/// which undoes the weights' +128 offset inside the integer dot product.
 #[derive(Default)]
 pub struct QActs {
     pub rows: usize,
     pub cols: usize,
     qs: Vec<i8>,
     scales: Vec<f32>,
-    corr: Vec<f32>,
+    bias: Vec<i32>,
 }
 
 impl QMatrix {
@@ -102,7 +103,9 @@ fn quantize_block(src: &[f32]) -> (f32, [i8; BLOCK]) {
     let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
     let mut q = [0i8; BLOCK];
     for (o, v) in q.iter_mut().zip(src) {
-        *o = (v * inv).round().clamp(-127.0, 127.0) as i8;
+        // Round half away from zero without a libm call (`f32::round` is one on baseline x86_64).
+        let y = v * inv;
+        *o = ((y + 0.5f32.copysign(y)) as i32).clamp(-127, 127) as i8;
     }
     (d, q)
 }
@@ -117,12 +120,12 @@ impl QActs {
         self.cols = cols;
         self.qs.resize(rows * cols, 0);
         self.scales.resize(blocks, 0.0);
-        self.corr.resize(blocks, 0.0);
+        self.bias.resize(blocks, 0);
         for (b, (src, dst)) in x.chunks_exact(BLOCK).zip(self.qs.chunks_exact_mut(BLOCK)).enumerate() {
             let (d, q) = quantize_block(src);
             dst.copy_from_slice(&q);
             self.scales[b] = d;
-            self.corr[b] = 128.0 * d * q.iter().map(|&v| v as i32).sum::<i32>() as f32;
+            self.bias[b] = -16 * q.iter().map(|&v| v as i32).sum::<i32>();
         }
     }
 }
@@ -163,6 +166,8 @@ pub enum Kernel {
     Avx2,
     #[cfg(target_arch = "x86_64")]
     AvxVnni,
+    #[cfg(target_arch = "x86_64")]
+    Avx512Vnni,
 }
 
 impl Kernel {
@@ -182,6 +187,13 @@ impl Kernel {
         #[cfg(target_arch = "x86_64")]
         {
             let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+            let avx512 = is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vnni");
+            if avx2 && avx512 && forced.is_empty() {
+                return Kernel::Avx512Vnni;
+            }
             if avx2 && forced != "avx2" && is_x86_feature_detected!("avxvnni") {
                 return Kernel::AvxVnni;
             }
@@ -201,6 +213,8 @@ impl Kernel {
             Kernel::Avx2 => unsafe { super::kernels_x86::avx2_block(x, w, cols, out.0) },
             #[cfg(target_arch = "x86_64")]
             Kernel::AvxVnni => unsafe { super::kernels_x86::vnni_block(x, w, cols, out.0) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Vnni => unsafe { super::kernels_x86::vnni512_block(x, w, cols, out.0) },
         }
     }
 }
@@ -214,7 +228,7 @@ pub(super) struct Parts<'a> {
 pub(super) struct ActParts<'a> {
     pub qs: &'a [i8],
     pub scales: &'a [f32],
-    pub corr: &'a [f32],
+    pub bias: &'a [i32],
 }
 
 impl QMatrix {
@@ -225,7 +239,7 @@ impl QMatrix {
 
 impl QActs {
     pub(super) fn parts(&self) -> ActParts<'_> {
-        ActParts { qs: &self.qs, scales: &self.scales, corr: &self.corr }
+        ActParts { qs: &self.qs, scales: &self.scales, bias: &self.bias }
     }
 }
 
@@ -262,7 +276,7 @@ mod tests {
             let wq = QMatrix::quantize(&w, n, k);
             let mut xq = QActs::default();
             xq.quantize(&x, rows, k);
-            for kernel in ["scalar", "avx2", ""] {
+            for kernel in ["scalar", "avx2", "avxvnni", ""] {
                 let kern = Kernel::best(kernel);
                 let mut got = vec![0.0; rows * n];
                 let ptr = SendPtr(got.as_mut_ptr());

@@ -1,6 +1,8 @@
-//! The inner loops of [`super::kernels::matmul`]: four weight rows against one activation row
-//! at a time, block by block, in three flavours (plain Rust, AVX2, AVX-VNNI) that compute the
-//! same integer dot products. Split from `kernels` so the unsafe SIMD code sits in one place.
+//! The inner loops of [`super::kernels::matmul`]: a register tile of four weight rows by `RN`
+//! activation rows, block by block, fully unrolled (const generics) so the accumulators stay in
+//! registers. Flavours: plain Rust, AVX2 (`maddubs` on signed weights), AVX-VNNI and
+//! AVX512-VNNI (`dpbusd` on the stored unsigned `w + 128`, the offset undone by starting each
+//! block's integer sum at `-128 · Σ x`). All compute the same integer dot products; tests compare them.
 
 use std::ops::Range;
 
@@ -27,82 +29,136 @@ pub(super) unsafe fn scalar_block(x: &QActs, w: &QMatrix, cols: Range<usize>, ou
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod simd {
-    use std::arch::x86_64::*;
+/// Generates one SIMD flavour: `$tile` (the register tile), `$name` (the block driver).
+/// `$dot(init, w, x)` gives eight i32 partial sums of one block pair added to `init`;
+/// `$correct` says whether the +128 weight offset must be undone (then `init` carries the
+/// activation block's `-16 · Σ x` per lane); `$rn` is the activation rows per tile.
+macro_rules! simd_flavour {
+    ($name:ident, $tile:ident, $features:literal, $rn:literal, $dot:expr, $correct:expr) => {
+        /// # Safety
+        /// The CPU has the named features; pointers cover `bpr` blocks of each row.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $tile<const RN: usize>(
+            w: [*const u8; 4],
+            ws: [*const f32; 4],
+            x: [*const i8; RN],
+            xs: [*const f32; RN],
+            xb: [*const i32; RN],
+            bpr: usize,
+        ) -> [[f32; RN]; 4] {
+            use std::arch::x86_64::*;
+            let mut acc = [[_mm256_setzero_ps(); RN]; 4];
+            for b in 0..bpr {
+                let mut xv = [_mm256_setzero_si256(); RN];
+                let mut init = [_mm256_setzero_si256(); RN];
+                let mut dx = [0f32; RN];
+                for r in 0..RN {
+                    xv[r] = unsafe { _mm256_loadu_si256(x[r].add(b * BLOCK) as *const __m256i) };
+                    dx[r] = unsafe { *xs[r].add(b) };
+                    if $correct {
+                        init[r] = _mm256_set1_epi32(unsafe { *xb[r].add(b) });
+                    }
+                }
+                for j in 0..4 {
+                    let wv = unsafe { _mm256_loadu_si256(w[j].add(b * BLOCK) as *const __m256i) };
+                    let dw = unsafe { *ws[j].add(b) };
+                    for r in 0..RN {
+                        let dot = $dot(init[r], wv, xv[r]);
+                        let s = _mm256_set1_ps(dw * dx[r]);
+                        acc[j][r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(dot), acc[j][r]);
+                    }
+                }
+            }
+            let mut out = [[0f32; RN]; 4];
+            for j in 0..4 {
+                for r in 0..RN {
+                    out[j][r] = unsafe { hsum(acc[j][r]) };
+                }
+            }
+            out
+        }
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn hsum(v: __m256) -> f32 {
-        let lo = _mm256_castps256_ps128(v);
-        let hi = _mm256_extractf128_ps::<1>(v);
-        let s = _mm_add_ps(lo, hi);
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        _mm_cvtss_f32(s)
-    }
-
-    /// Signed 32 × i8 dot product of an offset weight block (`w + 128`) and an activation block,
-    /// as eight partial i32 sums, with AVX2 only (no overflow: |w|, |x| ≤ 127).
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_avx2(w_off: __m256i, x: __m256i) -> __m256i {
-        let w = _mm256_xor_si256(w_off, _mm256_set1_epi8(-128));
-        let ax = _mm256_sign_epi8(w, w);
-        let sx = _mm256_sign_epi8(x, w);
-        let pairs = _mm256_maddubs_epi16(ax, sx);
-        _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
-    }
-}
-
-/// Generates one SIMD block function: `$dot(w_block, x_block)` gives eight i32 partial sums,
-/// `$correct` says whether the +128 weight offset must be undone with the activation sums.
-macro_rules! simd_block {
-    ($name:ident, $features:literal, $dot:expr, $correct:expr) => {
         /// # Safety
         /// The CPU has the named features; `out` as for [`scalar_block`].
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         pub(super) unsafe fn $name(x: &QActs, w: &QMatrix, cols: Range<usize>, out: *mut f32) {
-            use std::arch::x86_64::*;
             let (xp, wp) = (x.parts(), w.parts());
             let bpr = w.cols / BLOCK;
+            let quads_end = cols.start + (cols.len() / 4) * 4;
+            let xrow = |r: usize| unsafe { xp.qs.as_ptr().add(r * bpr * BLOCK) };
+            let xsc = |r: usize| unsafe { xp.scales.as_ptr().add(r * bpr) };
+            let xbias = |r: usize| unsafe { xp.bias.as_ptr().add(r * bpr) };
+            let store = |r: usize, c: usize, v: f32| unsafe { *out.add(r * w.rows + c) = v };
             let mut c = cols.start;
-            while c < cols.end {
-                let n = (cols.end - c).min(4);
-                for r in 0..x.rows {
-                    let mut acc = [_mm256_setzero_ps(); 4];
-                    let mut corr = [0f32; 4];
-                    let xrow = r * bpr;
-                    for b in 0..bpr {
-                        let xv = unsafe { _mm256_loadu_si256(xp.qs.as_ptr().add((xrow + b) * BLOCK) as *const __m256i) };
-                        let dx = xp.scales[xrow + b];
-                        for j in 0..n {
-                            let wi = (c + j) * bpr + b;
-                            let wv = unsafe { _mm256_loadu_si256(wp.qs.as_ptr().add(wi * BLOCK) as *const __m256i) };
-                            let dot = $dot(wv, xv);
-                            let s = _mm256_set1_ps(wp.scales[wi] * dx);
-                            acc[j] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(dot), acc[j]);
-                            if $correct {
-                                corr[j] += wp.scales[wi] * xp.corr[xrow + b];
-                            }
+            while c < quads_end {
+                let wr: [*const u8; 4] = std::array::from_fn(|j| unsafe { wp.qs.as_ptr().add((c + j) * bpr * BLOCK) });
+                let wsc: [*const f32; 4] = std::array::from_fn(|j| unsafe { wp.scales.as_ptr().add((c + j) * bpr) });
+                let mut r = 0;
+                while r + $rn <= x.rows {
+                    let t = unsafe { $tile::<$rn>(wr, wsc, std::array::from_fn(|i| xrow(r + i)), std::array::from_fn(|i| xsc(r + i)), std::array::from_fn(|i| xbias(r + i)), bpr) };
+                    for j in 0..4 {
+                        for i in 0..$rn {
+                            store(r + i, c + j, t[j][i]);
                         }
                     }
-                    for j in 0..n {
-                        let v = unsafe { simd::hsum(acc[j]) } - corr[j];
-                        unsafe { *out.add(r * w.rows + c + j) = v };
-                    }
+                    r += $rn;
                 }
-                c += n;
+                while r < x.rows {
+                    let t = unsafe { $tile::<1>(wr, wsc, [xrow(r)], [xsc(r)], [xbias(r)], bpr) };
+                    for j in 0..4 {
+                        store(r, c + j, t[j][0]);
+                    }
+                    r += 1;
+                }
+                c += 4;
+            }
+            if quads_end < cols.end {
+                // The last one to three weight rows.
+                unsafe { scalar_block(x, w, quads_end..cols.end, out) };
             }
         }
     };
 }
 
-simd_block!(avx2_block, "avx2,fma", |w, x| unsafe { simd::dot_avx2(w, x) }, false);
-simd_block!(
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hsum(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+}
+
+/// Signed block dot product from an offset weight block with AVX2 only (no overflow:
+/// |w|, |x| ≤ 127 so pair sums fit i16).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(w_off: std::arch::x86_64::__m256i, x: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let w = _mm256_xor_si256(w_off, _mm256_set1_epi8(-128));
+    let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
+}
+
+simd_flavour!(avx2_block, avx2_tile, "avx2,fma", 2, |_, w, x| unsafe { dot_avx2(w, x) }, false);
+simd_flavour!(
     vnni_block,
+    vnni_tile,
     "avx2,fma,avxvnni",
-    |w, x| _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), w, x),
+    2,
+    |init, w, x| _mm256_dpbusd_avx_epi32(init, w, x),
+    true
+);
+// With AVX-512 the same 256-bit code gets 32 registers: a taller tile fits.
+simd_flavour!(
+    vnni512_block,
+    vnni512_tile,
+    "avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni",
+    4,
+    |init, w, x| _mm256_dpbusd_epi32(init, w, x),
     true
 );

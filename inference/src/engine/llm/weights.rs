@@ -20,6 +20,7 @@ pub enum Arch {
 /// The shape of the network, from GGUF metadata.
 #[derive(Clone, Debug)]
 pub struct Config {
+    #[allow(dead_code)] // shown in Debug output; the layout differences are the fields below
     pub arch: Arch,
     pub layers: usize,
     pub d_model: usize,
