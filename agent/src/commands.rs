@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{BenchCommand, Command, ConfigCommand, EhrCommand, KeysCommand, ModelsCommand, ScriptsCommand};
+use crate::cli::{BenchCommand, Command, ConfigCommand, EhrCommand, KeysCommand, ModelsCommand, ScriptsCommand, UsersCommand};
 use crate::config::{ConfigError, Settings};
 
 pub async fn run(command: Command, settings: Settings) -> ExitCode {
@@ -23,6 +23,9 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
         Command::Scripts { command: ScriptsCommand::Test { dir } } => crate::scripts_cli::test(&settings, &dir).await,
         Command::Bench { command: BenchCommand::Model { rounds } } => bench_model(&settings, rounds).await,
         Command::Understand => crate::scripts_cli::understand(&settings).await,
+        Command::Users { command: UsersCommand::Add { username, role } } => crate::users_cli::add(&settings, &username, &role).await,
+        Command::Users { command: UsersCommand::Disable { username } } => crate::users_cli::disable(&settings, &username).await,
+        Command::Users { command: UsersCommand::ResetMfa { username } } => crate::users_cli::reset_mfa(&settings, &username).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -39,6 +39,16 @@ pub struct Settings {
     pub integration: IntegrationSettings,
     #[serde(default)]
     pub portal: crate::launch::PortalSettings,
+    #[serde(default)]
+    pub staff: StaffSettings,
+}
+
+/// The staff side: how long each escalation priority may wait (minutes).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffSettings {
+    #[serde(default)]
+    pub sla: crate::staff::Sla,
 }
 
 /// The hospital integration engine and the portal.
