@@ -135,7 +135,8 @@ async fn staff_sessions_end_after_15_idle_minutes_or_12_hours() {
 
     let secret = app.add_user("busy", Role::Clinician).await;
     let token = app.sign_in("busy", &secret).await;
-    for _ in 0..48 {
+    for _ in 0..51 {
+        // 51 × 14 minutes = 11 h 54 min: never idle, still inside 12 hours.
         app.clock.advance_ms(14 * 60 * 1000);
         assert_eq!(app.get(&token, "/api/staff/me").await.status(), 200);
     }

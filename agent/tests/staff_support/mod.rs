@@ -12,7 +12,7 @@ use agent::clock::FakeClock;
 use agent::staff::{auth, Role};
 use agent::state::{AppState, Policy};
 use agent::store::staff::StaffUserRow;
-use agent::store::{SqlStore, Store};
+use agent::store::SqlStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fhir_client::PatientId;
