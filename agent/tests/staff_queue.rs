@@ -161,3 +161,12 @@ async fn consoles_see_breaches_live_over_sse() {
     assert!(found, "{seen}");
     assert!(seen.contains("event: queue") && seen.contains(&case), "{seen}");
 }
+
+#[test]
+fn sla_minutes_come_from_settings() {
+    let s = agent::config::Settings::from_toml_overrides(&["[staff.sla]\nurgent_minutes = 5\n"]).unwrap();
+    assert_eq!(s.staff.sla.wait_ms("urgent"), 5 * 60 * 1000);
+    assert_eq!(s.staff.sla.wait_ms("high"), 60 * 60 * 1000, "the others keep their defaults");
+    assert_eq!(s.staff.sla.wait_ms("normal"), 8 * 60 * 60 * 1000);
+    assert!(agent::config::Settings::from_toml_overrides(&["[staff.sla]\nurgnt_minutes = 5\n"]).is_err(), "typos are errors");
+}

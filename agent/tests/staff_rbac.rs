@@ -61,10 +61,12 @@ async fn every_staff_route_admits_exactly_its_roles() {
     }
     app.add_user("halfway", Role::Admin).await;
     let half = app.password_only("halfway").await;
+    let patient = app.patient_token("pat-matrix").await;
     let mut cells = 0;
     for rule in RULES {
         let path = concrete(rule.path, &conv, &case);
         assert_eq!(call(&app, None, rule.method, &path).await, 401, "anonymous {} {}", rule.method, rule.path);
+        assert_eq!(call(&app, Some(&patient), rule.method, &path).await, 401, "patient session {} {}", rule.method, rule.path);
         assert_eq!(call(&app, Some(&half), rule.method, &path).await, 401, "password-only {} {}", rule.method, rule.path);
         for (role, token) in &tokens {
             let status = call(&app, Some(token), rule.method, &path).await;
@@ -204,4 +206,30 @@ fn every_staff_route_is_in_the_openapi_document_and_the_table() {
             }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_staff_operation_is_routed_and_answers_operation_outcomes() {
+    let app = App::start(Db::Sqlite).await;
+    let doc: Value = app.http.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !(path.starts_with("/api/staff") || path.starts_with("/api/admin") || path.ends_with("/events")) {
+            continue;
+        }
+        let url = app.url(&path.replace("{id}", "00000000-0000-0000-0000-000000000000"));
+        for method in ["get", "post"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let req = if method == "get" { app.http.get(&url) } else { app.http.post(&url).json(&json!({})) };
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or_default();
+            assert!(status == 400 || status == 401, "{method} {path}: {status}");
+            assert_eq!(body["resourceType"], "OperationOutcome", "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 22, "{checked}");
 }

@@ -101,3 +101,13 @@ async fn only_the_coordinator_who_took_over_may_write_or_hand_back() {
     let actions: Vec<String> = app.state.store.audit_range(0, 1000).await.unwrap().into_iter().map(|r| r.action).collect();
     assert!(actions.contains(&format!("staff.takeover/{conv}")) && actions.contains(&format!("staff.message/{conv}")), "{actions:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_cannot_follow_another_patients_conversation() {
+    let app = App::start(Db::Sqlite).await;
+    let alice = app.patient_token("pat-alice").await;
+    let bob = app.patient_token("pat-bob").await;
+    let conv = app.open_conversation(&alice).await;
+    assert_eq!(app.get(&bob, &format!("/api/conversations/{conv}/events")).await.status(), 404);
+    assert_eq!(app.http.get(app.url(&format!("/api/conversations/{conv}/events"))).send().await.unwrap().status(), 401);
+}
