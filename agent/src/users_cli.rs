@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::staff::auth;
-use crate::staff::Role;
+use crate::staff::{AuditRecord, Role};
 use crate::store::staff::StaffUserRow;
 use crate::store::{SqlStore, Store};
 
@@ -48,6 +48,16 @@ fn print_enrolment(secret: &[u8], username: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Audits a change made from the command line; the actor is the operating-system user.
+async fn audit(store: &SqlStore, cipher: &Cipher, action: &str, user: &StaffUserRow, details: serde_json::Value) -> anyhow::Result<()> {
+    let who = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let actor = format!("cli:{who}");
+    let record = AuditRecord { actor: &actor, action, target: &user.id, patient: "", details, now: chrono::Utc::now().timestamp_millis() };
+    let entry = crate::staff::sealed_audit_entry(cipher, record)?;
+    store.staff().append_staff_audit(&entry).await.context("writing the audit record")?;
+    Ok(())
+}
+
 async fn user(store: &SqlStore, username: &str) -> anyhow::Result<StaffUserRow> {
     match store.staff().user_by_name(username).await.context("reading the user")? {
         Some(u) => Ok(u),
@@ -77,15 +87,17 @@ pub async fn add(settings: &Settings, username: &str, role: &str) -> anyhow::Res
     if !store.staff().create_user(&row).await.context("creating the user")? {
         bail!("a user named {username:?} already exists");
     }
+    audit(&store, &cipher, "users.add", &row, serde_json::json!({ "username": username, "role": role.as_str() })).await?;
     println!("added {username} ({}) id {id}", role.as_str());
     print_enrolment(&secret, username)
 }
 
 pub async fn disable(settings: &Settings, username: &str) -> anyhow::Result<()> {
-    let (store, _) = open(settings).await?;
+    let (store, cipher) = open(settings).await?;
     let u = user(&store, username).await?;
     store.staff().set_user_disabled(&u.id, true).await.context("disabling the user")?;
     store.staff().delete_staff_sessions_of(&u.id).await.context("ending the user's sessions")?;
+    audit(&store, &cipher, "users.disable", &u, serde_json::json!({ "username": username })).await?;
     println!("disabled {username}; their sessions are ended");
     Ok(())
 }
@@ -97,6 +109,7 @@ pub async fn reset_mfa(settings: &Settings, username: &str) -> anyhow::Result<()
     let sealed = cipher.seal(&auth::secret_aad(&u.id), &secret)?;
     store.staff().set_totp(&u.id, &sealed).await.context("storing the new secret")?;
     store.staff().delete_staff_sessions_of(&u.id).await.context("ending the user's sessions")?;
+    audit(&store, &cipher, "users.reset_mfa", &u, serde_json::json!({ "username": username })).await?;
     println!("reset the second factor of {username}; their sessions are ended");
     print_enrolment(&secret, username)
 }

@@ -54,6 +54,17 @@ fn users_are_added_disabled_and_given_a_new_second_factor() {
 
     let disabled = agent(dir.path(), &["users", "disable", "dana"], "");
     assert!(disabled.status.success(), "{}", stderr(&disabled));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let actions: Vec<String> = rt.block_on(async {
+        use agent::store::Store;
+        let store = agent::store::SqlStore::connect(&format!("sqlite://{}/agent.db", dir.path().display()), 1).await.unwrap();
+        let user = store.staff().user_by_name("dana").await.unwrap().unwrap();
+        assert!(user.disabled);
+        store.audit_range(0, 100).await.unwrap().into_iter().map(|r| r.action).collect()
+    });
+    let prefixes: Vec<&str> = actions.iter().map(|a| a.split('/').next().unwrap()).collect();
+    assert_eq!(prefixes, ["users.add", "users.reset_mfa", "users.disable"], "every account change is audited");
 }
 
 #[test]

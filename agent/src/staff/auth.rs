@@ -103,11 +103,11 @@ pub fn new_token() -> String {
 
 pub fn cookie(state: &AppState, token: &str) -> String {
     let secure = if state.policy.secure_cookies { "; Secure" } else { "" };
-    format!("{COOKIE_NAME}={token}; Path=/api/staff; HttpOnly; SameSite=Strict{secure}")
+    format!("{COOKIE_NAME}={token}; Path=/api; HttpOnly; SameSite=Strict{secure}")
 }
 
 pub fn clear_cookie() -> String {
-    format!("{COOKIE_NAME}=; Path=/api/staff; HttpOnly; SameSite=Strict; Max-Age=0")
+    format!("{COOKIE_NAME}=; Path=/api; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 pub fn token_from(parts: &Parts) -> Option<String> {

@@ -142,7 +142,23 @@ pub fn audit_entry(
     patient: &str,
     details: serde_json::Value,
 ) -> Result<AuditEntry, ApiError> {
-    let now = state.clock.now_ms();
+    let record = AuditRecord { actor, action, target, patient, details, now: state.clock.now_ms() };
+    sealed_audit_entry(&state.cipher, record).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// What one staff (or staff-admin CLI) audit record says.
+pub struct AuditRecord<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub patient: &'a str,
+    pub details: serde_json::Value,
+    pub now: i64,
+}
+
+/// The record sealed as every audit payload is (`audit_entry` for requests, the CLI directly).
+pub fn sealed_audit_entry(cipher: &crate::crypto::Cipher, r: AuditRecord<'_>) -> anyhow::Result<AuditEntry> {
+    let AuditRecord { actor, action, target, patient, details, now } = r;
     let record = serde_json::json!({
         "type": action,
         "target": target,
@@ -151,8 +167,8 @@ pub fn audit_entry(
         "at": now,
         "details": details,
     });
-    let bytes = serde_json::to_vec(&record).map_err(|e| ApiError::Internal(e.into()))?;
+    let bytes = serde_json::to_vec(&record)?;
     let aad = Aad { table: "audit_log", row: target, patient };
-    let payload = state.cipher.seal(&aad, &bytes).map_err(|e| ApiError::Internal(e.into()))?;
+    let payload = cipher.seal(&aad, &bytes)?;
     Ok(AuditEntry { at: now, actor: format!("staff:{actor}"), action: format!("{action}/{target}"), payload })
 }
