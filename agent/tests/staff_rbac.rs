@@ -233,3 +233,20 @@ async fn every_documented_staff_operation_is_routed_and_answers_operation_outcom
     }
     assert!(checked >= 22, "{checked}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_failed_sign_in_steps_lock_the_account_for_15_minutes() {
+    let app = App::start(Db::Sqlite).await;
+    let secret = app.add_user("cora", Role::Coordinator).await;
+    let wrong = json!({"username": "cora", "password": "not the password"});
+    for _ in 0..5 {
+        assert_eq!(app.post("", "/api/staff/login", wrong.clone()).await.status(), 401);
+    }
+    let right = json!({"username": "cora", "password": staff_support::PASSWORD});
+    assert_eq!(app.post("", "/api/staff/login", right.clone()).await.status(), 401, "locked, even with the right password");
+    let actions = audit_actions(&app).await;
+    assert_eq!(actions.iter().filter(|a| a.starts_with("staff.locked_out/")).count(), 1, "{actions:?}");
+    app.clock.advance_ms(15 * 60 * 1000 + 1);
+    let token = app.sign_in("cora", &secret).await;
+    assert_eq!(app.get(&token, "/api/staff/me").await.status(), 200);
+}

@@ -9,6 +9,9 @@ CREATE TABLE staff_users (
     totp_secret     BYTEA NOT NULL,
     totp_last_step  BIGINT NOT NULL DEFAULT 0,
     disabled        BIGINT NOT NULL DEFAULT 0,
+    -- Failed sign-in steps in a row; at the limit the account is locked until locked_until.
+    failed_logins   BIGINT NOT NULL DEFAULT 0,
+    locked_until    BIGINT NOT NULL DEFAULT 0,
     created_at      BIGINT NOT NULL
 );
 

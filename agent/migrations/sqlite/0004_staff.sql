@@ -9,6 +9,9 @@ CREATE TABLE staff_users (
     totp_secret     BLOB NOT NULL,
     totp_last_step  INTEGER NOT NULL DEFAULT 0,
     disabled        INTEGER NOT NULL DEFAULT 0,
+    -- Failed sign-in steps in a row; at the limit the account is locked until locked_until.
+    failed_logins   INTEGER NOT NULL DEFAULT 0,
+    locked_until    INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL
 );
 

@@ -21,6 +21,9 @@ pub const COOKIE_NAME: &str = "agent_staff";
 /// TOTP time step (seconds) and digits, as authenticator apps expect.
 const STEP_S: u64 = 30;
 const DIGITS: usize = 6;
+/// Failed sign-in steps (password or code) in a row before the account locks, and for how long.
+pub const LOCKOUT_AFTER: i64 = 5;
+pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -165,13 +168,28 @@ pub async fn login(state: &AppState, username: &str, password: &str) -> Result<S
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?;
-    let user = match user {
-        Some(u) if ok && !u.disabled => u,
-        _ => return Err(ApiError::Unauthorized),
-    };
+    let Some(user) = user else { return Err(ApiError::Unauthorized) };
+    if !ok {
+        failed(state, &user.id).await?;
+        return Err(ApiError::Unauthorized);
+    }
+    if user.disabled || state.store.staff().locked_until(&user.id).await? > state.clock.now_ms() {
+        return Err(ApiError::Unauthorized);
+    }
     let token = new_token();
     state.store.staff().create_staff_session(&hash_token(&token), &user.id, false, state.clock.now_ms()).await?;
     Ok(token)
+}
+
+/// Counts a failed step; the failure that locks the account is audited.
+async fn failed(state: &AppState, user_id: &str) -> Result<(), ApiError> {
+    let store = state.store.staff();
+    if store.note_login_failure(user_id, state.clock.now_ms(), LOCKOUT_AFTER, LOCKOUT_MS).await? {
+        let details = serde_json::json!({ "failures": LOCKOUT_AFTER, "locked_ms": LOCKOUT_MS });
+        let audit = super::audit_entry(state, user_id, "staff.locked_out", user_id, "", details)?;
+        store.append_staff_audit(&audit).await?;
+    }
+    Ok(())
 }
 
 /// The second factor: a valid, unused code replaces the password-only session with a full one
@@ -184,10 +202,18 @@ pub async fn second_factor(state: &AppState, info: &SessionInfo, code: &str) -> 
     let unix_s = (state.clock.now_ms() / 1000).max(0) as u64;
     let step = totp_step_matching(&secret, code.trim(), unix_s).map_err(|e| ApiError::Internal(e.into()))?;
     let store = state.store.staff();
-    let Some(step) = step else { return Err(ApiError::Unauthorized) };
-    if !store.use_totp_step(&info.user.id, step as i64).await? {
+    if store.locked_until(&info.user.id).await? > state.clock.now_ms() {
         return Err(ApiError::Unauthorized);
     }
+    let fresh = match step {
+        Some(step) => store.use_totp_step(&info.user.id, step as i64).await?,
+        None => false,
+    };
+    if !fresh {
+        failed(state, &info.user.id).await?;
+        return Err(ApiError::Unauthorized);
+    }
+    store.clear_login_failures(&info.user.id).await?;
     store.delete_staff_session(&info.token_hash).await?;
     let token = new_token();
     store.create_staff_session(&hash_token(&token), &info.user.id, true, state.clock.now_ms()).await?;

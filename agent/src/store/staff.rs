@@ -79,6 +79,13 @@ pub trait StaffStore: Send + Sync {
     /// Records `step` as used; false if it (or a later one) was used already.
     async fn use_totp_step(&self, id: &str, step: i64) -> StoreResult<bool>;
 
+    /// Counts a failed sign-in step; at `limit` in a row the account locks until `now + lock_ms`.
+    /// True when this failure locked it.
+    async fn note_login_failure(&self, id: &str, now: i64, limit: i64, lock_ms: i64) -> StoreResult<bool>;
+    async fn clear_login_failures(&self, id: &str) -> StoreResult<()>;
+    /// Until when sign-in is refused (ms; 0 or past when it is not).
+    async fn locked_until(&self, id: &str) -> StoreResult<i64>;
+
     async fn create_staff_session(&self, token_hash: &str, user_id: &str, mfa_done: bool, now: i64) -> StoreResult<()>;
     async fn staff_session(&self, token_hash: &str) -> StoreResult<Option<StaffSessionRow>>;
     async fn touch_staff_session(&self, token_hash: &str, now: i64) -> StoreResult<()>;
@@ -219,6 +226,34 @@ impl StaffStore for SqlStore {
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn note_login_failure(&self, id: &str, now: i64, limit: i64, lock_ms: i64) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "UPDATE staff_users SET failed_logins = failed_logins + 1, \
+             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
+             WHERE id = $3 RETURNING failed_logins",
+        )
+        .bind(limit)
+        .bind(now + lock_ms)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        let count: i64 = match row {
+            Some(r) => r.try_get("failed_logins")?,
+            None => 0,
+        };
+        Ok(count == limit)
+    }
+
+    async fn clear_login_failures(&self, id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE staff_users SET failed_logins = 0, locked_until = 0 WHERE id = $1").bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    async fn locked_until(&self, id: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT locked_until FROM staff_users WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| r.try_get("locked_until")).transpose()?.unwrap_or(0))
     }
 
     async fn create_staff_session(&self, token_hash: &str, user_id: &str, mfa_done: bool, now: i64) -> StoreResult<()> {
