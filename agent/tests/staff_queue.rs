@@ -121,8 +121,17 @@ async fn resolve_with_a_note_takes_the_case_off_the_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sla_breach_fires_at_the_due_time_once() {
-    let app = App::start(Db::Sqlite).await;
+async fn sla_breach_fires_at_the_due_time_once_sqlite() {
+    sla_breach_fires_at_the_due_time_once(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sla_breach_fires_at_the_due_time_once_postgres() {
+    sla_breach_fires_at_the_due_time_once(Db::Postgres).await;
+}
+
+async fn sla_breach_fires_at_the_due_time_once(db: Db) {
+    let app = App::start(db).await;
     let mut events = app.state.staff.queue.subscribe();
     let (_, case) = app.escalated_case("pat-sla").await;
     let created = events.recv().await.unwrap();

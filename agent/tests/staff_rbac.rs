@@ -52,8 +52,17 @@ async fn call(app: &App, token: Option<&str>, method: &str, path: &str) -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_staff_route_admits_exactly_its_roles() {
-    let app = App::start(Db::Sqlite).await;
+async fn every_staff_route_admits_exactly_its_roles_sqlite() {
+    every_staff_route_admits_exactly_its_roles(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_staff_route_admits_exactly_its_roles_postgres() {
+    every_staff_route_admits_exactly_its_roles(Db::Postgres).await;
+}
+
+async fn every_staff_route_admits_exactly_its_roles(db: Db) {
+    let app = App::start(db).await;
     let (conv, case) = app.escalated_case("pat-matrix").await;
     let mut tokens = Vec::new();
     for role in Role::ALL {
@@ -235,8 +244,17 @@ async fn every_documented_staff_operation_is_routed_and_answers_operation_outcom
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_failed_sign_in_steps_lock_the_account_for_15_minutes() {
-    let app = App::start(Db::Sqlite).await;
+async fn five_failed_sign_in_steps_lock_the_account_for_15_minutes_sqlite() {
+    five_failed_sign_in_steps_lock_the_account_for_15_minutes(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_failed_sign_in_steps_lock_the_account_for_15_minutes_postgres() {
+    five_failed_sign_in_steps_lock_the_account_for_15_minutes(Db::Postgres).await;
+}
+
+async fn five_failed_sign_in_steps_lock_the_account_for_15_minutes(db: Db) {
+    let app = App::start(db).await;
     let secret = app.add_user("cora", Role::Coordinator).await;
     let wrong = json!({"username": "cora", "password": "not the password"});
     for _ in 0..5 {

@@ -31,8 +31,17 @@ async fn stream_until(stream: &mut reqwest::Response, seen: &mut String, needle:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn coordinator_takes_over_the_agent_is_silent_and_hand_back_resumes() {
-    let app = App::start(Db::Sqlite).await;
+async fn coordinator_takes_over_the_agent_is_silent_and_hand_back_resumes_sqlite() {
+    coordinator_takes_over_the_agent_is_silent_and_hand_back_resumes(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinator_takes_over_the_agent_is_silent_and_hand_back_resumes_postgres() {
+    coordinator_takes_over_the_agent_is_silent_and_hand_back_resumes(Db::Postgres).await;
+}
+
+async fn coordinator_takes_over_the_agent_is_silent_and_hand_back_resumes(db: Db) {
+    let app = App::start(db).await;
     let coord = app.staff("coord", Role::Coordinator).await;
     let patient = app.patient_token("pat-take").await;
     let conv = app.open_conversation(&patient).await;
