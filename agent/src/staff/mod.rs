@@ -143,7 +143,7 @@ pub fn audit_entry(
     details: serde_json::Value,
 ) -> Result<AuditEntry, ApiError> {
     let record = AuditRecord { actor, action, target, patient, details, now: state.clock.now_ms() };
-    sealed_audit_entry(&state.cipher, record).map_err(|e| ApiError::Internal(e.into()))
+    sealed_audit_entry(&state.cipher, record).map_err(ApiError::Internal)
 }
 
 /// What one staff (or staff-admin CLI) audit record says.
