@@ -185,6 +185,12 @@ impl Settings {
         if self.database.max_connections == 0 {
             return Err(ConfigError::new("database.max_connections", "must be at least 1"));
         }
+        let sla = &self.staff.sla;
+        for (key, minutes) in [("urgent", sla.urgent_minutes), ("high", sla.high_minutes), ("normal", sla.normal_minutes)] {
+            if !(1..=7 * 24 * 60).contains(&minutes) {
+                return Err(ConfigError::new(format!("staff.sla.{key}_minutes"), "must be 1 to 10080 (a week)"));
+            }
+        }
         Ok(())
     }
 

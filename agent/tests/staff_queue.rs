@@ -178,4 +178,6 @@ fn sla_minutes_come_from_settings() {
     assert_eq!(s.staff.sla.wait_ms("high"), 60 * 60 * 1000, "the others keep their defaults");
     assert_eq!(s.staff.sla.wait_ms("normal"), 8 * 60 * 60 * 1000);
     assert!(agent::config::Settings::from_toml_overrides(&["[staff.sla]\nurgnt_minutes = 5\n"]).is_err(), "typos are errors");
+    let zero = agent::config::Settings::from_toml_overrides(&["[staff.sla]\nhigh_minutes = 0\n"]).unwrap_err();
+    assert_eq!(zero.key, "staff.sla.high_minutes");
 }
