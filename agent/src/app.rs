@@ -54,22 +54,29 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     let model = load_model(&settings.model).await?;
     let ehr: Arc<dyn Ehr> = Arc::new(client);
     let understand = Arc::new(ModelUnderstand::new(model.clone()));
-    let engine = workflows::Engine::with_builtin_scripts(ehr.clone(), understand).context("loading the workflow scripts")?;
+    let scripts = crate::staff::scripts::engine_scripts(&store).await.context("loading the workflow scripts")?;
+    let engine = workflows::Engine::new(scripts, ehr.clone(), understand);
     // Embed the intent examples now rather than in the first patient's turn.
     let examples = engine.warm_up().await.context("embedding the script examples")?;
     tracing::info!(count = examples, "script examples embedded");
     let state = AppState {
         store: Arc::new(store),
         model,
-        ehr,
-        dialogue: Arc::new(EngineDialogue::new(Arc::new(engine))),
+        ehr: ehr.clone(),
+        dialogue: Arc::new(EngineDialogue::reloadable(Arc::new(engine), ehr.clone())),
         cipher,
         clock,
         metrics: Arc::new(Metrics::default()),
-        policy: Policy { demo: settings.server.demo, turn_deadline_ms: settings.server.turn_deadline_ms, ..Policy::default() },
+        policy: Policy {
+            demo: settings.server.demo,
+            turn_deadline_ms: settings.server.turn_deadline_ms,
+            sla: settings.staff.sla,
+            ..Policy::default()
+        },
         integration,
         launch: crate::launch::LaunchVerifier::from_settings(&settings.portal)?,
         demo_patients: Arc::new(demo.patients),
+        staff: crate::staff::Hub::default(),
     };
     for (patient, encounter, lang) in &demo.discharges {
         crate::outreach::start_followup(&state, patient, encounter, *lang)
@@ -139,10 +146,14 @@ async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn L
 
 /// Serves `state`'s routes on `listener` until `shutdown` completes; in-flight requests finish.
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let sweep = std::time::Duration::from_millis(state.policy.sla_sweep_ms.max(100));
+    let sla = tokio::spawn(crate::staff::queue::watch_sla(state.clone(), sweep));
     let app = crate::routes::router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sla.abort();
+    served
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -54,6 +54,12 @@ pub trait Dialogue: Send + Sync {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<(serde_json::Value, TurnOutcome), DialogueError>;
+
+    /// Makes a newly published script version the one new conversations get; conversations
+    /// already running stay on theirs. False when this dialogue cannot load scripts.
+    fn add_script(&self, _script: workflows::Script) -> bool {
+        false
+    }
 }
 
 /// One message as stored (sealed) and as the API shows it.
@@ -76,21 +82,21 @@ pub struct TurnResponse {
 
 pub const MAX_MESSAGE_CHARS: usize = 2000;
 
-fn seal_json<T: Serialize>(state: &AppState, aad: &Aad<'_>, value: &T) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn seal_json<T: Serialize>(state: &AppState, aad: &Aad<'_>, value: &T) -> Result<Vec<u8>, ApiError> {
     let bytes = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.into()))?;
     state.cipher.seal(aad, &bytes).map_err(|e| ApiError::Internal(e.into()))
 }
 
-fn open_json<T: for<'de> Deserialize<'de>>(state: &AppState, aad: &Aad<'_>, sealed: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn open_json<T: for<'de> Deserialize<'de>>(state: &AppState, aad: &Aad<'_>, sealed: &[u8]) -> Result<T, ApiError> {
     let bytes = state.cipher.open(aad, sealed).map_err(|e| ApiError::Internal(e.into()))?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.into()))
 }
 
-fn message_aad<'a>(conv: &'a str, patient: &'a str) -> Aad<'a> {
+pub(crate) fn message_aad<'a>(conv: &'a str, patient: &'a str) -> Aad<'a> {
     Aad { table: "messages", row: conv, patient }
 }
 
-fn state_aad<'a>(conv: &'a str, patient: &'a str) -> Aad<'a> {
+pub(crate) fn state_aad<'a>(conv: &'a str, patient: &'a str) -> Aad<'a> {
     Aad { table: "conversations", row: conv, patient }
 }
 
@@ -159,6 +165,10 @@ pub async fn post(
     state.store.begin_turn(&conv.id, &lock, now, now + state.policy.turn_lock_ms).await?;
     // Re-read under the lock: another replica may have advanced the state.
     let conv = owned_conversation(state, patient, conversation_id).await?;
+    if conv.status == crate::staff::takeover::TAKEN_OVER {
+        // A person has the conversation: store the post for them, no model or script reply.
+        return crate::staff::takeover::patient_post(state, patient, &conv, &lock, text, idempotency_key).await;
+    }
     let engine_state: serde_json::Value = open_json(state, &state_aad(&conv.id, patient.as_str()), &conv.state)?;
     let deadline = std::time::Duration::from_millis(state.policy.turn_deadline_ms);
     let turn = state.dialogue.turn(&conv.id, engine_state.clone(), patient, text, state.clock.now());
@@ -224,7 +234,7 @@ async fn finish_turn(
             None => None,
         },
         audit: audit_entry(state, patient, conv_id, said.as_ref(), &outcome, now)?,
-        escalation: outcome.escalation.as_ref().map(|e| escalation_row(e, now)),
+        escalation: outcome.escalation.as_ref().map(|e| escalation_row(e, now, &state.policy.sla)),
         now,
     };
     if let Err(e) = state.store.commit_turn(&commit).await {
@@ -235,6 +245,9 @@ async fn finish_turn(
     if let Some(e) = &outcome.escalation {
         let p = serde_json::to_value(e.priority).ok().and_then(|v| v.as_str().map(str::to_owned));
         state.metrics.escalations.get_or_create(&outcome_label(&p.unwrap_or_default())).inc();
+        if let Some(row) = &commit.escalation {
+            state.staff.escalation_created(&row.id, conv_id, &row.priority, now);
+        }
     }
     Ok(response)
 }
@@ -285,19 +298,14 @@ fn status_of(o: &TurnOutcome) -> &'static str {
     }
 }
 
-fn escalation_row(e: &workflows::Escalation, now: i64) -> NewEscalation {
-    use workflows::Priority::*;
-    let sla_min = match e.priority {
-        Urgent => 15,
-        High => 60,
-        Normal => 8 * 60,
-    };
+fn escalation_row(e: &workflows::Escalation, now: i64, sla: &crate::staff::Sla) -> NewEscalation {
     let as_text = |v: serde_json::Result<serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
+    let priority = as_text(serde_json::to_value(e.priority)).trim_matches('"').to_owned();
     NewEscalation {
         id: uuid::Uuid::now_v7().to_string(),
-        priority: as_text(serde_json::to_value(e.priority)).trim_matches('"').to_owned(),
+        due_at: now + sla.wait_ms(&priority),
+        priority,
         reason: as_text(serde_json::to_value(&e.reason)),
-        due_at: now + sla_min * 60 * 1000,
     }
 }
 

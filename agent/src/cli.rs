@@ -46,6 +46,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ScriptsCommand,
     },
+    /// Staff accounts (local users with a password and a TOTP second factor).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Read patient messages from stdin, one per line; print one JSON line per message
     /// (intent, slots, red_flag, confidence) as the real model understands it.
     Understand,
@@ -61,6 +66,21 @@ pub enum ScriptsCommand {
         #[arg(default_value = "workflows/conversations")]
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Add a user; reads the password (one line) from stdin, prints the TOTP secret once.
+    Add {
+        username: String,
+        /// coordinator, clinician, admin or auditor
+        #[arg(long)]
+        role: String,
+    },
+    /// Disable a user and end their sessions.
+    Disable { username: String },
+    /// Give a user a new TOTP secret (printed once) and end their sessions.
+    ResetMfa { username: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{BenchCommand, Command, ConfigCommand, EhrCommand, KeysCommand, ModelsCommand, ScriptsCommand};
+use crate::cli::{BenchCommand, Command, ConfigCommand, EhrCommand, KeysCommand, ModelsCommand, ScriptsCommand, UsersCommand};
 use crate::config::{ConfigError, Settings};
 
 pub async fn run(command: Command, settings: Settings) -> ExitCode {
@@ -25,6 +25,9 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
             bench_model(&settings, inference::bench::BenchOptions { rounds, peer_python }, json).await
         }
         Command::Understand => crate::scripts_cli::understand(&settings).await,
+        Command::Users { command: UsersCommand::Add { username, role } } => crate::users_cli::add(&settings, &username, &role).await,
+        Command::Users { command: UsersCommand::Disable { username } } => crate::users_cli::disable(&settings, &username).await,
+        Command::Users { command: UsersCommand::ResetMfa { username } } => crate::users_cli::reset_mfa(&settings, &username).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

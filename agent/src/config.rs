@@ -39,6 +39,16 @@ pub struct Settings {
     pub integration: IntegrationSettings,
     #[serde(default)]
     pub portal: crate::launch::PortalSettings,
+    #[serde(default)]
+    pub staff: StaffSettings,
+}
+
+/// The staff side: how long each escalation priority may wait (minutes).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffSettings {
+    #[serde(default)]
+    pub sla: crate::staff::Sla,
 }
 
 /// The hospital integration engine and the portal.
@@ -174,6 +184,12 @@ impl Settings {
         }
         if self.database.max_connections == 0 {
             return Err(ConfigError::new("database.max_connections", "must be at least 1"));
+        }
+        let sla = &self.staff.sla;
+        for (key, minutes) in [("urgent", sla.urgent_minutes), ("high", sla.high_minutes), ("normal", sla.normal_minutes)] {
+            if !(1..=7 * 24 * 60).contains(&minutes) {
+                return Err(ConfigError::new(format!("staff.sla.{key}_minutes"), "must be 1 to 10080 (a week)"));
+            }
         }
         Ok(())
     }

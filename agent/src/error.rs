@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 401: no valid session (or it timed out).
     #[error("sign-in required")]
     Unauthorized,
+    /// 403: signed in, but this role may not do this (staff RBAC).
+    #[error("not allowed for this role")]
+    Forbidden,
     /// 404: no such resource for this caller (also what another patient's resource looks like).
     #[error("not found")]
     NotFound,
@@ -54,6 +57,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -65,6 +69,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "invalid",
             ApiError::Unauthorized => "login",
+            ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not-found",
             ApiError::Conflict(_) => "conflict",
             ApiError::Unavailable { .. } => "transient",

@@ -34,6 +34,8 @@ pub struct AppState {
     pub launch: Option<crate::launch::LaunchVerifier>,
     /// Empty unless the server runs in demo mode.
     pub demo_patients: Arc<Vec<DemoPatient>>,
+    /// Live updates to staff consoles and to patients whose conversation a person has.
+    pub staff: crate::staff::Hub,
 }
 
 /// Timeouts and limits that tests may shorten.
@@ -48,6 +50,10 @@ pub struct Policy {
     pub turn_deadline_ms: u64,
     /// Secure cookies (off only for plain-http tests that read cookies by hand).
     pub secure_cookies: bool,
+    /// How long each escalation priority may wait for a person.
+    pub sla: crate::staff::Sla,
+    /// How often the SLA sweep looks for breaches (real time; breaches use the service clock).
+    pub sla_sweep_ms: u64,
 }
 
 impl Default for Policy {
@@ -59,6 +65,8 @@ impl Default for Policy {
             turn_lock_ms: 60 * 1000,
             turn_deadline_ms: 20 * 1000,
             secure_cookies: true,
+            sla: crate::staff::Sla::default(),
+            sla_sweep_ms: 5_000,
         }
     }
 }

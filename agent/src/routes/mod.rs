@@ -1,10 +1,14 @@
 //! The HTTP surface: one router per area, merged here with the layers every request goes
 //! through (request id, metrics by route template, security headers).
 
+mod admin_scripts;
 mod chat;
 mod demo;
 mod events;
 mod health;
+mod queue;
+mod staff;
+mod staff_takeover;
 mod widget;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -24,6 +28,16 @@ pub fn router(state: AppState) -> Router {
         .merge(demo::router())
         .merge(events::router())
         .merge(widget::router())
+        .merge(staff::public_router())
+        .merge(staff_takeover::patient_router())
+        .merge(
+            // Every staff route goes through the RBAC table (deny by default).
+            staff::router()
+                .merge(queue::router())
+                .merge(staff_takeover::router())
+                .merge(admin_scripts::router())
+                .route_layer(middleware::from_fn_with_state(state.clone(), crate::staff::rbac::enforce)),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

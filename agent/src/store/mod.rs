@@ -3,6 +3,8 @@
 //! same story tests run against both. Patient content arrives here already sealed.
 
 mod sql;
+pub mod scripts;
+pub mod staff;
 
 use async_trait::async_trait;
 
@@ -134,6 +136,11 @@ pub trait Store: Send + Sync {
     async fn set_outreach_conversation(&self, encounter_id: &str, conversation_id: &str) -> StoreResult<()>;
     /// Escalations of a conversation as (priority, reason, status), oldest first.
     async fn escalations_of(&self, conversation_id: &str) -> StoreResult<Vec<(String, String, String)>>;
+
+    /// The staff side's tables (users, staff sessions, queue transitions, takeovers).
+    fn staff(&self) -> &dyn staff::StaffStore;
+    /// Script drafts and published versions.
+    fn scripts(&self) -> &dyn scripts::ScriptStore;
 }
 
 /// Hash of one audit row, chained to the previous one: sha256(prev | seq | at | actor |

@@ -331,6 +331,14 @@ impl Store for SqlStore {
             .map(|r| Ok((r.try_get("priority")?, r.try_get("reason")?, r.try_get("status")?)))
             .collect()
     }
+
+    fn staff(&self) -> &dyn super::staff::StaffStore {
+        self
+    }
+
+    fn scripts(&self) -> &dyn super::scripts::ScriptStore {
+        self
+    }
 }
 
 async fn insert_escalation(
