@@ -14,29 +14,44 @@ use rayon::prelude::*;
 /// Values per quantization block (GGUF Q8_0).
 pub const BLOCK: usize = 32;
 
-/// A weight matrix `[rows, cols]` in 8-bit blocks: `qs` holds `w + 128` as bytes (row-major),
-/// `scales` one f32 per block.
+/// Weight rows per tile: the kernels read four rows' blocks together.
+pub const QUAD: usize = 4;
+/// Bytes of one block of a quad: four f32 scales, then four rows × 32 values.
+pub const QUAD_BLOCK: usize = 4 * QUAD + QUAD * BLOCK;
+
+/// A weight matrix `[rows, cols]` in 8-bit blocks, packed for the kernels: rows are grouped in
+/// quads (the last padded with zero rows), and for each quad and block the four scales and the
+/// four rows' 32 values (`w + 128` as bytes) lie together, so a tile reads one sequential stream.
 #[derive(Clone, Debug)]
 pub struct QMatrix {
     pub rows: usize,
     pub cols: usize,
-    qs: Vec<u8>,
-    scales: Vec<f32>,
-}
-
-/// Activations `[rows, cols]` quantized per block: `qs` signed, `scales` per block, and
-/// `bias[b] = -16 · Σ qs` per block: eight i32 lanes starting at `bias` sum to `-128 · Σ qs`,
-/// which undoes the weights' +128 offset inside the integer dot product.
-#[derive(Default)]
-pub struct QActs {
-    pub rows: usize,
-    pub cols: usize,
-    qs: Vec<i8>,
-    scales: Vec<f32>,
-    bias: Vec<i32>,
+    data: Vec<u8>,
 }
 
 impl QMatrix {
+    /// Packs row-major blocks: `qs` (`w + 128`, `[rows, cols]`) and `scales` (`[rows, cols/32]`).
+    fn pack(rows: usize, cols: usize, qs: &[u8], scales: &[f32]) -> Self {
+        let bpr = cols / BLOCK;
+        let quads = rows.div_ceil(QUAD);
+        let mut data = vec![0u8; quads * bpr * QUAD_BLOCK];
+        for q in 0..quads {
+            for b in 0..bpr {
+                let at = (q * bpr + b) * QUAD_BLOCK;
+                for j in 0..QUAD {
+                    let r = q * QUAD + j;
+                    let (d, vals) = match r < rows {
+                        true => (scales[r * bpr + b], &qs[(r * bpr + b) * BLOCK..][..BLOCK]),
+                        false => (0.0, &[128u8; BLOCK][..]),
+                    };
+                    data[at + 4 * j..at + 4 * j + 4].copy_from_slice(&d.to_le_bytes());
+                    data[at + 16 + j * BLOCK..at + 16 + (j + 1) * BLOCK].copy_from_slice(vals);
+                }
+            }
+        }
+        Self { rows, cols, data }
+    }
+
     /// Quantizes f32 weights (row-major `[rows, cols]`, `cols` a multiple of 32).
     pub fn quantize(values: &[f32], rows: usize, cols: usize) -> Self {
         assert_eq!(values.len(), rows * cols);
@@ -50,7 +65,7 @@ impl QMatrix {
                 *o = (v as i16 + 128) as u8;
             }
         }
-        Self { rows, cols, qs, scales }
+        Self::pack(rows, cols, &qs, &scales)
     }
 
     /// Takes GGUF Q8_0 blocks (`f16 scale` + 32 × `i8`, 34 bytes each) as they lie in the file.
@@ -65,15 +80,30 @@ impl QMatrix {
                 *o = v ^ 0x80;
             }
         }
-        Self { rows, cols, qs, scales }
+        Self::pack(rows, cols, &qs, &scales)
+    }
+
+    /// Scale and values (`w + 128`) of row `r`, block `b`.
+    pub(super) fn block(&self, r: usize, b: usize) -> (f32, &[u8]) {
+        let at = ((r / QUAD) * (self.cols / BLOCK) + b) * QUAD_BLOCK;
+        let j = r % QUAD;
+        let d = f32::from_le_bytes(self.data[at + 4 * j..at + 4 * j + 4].try_into().unwrap_or_default());
+        (d, &self.data[at + 16 + j * BLOCK..at + 16 + (j + 1) * BLOCK])
+    }
+
+    /// Start of quad `q`'s packed blocks.
+    pub(super) fn quad_ptr(&self, q: usize) -> *const u8 {
+        self.data[q * (self.cols / BLOCK) * QUAD_BLOCK..].as_ptr()
+    }
+
+    pub fn quads(&self) -> usize {
+        self.rows.div_ceil(QUAD)
     }
 
     /// Row `r` as f32 (token embeddings stay quantized; rows are expanded on lookup).
     pub fn row(&self, r: usize, out: &mut [f32]) {
-        let bpr = self.cols / BLOCK;
-        for b in 0..bpr {
-            let d = self.scales[r * bpr + b];
-            let q = &self.qs[(r * bpr + b) * BLOCK..(r * bpr + b + 1) * BLOCK];
+        for b in 0..self.cols / BLOCK {
+            let (d, q) = self.block(r, b);
             for (o, &v) in out[b * BLOCK..(b + 1) * BLOCK].iter_mut().zip(q) {
                 *o = ((v ^ 0x80) as i8) as f32 * d;
             }
@@ -84,17 +114,36 @@ impl QMatrix {
     pub fn stack(parts: &[QMatrix]) -> Self {
         let cols = parts[0].cols;
         assert!(parts.iter().all(|p| p.cols == cols));
-        Self {
-            rows: parts.iter().map(|p| p.rows).sum(),
-            cols,
-            qs: parts.iter().flat_map(|p| p.qs.iter().copied()).collect(),
-            scales: parts.iter().flat_map(|p| p.scales.iter().copied()).collect(),
+        let bpr = cols / BLOCK;
+        let rows: usize = parts.iter().map(|p| p.rows).sum();
+        let (mut qs, mut scales) = (Vec::with_capacity(rows * cols), Vec::with_capacity(rows * bpr));
+        for p in parts {
+            for r in 0..p.rows {
+                for b in 0..bpr {
+                    let (d, q) = p.block(r, b);
+                    scales.push(d);
+                    qs.extend_from_slice(q);
+                }
+            }
         }
+        Self::pack(rows, cols, &qs, &scales)
     }
 
     pub fn bytes(&self) -> usize {
-        self.qs.len() + self.scales.len() * 4
+        self.data.len()
     }
+}
+
+/// Activations `[rows, cols]` quantized per block: `qs` signed, `scales` per block, and
+/// `bias[b] = -16 · Σ qs` per block: eight i32 lanes starting at `bias` sum to `-128 · Σ qs`,
+/// which undoes the weights' +128 offset inside the integer dot product.
+#[derive(Default)]
+pub struct QActs {
+    pub rows: usize,
+    pub cols: usize,
+    qs: Vec<i8>,
+    scales: Vec<f32>,
+    bias: Vec<i32>,
 }
 
 fn quantize_block(src: &[f32]) -> (f32, [i8; BLOCK]) {
@@ -137,17 +186,18 @@ pub fn matmul(x: &QActs, w: &QMatrix, out: &mut [f32]) {
     assert_eq!(out.len(), x.rows * w.rows);
     let kernel = Kernel::detect();
     let threads = rayon::current_num_threads().max(1);
-    // Chunks of weight rows (multiples of 4): a few per thread for balance.
-    let per = (w.rows.div_ceil(threads * 4)).div_ceil(4).max(1) * 4;
-    let chunks = w.rows.div_ceil(per);
+    // Chunks of quads: a few per thread for balance.
+    let quads = w.quads();
+    let per = quads.div_ceil(threads * 4).max(1);
+    let chunks = quads.div_ceil(per);
     let out_ptr = SendPtr(out.as_mut_ptr());
     let run = |chunk: usize| {
         let start = chunk * per;
-        let end = (start + per).min(w.rows);
+        let end = (start + per).min(quads);
         // SAFETY: every (row, column) cell of `out` is written by exactly one chunk.
         unsafe { kernel.block(x, w, start..end, out_ptr) };
     };
-    if chunks == 1 || x.rows * w.rows * w.cols < 1 << 16 {
+    if chunks == 1 || threads == 1 || x.rows * w.rows * w.cols < 1 << 16 {
         (0..chunks).for_each(run);
     } else {
         (0..chunks).into_par_iter().for_each(run);
@@ -205,36 +255,25 @@ impl Kernel {
     }
 
     /// # Safety
-    /// `out` points to `[x.rows, w.rows]` floats; no other thread writes rows `cols` of it.
-    unsafe fn block(self, x: &QActs, w: &QMatrix, cols: std::ops::Range<usize>, out: SendPtr) {
+    /// `out` points to `[x.rows, w.rows]` floats; no other thread writes the columns of the
+    /// weight quads `quads`.
+    unsafe fn block(self, x: &QActs, w: &QMatrix, quads: std::ops::Range<usize>, out: SendPtr) {
         match self {
-            Kernel::Scalar => super::kernels_x86::scalar_block(x, w, cols, out.0),
+            Kernel::Scalar => super::kernels_x86::scalar_block(x, w, quads, out.0),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2 => unsafe { super::kernels_x86::avx2_block(x, w, cols, out.0) },
+            Kernel::Avx2 => unsafe { super::kernels_x86::avx2_block(x, w, quads, out.0) },
             #[cfg(target_arch = "x86_64")]
-            Kernel::AvxVnni => unsafe { super::kernels_x86::vnni_block(x, w, cols, out.0) },
+            Kernel::AvxVnni => unsafe { super::kernels_x86::vnni_block(x, w, quads, out.0) },
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512Vnni => unsafe { super::kernels_x86::vnni512_block(x, w, cols, out.0) },
+            Kernel::Avx512Vnni => unsafe { super::kernels_x86::vnni512_block(x, w, quads, out.0) },
         }
     }
-}
-
-/// Raw parts for the kernels (kept private to this module pair).
-pub(super) struct Parts<'a> {
-    pub qs: &'a [u8],
-    pub scales: &'a [f32],
 }
 
 pub(super) struct ActParts<'a> {
     pub qs: &'a [i8],
     pub scales: &'a [f32],
     pub bias: &'a [i32],
-}
-
-impl QMatrix {
-    pub(super) fn parts(&self) -> Parts<'_> {
-        Parts { qs: &self.qs, scales: &self.scales }
-    }
 }
 
 impl QActs {
@@ -269,7 +308,7 @@ mod tests {
 
     #[test]
     fn every_kernel_matches_the_float_product() {
-        for (rows, n, k) in [(1, 7, 64), (3, 13, 96), (9, 40, 576), (5, 4, 32)] {
+        for (rows, n, k) in [(1, 7, 64), (3, 13, 96), (9, 40, 576), (5, 4, 32), (6, 9, 64)] {
             let x = pseudo(rows * k, 1);
             let w = pseudo(n * k, 2);
             let want = reference(&x, &w, rows, n, k);
@@ -280,7 +319,7 @@ mod tests {
                 let kern = Kernel::best(kernel);
                 let mut got = vec![0.0; rows * n];
                 let ptr = SendPtr(got.as_mut_ptr());
-                unsafe { kern.block(&xq, &wq, 0..n, ptr) };
+                unsafe { kern.block(&xq, &wq, 0..wq.quads(), ptr) };
                 for (g, w) in got.iter().zip(&want) {
                     assert!((g - w).abs() < 0.02 * (k as f32).sqrt(), "{kern:?} {rows}x{n}x{k}: {g} vs {w}");
                 }
@@ -288,10 +327,22 @@ mod tests {
             let mut par = vec![0.0; rows * n];
             matmul(&xq, &wq, &mut par);
             let mut scalar = vec![0.0; rows * n];
-            unsafe { Kernel::Scalar.block(&xq, &wq, 0..n, SendPtr(scalar.as_mut_ptr())) };
+            unsafe { Kernel::Scalar.block(&xq, &wq, 0..wq.quads(), SendPtr(scalar.as_mut_ptr())) };
             for (a, b) in par.iter().zip(&scalar) {
                 assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "parallel {a} vs scalar {b}");
             }
+        }
+    }
+
+    #[test]
+    fn stacking_keeps_every_row() {
+        let (a, b) = (pseudo(3 * 64, 5), pseudo(6 * 64, 6));
+        let s = QMatrix::stack(&[QMatrix::quantize(&a, 3, 64), QMatrix::quantize(&b, 6, 64)]);
+        assert_eq!(s.rows, 9);
+        let mut row = vec![0.0; 64];
+        s.row(4, &mut row);
+        for (x, y) in row.iter().zip(&b[64..128]) {
+            assert!((x - y).abs() < 0.02, "{x} vs {y}");
         }
     }
 
@@ -301,8 +352,9 @@ mod tests {
         let q = QMatrix::quantize(&w, 2, 64);
         let mut raw = Vec::new();
         for b in 0..4 {
-            raw.extend(half::f16::from_f32(q.scales[b]).to_le_bytes());
-            raw.extend(q.qs[b * 32..(b + 1) * 32].iter().map(|v| v ^ 0x80));
+            let (d, vals) = q.block(b / 2, b % 2);
+            raw.extend(half::f16::from_f32(d).to_le_bytes());
+            raw.extend(vals.iter().map(|v| v ^ 0x80));
         }
         let back = QMatrix::from_q8_0(&raw, 2, 64);
         let mut row = vec![0.0; 64];

@@ -1,33 +1,37 @@
-//! The inner loops of [`super::kernels::matmul`]: a register tile of four weight rows by `RN`
-//! activation rows, block by block, fully unrolled (const generics) so the accumulators stay in
+//! The inner loops of [`super::kernels::matmul`]: a register tile of one packed weight quad
+//! (four rows, read as one sequential stream) by `RN` activation rows, block by block, fully unrolled (const generics) so the accumulators stay in
 //! registers. Flavours: plain Rust, AVX2 (`maddubs` on signed weights), AVX-VNNI and
 //! AVX512-VNNI (`dpbusd` on the stored unsigned `w + 128`, the offset undone by starting each
 //! block's integer sum at `-128 · Σ x`). All compute the same integer dot products; tests compare them.
 
 use std::ops::Range;
 
-use super::kernels::{QActs, QMatrix, BLOCK};
+use super::kernels::{QActs, QMatrix, BLOCK, QUAD, QUAD_BLOCK};
 
 /// Plain Rust: any CPU.
 ///
 /// # Safety
-/// `out` points to `[x.rows, w.rows]` floats and no other thread writes columns `cols`.
-pub(super) unsafe fn scalar_block(x: &QActs, w: &QMatrix, cols: Range<usize>, out: *mut f32) {
-    let (xp, wp) = (x.parts(), w.parts());
+/// `out` points to `[x.rows, w.rows]` floats and no other thread writes the rows of `quads`.
+pub(super) unsafe fn scalar_block(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
+    let xp = x.parts();
     let bpr = w.cols / BLOCK;
+    let rows = quads.start * QUAD..(quads.end * QUAD).min(w.rows);
     for r in 0..x.rows {
-        for c in cols.clone() {
+        for c in rows.clone() {
             let mut acc = 0f32;
             for b in 0..bpr {
-                let wq = &wp.qs[(c * bpr + b) * BLOCK..][..BLOCK];
+                let (dw, wq) = w.block(c, b);
                 let xq = &xp.qs[(r * bpr + b) * BLOCK..][..BLOCK];
                 let dot: i32 = wq.iter().zip(xq).map(|(&a, &b)| ((a ^ 0x80) as i8 as i32) * b as i32).sum();
-                acc += dot as f32 * wp.scales[c * bpr + b] * xp.scales[r * bpr + b];
+                acc += dot as f32 * dw * xp.scales[r * bpr + b];
             }
             unsafe { *out.add(r * w.rows + c) = acc };
         }
     }
 }
+
+/// How far ahead of the current block a decode tile prefetches its weights.
+const PREFETCH: usize = 8 * QUAD_BLOCK;
 
 /// Generates one SIMD flavour: `$tile` (the register tile), `$name` (the block driver).
 /// `$dot(init, w, x)` gives eight i32 partial sums of one block pair added to `init`;
@@ -40,8 +44,7 @@ macro_rules! simd_flavour {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         unsafe fn $tile<const RN: usize>(
-            w: [*const u8; 4],
-            ws: [*const f32; 4],
+            w: *const u8,
             x: [*const i8; RN],
             xs: [*const f32; RN],
             xb: [*const i32; RN],
@@ -60,9 +63,16 @@ macro_rules! simd_flavour {
                         init[r] = _mm256_set1_epi32(unsafe { *xb[r].add(b) });
                     }
                 }
+                let blk = unsafe { w.add(b * QUAD_BLOCK) };
+                // Decode streams the weights once: ask for them well ahead of use.
+                if RN == 1 {
+                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 64) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 128) as *const i8);
+                }
                 for j in 0..4 {
-                    let wv = unsafe { _mm256_loadu_si256(w[j].add(b * BLOCK) as *const __m256i) };
-                    let dw = unsafe { *ws[j].add(b) };
+                    let wv = unsafe { _mm256_loadu_si256(blk.add(16 + j * BLOCK) as *const __m256i) };
+                    let dw = unsafe { (blk as *const f32).add(j).read_unaligned() };
                     for r in 0..RN {
                         let dot = $dot(init[r], wv, xv[r]);
                         let s = _mm256_set1_ps(dw * dx[r]);
@@ -83,40 +93,34 @@ macro_rules! simd_flavour {
         /// The CPU has the named features; `out` as for [`scalar_block`].
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        pub(super) unsafe fn $name(x: &QActs, w: &QMatrix, cols: Range<usize>, out: *mut f32) {
-            let (xp, wp) = (x.parts(), w.parts());
+        pub(super) unsafe fn $name(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
+            let xp = x.parts();
             let bpr = w.cols / BLOCK;
-            let quads_end = cols.start + (cols.len() / 4) * 4;
             let xrow = |r: usize| unsafe { xp.qs.as_ptr().add(r * bpr * BLOCK) };
             let xsc = |r: usize| unsafe { xp.scales.as_ptr().add(r * bpr) };
             let xbias = |r: usize| unsafe { xp.bias.as_ptr().add(r * bpr) };
-            let store = |r: usize, c: usize, v: f32| unsafe { *out.add(r * w.rows + c) = v };
-            let mut c = cols.start;
-            while c < quads_end {
-                let wr: [*const u8; 4] = std::array::from_fn(|j| unsafe { wp.qs.as_ptr().add((c + j) * bpr * BLOCK) });
-                let wsc: [*const f32; 4] = std::array::from_fn(|j| unsafe { wp.scales.as_ptr().add((c + j) * bpr) });
+            for q in quads {
+                let wq = w.quad_ptr(q);
+                let c = q * QUAD;
+                let valid = (w.rows - c).min(QUAD);
+                let store = |r: usize, t: &[f32; 4]| {
+                    for j in 0..valid {
+                        unsafe { *out.add(r * w.rows + c + j) = t[j] };
+                    }
+                };
                 let mut r = 0;
                 while r + $rn <= x.rows {
-                    let t = unsafe { $tile::<$rn>(wr, wsc, std::array::from_fn(|i| xrow(r + i)), std::array::from_fn(|i| xsc(r + i)), std::array::from_fn(|i| xbias(r + i)), bpr) };
-                    for j in 0..4 {
-                        for i in 0..$rn {
-                            store(r + i, c + j, t[j][i]);
-                        }
+                    let t = unsafe { $tile::<$rn>(wq, std::array::from_fn(|i| xrow(r + i)), std::array::from_fn(|i| xsc(r + i)), std::array::from_fn(|i| xbias(r + i)), bpr) };
+                    for i in 0..$rn {
+                        store(r + i, &std::array::from_fn(|j| t[j][i]));
                     }
                     r += $rn;
                 }
                 while r < x.rows {
-                    let t = unsafe { $tile::<1>(wr, wsc, [xrow(r)], [xsc(r)], [xbias(r)], bpr) };
-                    for j in 0..4 {
-                        store(r, c + j, t[j][0]);
-                    }
+                    let t = unsafe { $tile::<1>(wq, [xrow(r)], [xsc(r)], [xbias(r)], bpr) };
+                    store(r, &std::array::from_fn(|j| t[j][0]));
                     r += 1;
                 }
-                c += 4;
-            }
-            if quads_end < cols.end {
-                // The last one to three weight rows.
-                unsafe { scalar_block(x, w, quads_end..cols.end, out) };
             }
         }
     };
