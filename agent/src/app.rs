@@ -43,6 +43,10 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         .await
         .context("opening the database")?;
     tracing::info!(backend = store.backend(), "database ready");
+    let store = Arc::new(store);
+    crate::audit::checkpointer::spawn(store.clone(), &settings.audit, clock.clone())?;
+    let cipher = cipher.with_envelope(store.clone(), crate::keys_cli::key_policy(settings));
+    crate::keys_cli::spawn_rewrap(&cipher);
     let integration = Integration {
         key: match &settings.integration.key_file {
             Some(path) => Some(crate::crypto::read_secret_file("integration.key_file", path)?.trim().to_owned()),
@@ -59,7 +63,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     let examples = engine.warm_up().await.context("embedding the script examples")?;
     tracing::info!(count = examples, "script examples embedded");
     let state = AppState {
-        store: Arc::new(store),
+        store,
         model,
         ehr,
         dialogue: Arc::new(EngineDialogue::new(Arc::new(engine))),
