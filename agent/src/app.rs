@@ -46,7 +46,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     let store = Arc::new(store);
     crate::audit::checkpointer::spawn(store.clone(), &settings.audit, clock.clone())?;
     let cipher = cipher.with_envelope(store.clone(), crate::keys_cli::key_policy(settings));
-    crate::keys_cli::spawn_rewrap(&cipher);
+    crate::keys_cli::spawn_rewrap(&cipher, std::time::Duration::from_secs(settings.crypto.key_cache_secs));
     let integration = Integration {
         key: match &settings.integration.key_file {
             Some(path) => Some(crate::crypto::read_secret_file("integration.key_file", path)?.trim().to_owned()),

@@ -35,15 +35,20 @@ pub fn key_policy(settings: &Settings) -> KeyPolicy {
     }
 }
 
-/// Rewraps, in the background, data keys still under an older key-encryption key (after
-/// `keys rotate` while this replica was down).
-pub fn spawn_rewrap(cipher: &Cipher) {
+/// While serving: re-reads the key file every `crypto.key_cache_secs` and rewraps data keys
+/// still under an older key-encryption key (after `keys rotate`, here or on another replica),
+/// so new data keys are wrapped by the newest version and old versions can be retired.
+pub fn spawn_rewrap(cipher: &Cipher, every: std::time::Duration) {
     let Some(env) = cipher.envelope().cloned() else { return };
     tokio::spawn(async move {
-        match env.rewrap_all().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(count = n, "data keys rewrapped under the current key version"),
-            Err(e) => tracing::warn!(error = %e, "rewrapping data keys failed; will retry at next start"),
+        let mut tick = tokio::time::interval(every.max(std::time::Duration::from_secs(1)));
+        loop {
+            tick.tick().await;
+            match env.rewrap_all().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "data keys rewrapped under the current key version"),
+                Err(e) => tracing::warn!(error = %e, "rewrapping data keys failed; retrying later"),
+            }
         }
     });
 }

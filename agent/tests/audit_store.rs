@@ -74,8 +74,8 @@ async fn checkpoints_are_signed_once_per_size_and_verify(s: SqlStore, dir: &std:
     for i in 0..2 {
         turn(&s, &format!("c{i}"), &[i as u8]).await;
     }
-    // No checkpoint yet: the first record is due at once (its age counts from the epoch).
-    assert!(due(&s, &settings, 100).await.unwrap());
+    assert!(!due(&s, &settings, 100).await.unwrap(), "2 unsigned records, not yet a minute old");
+    assert!(due(&s, &settings, 60_000).await.unwrap(), "no checkpoint for a minute");
     let first = checkpoint_now(&s, &signer, Some(&file), 100).await.unwrap().expect("signed");
     assert_eq!(first.size, 2);
     assert!(checkpoint_now(&s, &signer, Some(&file), 101).await.unwrap().is_none(), "same size twice");

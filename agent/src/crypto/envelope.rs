@@ -88,6 +88,10 @@ impl Envelope {
             None => self.create(patient, 1).await?,
         };
         loop {
+            if row.uses as u64 >= max {
+                row = self.create(patient, row.version + 1).await?;
+                continue;
+            }
             let used = self.store.reserve_key_uses(patient, row.version, block as i64).await? as u64;
             let start = used - block;
             if start < max {
@@ -136,10 +140,12 @@ impl Envelope {
         Ok(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&self.unwrap_raw(row)?)))
     }
 
-    /// Rewraps every data key still under an older KEK with the current one; returns how many.
+    /// Re-reads the key file, then rewraps every data key still under an older KEK with the
+    /// current one; returns how many.
     /// Safe while serving: each row changes in one conditional update, and both wrappings
     /// unwrap to the same key.
     pub async fn rewrap_all(&self) -> Result<u64, CryptoError> {
+        self.keks.reload().map_err(|e| CryptoError::KeyFile(e.to_string()))?;
         let (current, kek) = self.keks.current();
         let mut done = 0;
         for row in self.store.data_keys_not_under(current).await? {

@@ -35,6 +35,8 @@ pub enum CryptoError {
     Open,
     #[error("encryption failed")]
     Seal,
+    #[error("{0}")]
+    KeyFile(String),
     #[error("key store: {0}")]
     Store(#[from] crate::store::StoreError),
 }
