@@ -45,6 +45,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     tracing::info!(backend = store.backend(), "database ready");
     let store = Arc::new(store);
     crate::audit::checkpointer::spawn(store.clone(), &settings.audit, clock.clone())?;
+    crate::audit::retention::spawn(store.clone(), settings.retention.clone(), clock.clone());
     let cipher = cipher.with_envelope(store.clone(), crate::keys_cli::key_policy(settings));
     crate::keys_cli::spawn_rewrap(&cipher, std::time::Duration::from_secs(settings.crypto.key_cache_secs));
     let integration = Integration {

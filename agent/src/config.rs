@@ -41,6 +41,8 @@ pub struct Settings {
     pub portal: crate::launch::PortalSettings,
     #[serde(default)]
     pub audit: crate::audit::AuditSettings,
+    #[serde(default)]
+    pub retention: crate::audit::retention::RetentionSettings,
 }
 
 /// The hospital integration engine and the portal.

@@ -125,7 +125,7 @@ fn ten_thousand_random_tamperings_are_all_detected() {
     let logs: Vec<_> = (0..16)
         .map(|_| {
             let n = rng.random_range(1..=64);
-            let every = rng.random_range(1..=20);
+            let every = rng.random_range(4..=24);
             log(&mut rng, &signer, n, every)
         })
         .collect();

@@ -9,6 +9,7 @@ pub mod checkpointer;
 pub mod export;
 pub mod merkle;
 pub mod record;
+pub mod retention;
 pub mod verify;
 
 use std::path::PathBuf;

@@ -5,8 +5,10 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{SqlStore, StoreResult};
+use super::sql::append_audit;
+use super::{SqlStore, Store, StoreResult};
 use crate::audit::checkpoint::Checkpoint;
+use crate::audit::retention::{sweep_record, Cutoffs, Swept};
 
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -18,7 +20,15 @@ pub trait AuditStore: Send + Sync {
     async fn latest_checkpoint(&self) -> StoreResult<Option<Checkpoint>>;
     /// Stores a checkpoint; false when one of that size already exists.
     async fn insert_checkpoint(&self, cp: &Checkpoint) -> StoreResult<bool>;
+    /// Deletes what is past its cut-off (sparing held patients and escalated conversations)
+    /// and appends the sweep's audit record, in one transaction.
+    async fn sweep_expired(&self, cutoffs: &Cutoffs, now: i64) -> StoreResult<Swept>;
 }
+
+/// Conversations past their cut-off ($1) that may go.
+const EXPIRED_CONVERSATIONS: &str = "SELECT id FROM conversations WHERE updated_at < $1 \
+     AND patient_id NOT IN (SELECT patient_id FROM legal_holds) \
+     AND id NOT IN (SELECT conversation_id FROM escalations)";
 
 fn checkpoint(r: &sqlx::any::AnyRow) -> StoreResult<Checkpoint> {
     Ok(Checkpoint {
@@ -75,5 +85,30 @@ impl AuditStore for SqlStore {
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn sweep_expired(&self, c: &Cutoffs, now: i64) -> StoreResult<Swept> {
+        let mut tx = self.pool().begin().await?;
+        let mut s = Swept::default();
+        // Writes first (SQLite's write lock), children before their conversation.
+        let held = "AND conversation_id NOT IN (SELECT c.id FROM conversations c JOIN legal_holds h ON h.patient_id = c.patient_id)";
+        let q = format!("DELETE FROM turn_results WHERE created_at < $1 {held}");
+        s.turn_results = sqlx::query(sqlx::AssertSqlSafe(q)).bind(c.turn_results).execute(&mut *tx).await?.rows_affected();
+        let q = format!("DELETE FROM messages WHERE conversation_id IN ({EXPIRED_CONVERSATIONS})");
+        s.messages = sqlx::query(sqlx::AssertSqlSafe(q)).bind(c.conversations).execute(&mut *tx).await?.rows_affected();
+        let q = format!("DELETE FROM turn_results WHERE conversation_id IN ({EXPIRED_CONVERSATIONS})");
+        s.turn_results += sqlx::query(sqlx::AssertSqlSafe(q)).bind(c.conversations).execute(&mut *tx).await?.rows_affected();
+        let q = format!("DELETE FROM conversations WHERE id IN ({EXPIRED_CONVERSATIONS})");
+        s.conversations = sqlx::query(sqlx::AssertSqlSafe(q)).bind(c.conversations).execute(&mut *tx).await?.rows_affected();
+        s.sessions = sqlx::query("DELETE FROM patient_sessions WHERE last_seen < $1 AND patient_id NOT IN (SELECT patient_id FROM legal_holds)")
+            .bind(c.sessions)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let old = sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE at < $1").bind(c.audit).fetch_one(&mut *tx).await?;
+        s.audit_past_retention = old.try_get::<i64, _>("n")? as u64;
+        append_audit(&mut tx, Store::backend(self), &sweep_record(&s, now)).await?;
+        tx.commit().await?;
+        Ok(s)
     }
 }
