@@ -31,6 +31,14 @@ async fn setup(url: &str, dir: &std::path::Path, max_uses: u64) -> (Arc<SqlStore
     (store, cipher)
 }
 
+#[test]
+fn the_use_limit_must_stay_well_below_two_to_the_32() {
+    let e = agent::config::Settings::from_toml_overrides(&["[crypto]\nmax_key_uses = 4294967296\n"]).unwrap_err();
+    assert_eq!(e.key, "crypto.max_key_uses");
+    let s = agent::config::Settings::from_toml_overrides(&["[crypto]\nmax_key_uses = 16\n"]).unwrap();
+    assert_eq!((s.crypto.max_key_uses, s.retention.audit_days), (16, 2190), "audit kept six years by default");
+}
+
 fn version_of(sealed: &[u8]) -> u32 {
     assert_eq!(sealed[0], 2, "sealed under a data key");
     u32::from_be_bytes(sealed[1..5].try_into().unwrap())

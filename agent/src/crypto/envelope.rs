@@ -107,6 +107,11 @@ impl Envelope {
     async fn create(&self, patient: &str, version: u32) -> Result<DataKeyRow, CryptoError> {
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
+        // New keys are rare: re-read the file so a rotation elsewhere is never missed (a key
+        // wrapped by a version about to be retired would be lost with it).
+        if let Err(e) = self.keks.reload() {
+            tracing::warn!(error = %e, "re-reading the key file failed; using the keys in memory");
+        }
         let (kek_version, kek) = self.keks.current();
         let wrapped = seal_with(&kek, FORMAT_DATA_KEY, kek_version, &wrap_aad(patient, version, kek_version), &raw)?;
         let row = DataKeyRow { patient_id: patient.to_owned(), version, kek_version, wrapped: wrapped[5..].to_vec(), uses: 0 };
