@@ -28,9 +28,10 @@ pub enum AuditCommand {
         /// audit.checkpoint_file when it exists).
         #[arg(long)]
         checkpoints: Option<PathBuf>,
-        /// The audit public key (hex); default `<audit.signing_key_file>.pub`.
+        /// An audit public key file (hex; repeat for keys used before a key change); default
+        /// `<audit.signing_key_file>.pub`.
         #[arg(long)]
-        public_key: Option<PathBuf>,
+        public_key: Vec<PathBuf>,
     },
     /// Write the records recorded in [--from, --to) to stdout, one JSON per line: FHIR
     /// AuditEvent resources (IHE BALP) or plain records.
@@ -98,16 +99,22 @@ async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
     SqlStore::connect(settings.database.url.expose(), 2).await.context("opening the database")
 }
 
-/// Public keys to check checkpoints with: --public-key, else `<signing key>.pub`, else the
-/// signing key itself.
-fn verifying_keys(settings: &Settings, public_key: Option<PathBuf>) -> anyhow::Result<Vec<VerifyingKey>> {
+fn read_public_key(path: &std::path::Path) -> anyhow::Result<VerifyingKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    checkpoint::parse_public_key(&text)
+        .ok_or_else(|| anyhow::anyhow!("{} is not an Ed25519 public key (64 hex digits)", path.display()))
+}
+
+/// Public keys to check checkpoints with: every --public-key, else `<signing key>.pub`, else
+/// the signing key itself.
+fn verifying_keys(settings: &Settings, public_keys: Vec<PathBuf>) -> anyhow::Result<Vec<VerifyingKey>> {
+    if !public_keys.is_empty() {
+        return public_keys.iter().map(|p| read_public_key(p)).collect();
+    }
     let signing = &settings.audit.signing_key_file;
-    let pub_file = public_key.unwrap_or_else(|| checkpoint::public_key_path(signing));
+    let pub_file = checkpoint::public_key_path(signing);
     if pub_file.exists() {
-        let text = std::fs::read_to_string(&pub_file).with_context(|| format!("reading {}", pub_file.display()))?;
-        let key = checkpoint::parse_public_key(&text)
-            .ok_or_else(|| anyhow::anyhow!("{} is not an Ed25519 public key (64 hex digits)", pub_file.display()))?;
-        return Ok(vec![key]);
+        return Ok(vec![read_public_key(&pub_file)?]);
     }
     if signing.exists() {
         return Ok(vec![AuditSigner::from_key_file(signing)?.verifying_key()]);
@@ -115,7 +122,7 @@ fn verifying_keys(settings: &Settings, public_key: Option<PathBuf>) -> anyhow::R
     Ok(vec![])
 }
 
-async fn verify_cmd(settings: &Settings, file: Option<PathBuf>, public_key: Option<PathBuf>) -> anyhow::Result<()> {
+async fn verify_cmd(settings: &Settings, file: Option<PathBuf>, public_key: Vec<PathBuf>) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     let mut cps = store.checkpoints().await?;
     let file = file.or_else(|| Some(settings.audit.checkpoint_file.clone()).filter(|f| f.exists()));

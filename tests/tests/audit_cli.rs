@@ -82,6 +82,19 @@ async fn audit_verify_export_and_prove_through_the_binary() {
     let out = run(data, &["audit", "verify"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("audit log OK: 3 records, 1 checkpoints"), "{}", text(&out.stdout));
+    // A verifier holding only the public key and the shipped file, not the signing key.
+    std::fs::copy(data.join("data/audit-signing.key.pub"), data.join("auditor.pub")).unwrap();
+    std::fs::remove_file(data.join("data/audit-signing.key.pub")).unwrap();
+    let pubkey = data.join("auditor.pub");
+    let shipped_file = data.join("data/audit-checkpoints.jsonl");
+    let args = ["audit", "verify", "--public-key", pubkey.to_str().unwrap(), "--checkpoints", shipped_file.to_str().unwrap()];
+    let out = agent_command(data).args(args).env("AGENT__AUDIT__SIGNING_KEY_FILE", data.join("nowhere")).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let other = data.join("other.pub");
+    std::fs::write(&other, format!("{}\n", hex::encode([9u8; 32]))).unwrap();
+    let args = ["audit", "verify", "--public-key", other.to_str().unwrap()];
+    let out = agent_command(data).args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "checkpoints by an unknown key fail: {}", text(&out.stdout));
 
     let out = run(data, &["audit", "export", "--from", "2026-01-11", "--to", "2026-01-12", "--format", "fhir"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
