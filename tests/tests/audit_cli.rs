@@ -1,7 +1,7 @@
 //! `agent audit` through the real binary: a log written by committed turns verifies, is signed
 //! by `audit checkpoint`, exports as FHIR AuditEvents (IHE BALP shape) or JSON lines, proves a
-//! record's inclusion; and after one byte of a record is changed, `verify` exits non-zero with
-//! one line naming that record.
+//! record's inclusion and two checkpoints' consistency; and after one byte of a record is
+//! changed, `verify` exits non-zero with one line naming that record.
 
 use std::path::Path;
 use std::process::Output;
@@ -19,12 +19,12 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Three turns of patient p1 on 2026-01-10, 11 and 12, with properly sealed audit payloads.
-async fn write_turns(data: &Path) {
+/// Turns of patient p1 at noon on the given days of January 2026, with sealed audit payloads.
+async fn write_turns(data: &Path, days: &[u32]) {
     let cipher = Cipher::from_key_file(&data.join("master.key")).unwrap();
     let s = SqlStore::connect(&format!("sqlite://{}/agent.db", data.display()), 2).await.unwrap();
-    for (i, day) in [10, 11, 12].into_iter().enumerate() {
-        let id = format!("conv-{i}");
+    for &day in days {
+        let id = format!("conv-{day}");
         let at = chrono::NaiveDate::from_ymd_opt(2026, 1, day).unwrap().and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp_millis();
         s.create_conversation(&ConversationRow {
             id: id.clone(),
@@ -71,17 +71,19 @@ async fn audit_verify_export_and_prove_through_the_binary() {
     init_key(data);
     assert!(data.join("data/audit-signing.key").exists(), "keys init creates the audit signing key");
     assert!(data.join("data/audit-signing.key.pub").exists());
-    write_turns(data).await;
-
+    write_turns(data, &[10, 11]).await;
+    assert!(text(&run(data, &["audit", "checkpoint"]).stdout).contains("size 2"));
+    write_turns(data, &[12]).await;
     let out = run(data, &["audit", "checkpoint"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("size 3"), "{}", text(&out.stdout));
+    assert!(text(&run(data, &["audit", "checkpoint"]).stdout).contains("nothing new"));
     let shipped = std::fs::read_to_string(data.join("data/audit-checkpoints.jsonl")).unwrap();
-    assert_eq!(shipped.lines().count(), 1);
+    assert_eq!(shipped.lines().count(), 2);
 
     let out = run(data, &["audit", "verify"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("audit log OK: 3 records, 1 checkpoints"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).starts_with("audit log OK: 3 records, 2 checkpoints"), "{}", text(&out.stdout));
     // A verifier holding only the public key and the shipped file, not the signing key.
     std::fs::copy(data.join("data/audit-signing.key.pub"), data.join("auditor.pub")).unwrap();
     std::fs::remove_file(data.join("data/audit-signing.key.pub")).unwrap();
@@ -106,7 +108,7 @@ async fn audit_verify_export_and_prove_through_the_binary() {
     let out = run(data, &["audit", "export", "--format", "jsonl"]);
     let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
-    assert_eq!(lines[2]["record"]["conversation"], "conv-2");
+    assert_eq!(lines[2]["record"]["conversation"], "conv-12");
 
     let out = run(data, &["audit", "prove", "2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -114,6 +116,12 @@ async fn audit_verify_export_and_prove_through_the_binary() {
     let h = |v: &serde_json::Value| -> merkle::Hash { hex::decode(v.as_str().unwrap()).unwrap().try_into().unwrap() };
     let path: Vec<merkle::Hash> = proof["inclusion_proof"].as_array().unwrap().iter().map(h).collect();
     assert!(merkle::verify_inclusion(1, 3, &h(&proof["leaf_hash"]), &path, &h(&proof["checkpoint"]["root"])));
+
+    let out = run(data, &["audit", "consistency", "2", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path: Vec<merkle::Hash> = c["consistency_proof"].as_array().unwrap().iter().map(h).collect();
+    assert!(merkle::verify_consistency(2, 3, &h(&c["first"]["root"]), &h(&c["second"]["root"]), &path));
 
     // One byte of record 2's sealed payload changed: verify names it, in one line, exit 1.
     let s = SqlStore::connect(&format!("sqlite://{}/agent.db", data.display()), 1).await.unwrap();
