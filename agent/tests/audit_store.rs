@@ -132,6 +132,44 @@ async fn replicas_on_one_postgres_keep_one_verifiable_sequence() {
     assert_eq!((v.records, v.signed_size), (24, 24));
 }
 
+async fn the_log_refuses_changes_through_sql(s: SqlStore) {
+    turn(&s, "c1", b"x").await;
+    checkpoint_now(&s, &AuditSigner::from_seed([1; 32]), None, 1).await.unwrap().unwrap();
+    for sql in [
+        "UPDATE audit_log SET actor = 'mallory'",
+        "DELETE FROM audit_log",
+        "UPDATE audit_checkpoints SET root = 'x'",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        let err = sqlx::query(sql).execute(s.pool()).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(s.audit_range(1, 10).await.unwrap()[0].actor, "patient");
+}
+
+#[tokio::test]
+async fn sqlite_the_log_refuses_changes_through_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    the_log_refuses_changes_through_sql(sqlite(dir.path()).await).await;
+}
+
+#[tokio::test]
+async fn postgres_the_log_refuses_changes_through_sql() {
+    let url = postgres_url().await;
+    let s = SqlStore::connect(&url, 2).await.unwrap();
+    the_log_refuses_changes_through_sql(s).await;
+    let s = SqlStore::connect(&url, 2).await.unwrap();
+    let err = sqlx::query("TRUNCATE audit_log").execute(s.pool()).await.expect_err("TRUNCATE");
+    assert!(err.to_string().contains("append-only"), "{err}");
+}
+
+/// Someone with the database file drops the append-only triggers first.
+async fn drop_guards(s: &SqlStore) {
+    for t in ["audit_log_no_update", "audit_log_no_delete", "audit_checkpoints_no_update", "audit_checkpoints_no_delete"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {t}"))).execute(s.pool()).await.unwrap();
+    }
+}
+
 /// The SQL an attacker with the database file could run, and the record verify must name.
 async fn sql_tamper(s: &SqlStore, rng: &mut StdRng, n: i64) -> (String, i64) {
     let k = rng.random_range(1..=n);
@@ -191,6 +229,7 @@ async fn sql_tampering_with_the_sqlite_file_is_caught_and_located() {
         std::fs::copy(clean.path().join("agent.db"), dir.path().join("agent.db")).unwrap();
         let s = sqlite(dir.path()).await;
         assert!(verify_store(&s, &shipped, &keys).await.unwrap().is_ok());
+        drop_guards(&s).await;
         let (what, first_bad) = sql_tamper(&s, &mut rng, n).await;
         sqlx::query("DELETE FROM audit_checkpoints").execute(s.pool()).await.unwrap();
         let failure = verify_store(&s, &shipped, &keys).await.unwrap().expect_err(&format!("trial {trial}: {what}"));

@@ -127,6 +127,8 @@ async fn audit_verify_export_and_prove_through_the_binary() {
     let s = SqlStore::connect(&format!("sqlite://{}/agent.db", data.display()), 1).await.unwrap();
     let mut payload = s.audit_range(2, 1).await.unwrap().remove(0).payload;
     payload[20] ^= 1;
+    // Someone with the file drops the append-only trigger first.
+    sqlx::query("DROP TRIGGER audit_log_no_update").execute(s.pool()).await.unwrap();
     sqlx::query("UPDATE audit_log SET payload = $1 WHERE seq = 2").bind(payload).execute(s.pool()).await.unwrap();
     s.pool().close().await;
     let out = run(data, &["audit", "verify"]);

@@ -28,3 +28,16 @@ CREATE TABLE legal_holds (
     reason          TEXT NOT NULL,
     created_at      BIGINT NOT NULL
 );
+
+-- The audit log and its checkpoints are append-only: the service never changes or deletes a
+-- row, and neither may anyone else through SQL (someone who drops these triggers to do it is
+-- caught by `agent audit verify`).
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+END
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();

@@ -28,3 +28,15 @@ CREATE TABLE legal_holds (
     reason          TEXT NOT NULL,
     created_at      INTEGER NOT NULL
 );
+
+-- The audit log and its checkpoints are append-only: the service never changes or deletes a
+-- row, and neither may anyone else through SQL (someone who drops these triggers to do it is
+-- caught by `agent audit verify`).
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
