@@ -46,7 +46,7 @@ pub enum Command {
         #[command(subcommand)]
         command: ScriptsCommand,
     },
-    /// Audit log commands (verify, export, keygen, checkpoint).
+    /// Audit log commands (verify, export, checkpoint, prove, consistency, keygen).
     Audit {
         #[command(subcommand)]
         command: crate::audit_cli::AuditCommand,
