@@ -43,6 +43,11 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         .await
         .context("opening the database")?;
     tracing::info!(backend = store.backend(), "database ready");
+    let store = Arc::new(store);
+    crate::audit::checkpointer::spawn(store.clone(), &settings.audit, clock.clone())?;
+    crate::audit::retention::spawn(store.clone(), settings.retention.clone(), clock.clone());
+    let cipher = cipher.with_envelope(store.clone(), crate::keys_cli::key_policy(settings));
+    crate::keys_cli::spawn_rewrap(&cipher, std::time::Duration::from_secs(settings.crypto.key_cache_secs));
     let integration = Integration {
         key: match &settings.integration.key_file {
             Some(path) => Some(crate::crypto::read_secret_file("integration.key_file", path)?.trim().to_owned()),
@@ -54,13 +59,13 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     let model = load_model(&settings.model).await?;
     let ehr: Arc<dyn Ehr> = Arc::new(client);
     let understand = Arc::new(ModelUnderstand::new(model.clone()));
-    let scripts = crate::staff::scripts::engine_scripts(&store).await.context("loading the workflow scripts")?;
+    let scripts = crate::staff::scripts::engine_scripts(store.as_ref()).await.context("loading the workflow scripts")?;
     let engine = workflows::Engine::new(scripts, ehr.clone(), understand);
     // Embed the intent examples now rather than in the first patient's turn.
     let examples = engine.warm_up().await.context("embedding the script examples")?;
     tracing::info!(count = examples, "script examples embedded");
     let state = AppState {
-        store: Arc::new(store),
+        store,
         model,
         ehr: ehr.clone(),
         dialogue: Arc::new(EngineDialogue::reloadable(Arc::new(engine), ehr.clone())),

@@ -82,13 +82,13 @@ pub struct TurnResponse {
 
 pub const MAX_MESSAGE_CHARS: usize = 2000;
 
-pub(crate) fn seal_json<T: Serialize>(state: &AppState, aad: &Aad<'_>, value: &T) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn seal_json<T: Serialize>(state: &AppState, aad: &Aad<'_>, value: &T) -> Result<Vec<u8>, ApiError> {
     let bytes = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.into()))?;
-    state.cipher.seal(aad, &bytes).map_err(|e| ApiError::Internal(e.into()))
+    state.cipher.seal_for(aad, &bytes).await.map_err(|e| ApiError::Internal(e.into()))
 }
 
-pub(crate) fn open_json<T: for<'de> Deserialize<'de>>(state: &AppState, aad: &Aad<'_>, sealed: &[u8]) -> Result<T, ApiError> {
-    let bytes = state.cipher.open(aad, sealed).map_err(|e| ApiError::Internal(e.into()))?;
+pub(crate) async fn open_json<T: for<'de> Deserialize<'de>>(state: &AppState, aad: &Aad<'_>, sealed: &[u8]) -> Result<T, ApiError> {
+    let bytes = state.cipher.open_for(aad, sealed).await.map_err(|e| ApiError::Internal(e.into()))?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(e.into()))
 }
 
@@ -112,7 +112,11 @@ pub async fn owned_conversation(state: &AppState, patient: &PatientId, id: &str)
 pub async fn history(state: &AppState, conv: &ConversationRow) -> Result<Vec<ChatMessage>, ApiError> {
     let aad = message_aad(&conv.id, &conv.patient_id);
     let rows = state.store.messages(&conv.id).await?;
-    rows.iter().map(|m| open_json(state, &aad, &m.body)).collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for m in &rows {
+        out.push(open_json(state, &aad, &m.body).await?);
+    }
+    Ok(out)
 }
 
 /// Starts a conversation and commits the agent's opening message(s).
@@ -120,7 +124,7 @@ pub async fn open(state: &AppState, patient: &PatientId, lang: Lang, opening: Op
     let id = uuid::Uuid::now_v7().to_string();
     let now = state.clock.now_ms();
     let started_by = if matches!(opening, Opening::Patient) { "patient" } else { "agent" };
-    let placeholder = seal_json(state, &state_aad(&id, patient.as_str()), &serde_json::Value::Null)?;
+    let placeholder = seal_json(state, &state_aad(&id, patient.as_str()), &serde_json::Value::Null).await?;
     state
         .store
         .create_conversation(&ConversationRow {
@@ -157,7 +161,7 @@ pub async fn post(
     let conv = owned_conversation(state, patient, conversation_id).await?;
     if let Some(key) = idempotency_key {
         if let Some(sealed) = state.store.turn_result(&conv.id, key).await? {
-            return open_json(state, &state_aad(&conv.id, patient.as_str()), &sealed);
+            return open_json(state, &state_aad(&conv.id, patient.as_str()), &sealed).await;
         }
     }
     let now = state.clock.now_ms();
@@ -169,7 +173,7 @@ pub async fn post(
         // A person has the conversation: store the post for them, no model or script reply.
         return crate::staff::takeover::patient_post(state, patient, &conv, &lock, text, idempotency_key).await;
     }
-    let engine_state: serde_json::Value = open_json(state, &state_aad(&conv.id, patient.as_str()), &conv.state)?;
+    let engine_state: serde_json::Value = open_json(state, &state_aad(&conv.id, patient.as_str()), &conv.state).await?;
     let deadline = std::time::Duration::from_millis(state.policy.turn_deadline_ms);
     let turn = state.dialogue.turn(&conv.id, engine_state.clone(), patient, text, state.clock.now());
     let result = match tokio::time::timeout(deadline, turn).await {
@@ -217,23 +221,23 @@ async fn finish_turn(
     let msg_aad = message_aad(conv_id, pid);
     let mut messages = Vec::new();
     for m in said.iter().chain(replies.iter()) {
-        messages.push((m.role.clone(), seal_json(state, &msg_aad, m)?));
+        messages.push((m.role.clone(), seal_json(state, &msg_aad, m).await?));
     }
     let now = state.clock.now_ms();
     let commit = TurnCommit {
         conversation_id: conv_id.to_owned(),
         lock_token: lock.to_owned(),
         expected_state_version: state_version,
-        state: seal_json(state, &state_aad(conv_id, pid), &engine_state)?,
+        state: seal_json(state, &state_aad(conv_id, pid), &engine_state).await?,
         status: status_of(&outcome).into(),
         script_id: outcome.script_id.clone(),
         script_version: outcome.script_version.map(i64::from),
         messages,
         idempotency: match idempotency_key {
-            Some(k) => Some((k.to_owned(), seal_json(state, &state_aad(conv_id, pid), &response)?)),
+            Some(k) => Some((k.to_owned(), seal_json(state, &state_aad(conv_id, pid), &response).await?)),
             None => None,
         },
-        audit: audit_entry(state, patient, conv_id, said.as_ref(), &outcome, now)?,
+        audit: audit_entry(state, patient, conv_id, said.as_ref(), &outcome, now).await?,
         escalation: outcome.escalation.as_ref().map(|e| escalation_row(e, now, &state.policy.sla)),
         now,
     };
@@ -311,7 +315,7 @@ fn escalation_row(e: &workflows::Escalation, now: i64, sla: &crate::staff::Sla) 
 
 /// The audit record of a turn: who, what, when, patient, FHIR resources touched, script and
 /// version, model id and checksum, a hash of what the patient said, outcome. Sealed.
-fn audit_entry(
+async fn audit_entry(
     state: &AppState,
     patient: &PatientId,
     conv_id: &str,
@@ -341,6 +345,6 @@ fn audit_entry(
         at: now,
         actor: "patient".into(),
         action: format!("chat.turn/{conv_id}"),
-        payload: seal_json(state, &aad, &record)?,
+        payload: seal_json(state, &aad, &record).await?,
     })
 }

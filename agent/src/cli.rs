@@ -51,6 +51,16 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Audit log commands (verify, export, checkpoint, prove, consistency, keygen).
+    Audit {
+        #[command(subcommand)]
+        command: crate::audit_cli::AuditCommand,
+    },
+    /// Patient data commands (crypto-shredding, legal holds).
+    Patient {
+        #[command(subcommand)]
+        command: crate::keys_cli::PatientCommand,
+    },
     /// Read patient messages from stdin, one per line; print one JSON line per message
     /// (intent, slots, red_flag, confidence) as the real model understands it.
     Understand,
@@ -109,9 +119,20 @@ pub enum EhrCommand {
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Create a new key file (mode 0600) at crypto.key_file, or at --out; never overwrites.
+    /// Without --out, also creates the audit signing key when it is missing.
     Init {
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Add a new key-encryption key version and rewrap every patient data key under it (a
+    /// running service picks the new version up by itself).
+    Rotate,
+    /// Remove an old key-encryption key version once no data key is wrapped by it.
+    Retire {
+        version: u32,
+        /// Retire version 1 although values sealed before envelope encryption may need it.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -15,10 +15,13 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
         Command::Config { command: ConfigCommand::Check } => config_check(&settings),
         Command::Models { command: ModelsCommand::Fetch { quiet } } => models_fetch(&settings, !quiet).await,
         Command::Ehr { command: EhrCommand::Seed } => ehr_seed(&settings).await,
-        Command::Keys { command: KeysCommand::Init { out } } => {
-            let path = out.unwrap_or_else(|| settings.crypto.key_file.clone());
-            crate::crypto::init_key_file(&path).map(|p| println!("created {}", p.display()))
+        Command::Keys { command: KeysCommand::Init { out } } => crate::audit_cli::keys_init(&settings, out),
+        Command::Audit { command } => crate::audit_cli::run(&settings, command).await,
+        Command::Keys { command: KeysCommand::Rotate } => crate::keys_cli::rotate(&settings).await,
+        Command::Keys { command: KeysCommand::Retire { version, force } } => {
+            crate::keys_cli::retire(&settings, version, force).await
         }
+        Command::Patient { command } => crate::keys_cli::run(&settings, command).await,
         Command::Scripts { command: ScriptsCommand::Validate { path } } => crate::scripts_cli::validate(&path),
         Command::Scripts { command: ScriptsCommand::Test { dir } } => crate::scripts_cli::test(&settings, &dir).await,
         Command::Bench { command: BenchCommand::Model { rounds, peer_python, json } } => {

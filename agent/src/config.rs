@@ -41,6 +41,10 @@ pub struct Settings {
     pub portal: crate::launch::PortalSettings,
     #[serde(default)]
     pub staff: StaffSettings,
+    #[serde(default)]
+    pub audit: crate::audit::AuditSettings,
+    #[serde(default)]
+    pub retention: crate::audit::retention::RetentionSettings,
 }
 
 /// The staff side: how long each escalation priority may wait (minutes).
@@ -88,6 +92,22 @@ pub struct DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct CryptoSettings {
     pub key_file: PathBuf,
+    /// Seals per patient data key before a new key version is made (AES-GCM with random
+    /// nonces must stay far below 2^32 per key).
+    #[serde(default = "default_max_key_uses")]
+    pub max_key_uses: u64,
+    /// How long an unwrapped data key stays in memory; a shred done elsewhere takes effect
+    /// within this time.
+    #[serde(default = "default_key_cache_secs")]
+    pub key_cache_secs: u64,
+}
+
+fn default_max_key_uses() -> u64 {
+    1 << 30
+}
+
+fn default_key_cache_secs() -> u64 {
+    60
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +201,9 @@ impl Settings {
         }
         if self.model.queue_capacity == 0 {
             return Err(ConfigError::new("model.queue_capacity", "must be at least 1"));
+        }
+        if self.crypto.max_key_uses == 0 || self.crypto.max_key_uses > 1 << 31 {
+            return Err(ConfigError::new("crypto.max_key_uses", "must be between 1 and 2^31"));
         }
         if self.database.max_connections == 0 {
             return Err(ConfigError::new("database.max_connections", "must be at least 1"));

@@ -2,6 +2,8 @@
 //! the HTTP routes and the CLI. `main.rs` only wires these together.
 
 pub mod app;
+pub mod audit;
+pub mod audit_cli;
 pub mod chat;
 pub mod cli;
 pub mod commands;
@@ -10,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod dialogue;
 pub mod error;
+pub mod keys_cli;
 pub mod launch;
 pub mod metrics;
 pub mod outreach;

@@ -117,7 +117,7 @@ async fn every_turn_is_audited_sealed_and_chained() {
     assert_eq!(ours.len(), 3, "opening + two turns");
     for r in ours {
         let aad = Aad { table: "audit_log", row: &conv, patient: &p.id };
-        let record: serde_json::Value = serde_json::from_slice(&app.state.cipher.open(&aad, &r.payload).unwrap()).unwrap();
+        let record: serde_json::Value = serde_json::from_slice(&app.state.cipher.open_for(&aad, &r.payload).await.unwrap()).unwrap();
         assert_eq!(record["patient"], p.id.as_str());
         assert!(!record["model"]["sha256"].as_str().unwrap().is_empty(), "{record}");
     }

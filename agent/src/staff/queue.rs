@@ -91,7 +91,7 @@ pub async fn context(state: &AppState, staff: &Staff, id: &str) -> Result<Contex
     let row = row(state, id).await?;
     let conv = state.store.conversation(&row.conversation_id).await?.ok_or(ApiError::NotFound)?;
     let transcript = chat::history(state, &conv).await?;
-    let engine: serde_json::Value = chat::open_json(state, &chat::state_aad(&conv.id, &conv.patient_id), &conv.state)?;
+    let engine: serde_json::Value = chat::open_json(state, &chat::state_aad(&conv.id, &conv.patient_id), &conv.state).await?;
     let note = match &row.note {
         Some(sealed) => Some(String::from_utf8_lossy(&state.cipher.open(&note_aad(&row), sealed).map_err(|e| ApiError::Internal(e.into()))?).into_owned()),
         None => None,

@@ -73,17 +73,17 @@ async fn commit_locked(
     let sealed_state = match c.edit {
         StateEdit::Keep => conv.state.clone(),
         StateEdit::Resume => {
-            let mut engine: serde_json::Value = chat::open_json(state, &state_aad, &conv.state)?;
+            let mut engine: serde_json::Value = chat::open_json(state, &state_aad, &conv.state).await?;
             if engine.get("status").and_then(|s| s.as_str()) == Some("escalated") {
                 engine["status"] = serde_json::Value::String("active".into());
             }
-            chat::seal_json(state, &state_aad, &engine)?
+            chat::seal_json(state, &state_aad, &engine).await?
         }
     };
     let msg_aad = chat::message_aad(&conv.id, &conv.patient_id);
     let mut messages = Vec::with_capacity(c.messages.len());
     for m in &c.messages {
-        messages.push((m.role.clone(), chat::seal_json(state, &msg_aad, m)?));
+        messages.push((m.role.clone(), chat::seal_json(state, &msg_aad, m).await?));
     }
     let details = serde_json::json!({ "from_status": conv.status, "to_status": c.status, "messages": c.messages.len() });
     let audit = super::audit_entry(state, &staff.id, c.action, &conv.id, &conv.patient_id, details)?;
@@ -106,7 +106,7 @@ async fn commit_locked(
 }
 
 async fn lang_of(state: &AppState, conv: &ConversationRow) -> Option<String> {
-    let engine: serde_json::Value = chat::open_json(state, &chat::state_aad(&conv.id, &conv.patient_id), &conv.state).ok()?;
+    let engine: serde_json::Value = chat::open_json(state, &chat::state_aad(&conv.id, &conv.patient_id), &conv.state).await.ok()?;
     engine.get("lang").and_then(|l| l.as_str()).map(str::to_owned)
 }
 
@@ -219,12 +219,12 @@ pub async fn patient_post(
         status: TAKEN_OVER.into(),
         script_id: conv.script_id.clone(),
         script_version: conv.script_version,
-        messages: vec![(said.role.clone(), chat::seal_json(state, &chat::message_aad(&conv.id, pid), &said)?)],
+        messages: vec![(said.role.clone(), chat::seal_json(state, &chat::message_aad(&conv.id, pid), &said).await?)],
         idempotency: match idempotency_key {
-            Some(k) => Some((k.to_owned(), chat::seal_json(state, &state_aad, &response)?)),
+            Some(k) => Some((k.to_owned(), chat::seal_json(state, &state_aad, &response).await?)),
             None => None,
         },
-        audit: AuditEntry { at: now, actor: "patient".into(), action: format!("chat.turn/{}", conv.id), payload: chat::seal_json(state, &audit_aad, &record)? },
+        audit: AuditEntry { at: now, actor: "patient".into(), action: format!("chat.turn/{}", conv.id), payload: chat::seal_json(state, &audit_aad, &record).await? },
         escalation: None,
         now,
     };

@@ -2,12 +2,16 @@
 //! sqlx's Any driver serves SQLite (embedded default) and PostgreSQL (several replicas); the
 //! same story tests run against both. Patient content arrives here already sealed.
 
+mod audit;
+mod keys;
 mod sql;
 pub mod scripts;
 pub mod staff;
 
 use async_trait::async_trait;
 
+pub use audit::AuditStore;
+pub use keys::{DataKeyRow, KeyStore, ShredRefused};
 pub use sql::SqlStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -147,20 +151,15 @@ pub trait Store: Send + Sync {
 /// action | payload), each part length-prefixed. The payload is ciphertext, so shredding a
 /// patient's key never breaks the chain.
 pub fn audit_hash(prev: &str, seq: i64, entry: &AuditEntry) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for part in [
-        prev.as_bytes(),
-        &seq.to_be_bytes(),
-        &entry.at.to_be_bytes(),
-        entry.actor.as_bytes(),
-        entry.action.as_bytes(),
-        &entry.payload,
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
+    crate::audit::record::RecordFields {
+        prev_hash: prev,
+        seq,
+        at: entry.at,
+        actor: &entry.actor,
+        action: &entry.action,
+        payload: &entry.payload,
     }
-    hex::encode(h.finalize())
+    .chain_hash()
 }
 
 /// The hash before the first record.
