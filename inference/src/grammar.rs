@@ -20,14 +20,19 @@ enum StrStage {
     Open,
     Body,
     Escape,
-    Unicode(u8),
+    /// Inside `\uXXXX`: hex digits read so far, and whether the first was `D` (a surrogate
+    /// range `D800`–`DFFF` is refused: alone it is invalid JSON, and astral characters can be
+    /// written as plain UTF-8 instead).
+    Unicode(u8, bool),
 }
 
 #[derive(Clone, Debug)]
 enum Frame<'a> {
     Obj { props: &'a [(String, Schema)], required: &'a [bool], next: usize, stage: ObjStage },
     Enum { values: &'a [String], matched: Option<Vec<u8>> },
-    Str { max_len: usize, date: bool, stage: StrStage, chars: usize, utf8_left: u8, text: Vec<u8> },
+    /// `next_utf8`: the range the next continuation byte must fall in (strict UTF-8: no
+    /// overlong forms, no surrogates, nothing past U+10FFFF).
+    Str { max_len: usize, date: bool, stage: StrStage, chars: usize, utf8_left: u8, next_utf8: (u8, u8), text: Vec<u8> },
     Int { min: i64, max: i64, neg: bool, digits: u32, value: i128, started: bool },
     Bool { matched: Vec<u8> },
 }
@@ -52,7 +57,7 @@ fn frame_for(schema: &Schema) -> Frame<'_> {
         Schema::Object { props, required } => Frame::Obj { props, required, next: 0, stage: ObjStage::Open },
         Schema::Enum(values) => Frame::Enum { values, matched: None },
         Schema::String { max_len, date } => Frame::Str {
-            max_len: *max_len, date: *date, stage: StrStage::Open, chars: 0, utf8_left: 0, text: Vec::new(),
+            max_len: *max_len, date: *date, stage: StrStage::Open, chars: 0, utf8_left: 0, next_utf8: (0x80, 0xBF), text: Vec::new(),
         },
         Schema::Integer { min, max } => Frame::Int { min: *min, max: *max, neg: false, digits: 0, value: 0, started: false },
         Schema::Boolean => Frame::Bool { matched: Vec::new() },
@@ -202,23 +207,36 @@ fn date_byte_ok(text: &[u8], b: u8) -> bool {
         5 => b == b'0' || b == b'1',
         6 if text[5] == b'0' => (b'1'..=b'9').contains(&b),
         6 => (b'0'..=b'2').contains(&b),
-        8 => (b'0'..=b'3').contains(&b),
-        9 if text[8] == b'0' => (b'1'..=b'9').contains(&b),
-        9 if text[8] == b'3' => b == b'0' || b == b'1',
-        9 => digit,
+        // The day must exist in that month of that year, or the string could never close.
+        8 => digit && (b - b'0') * 10 <= month_days(text),
+        9 => digit && (1..=month_days(text)).contains(&((text[8] - b'0') * 10 + (b - b'0'))),
         _ => false,
     }
 }
 
+/// Days in the month of a partial date `YYYY-MM-` (as `schema::is_date` counts them).
+fn month_days(text: &[u8]) -> u8 {
+    let num = |r: std::ops::Range<usize>| text[r].iter().fold(0u32, |n, d| n * 10 + (d - b'0') as u32);
+    let (y, m) = (num(0..4), num(5..7));
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
 fn step_str(frame: &mut Frame<'_>, b: u8) -> Result<Step, ()> {
-    let Frame::Str { max_len, date, stage, chars, utf8_left, text } = frame else { return Err(()) };
+    let Frame::Str { max_len, date, stage, chars, utf8_left, next_utf8, text } = frame else { return Err(()) };
     match stage {
         StrStage::Open if b == b'"' => *stage = StrStage::Body,
         StrStage::Open => return Err(()),
         StrStage::Body if *utf8_left > 0 => {
-            if b & 0xC0 != 0x80 {
+            if !(next_utf8.0..=next_utf8.1).contains(&b) {
                 return Err(());
             }
+            *next_utf8 = (0x80, 0xBF);
             *utf8_left -= 1;
         }
         StrStage::Body if b == b'"' => {
@@ -233,9 +251,24 @@ fn step_str(frame: &mut Frame<'_>, b: u8) -> Result<Step, ()> {
             match b {
                 b'\\' => *stage = StrStage::Escape,
                 0x80..=0xBF | 0xF8..=0xFF => return Err(()),
-                0xC0..=0xDF => *utf8_left = 1,
-                0xE0..=0xEF => *utf8_left = 2,
-                0xF0..=0xF7 => *utf8_left = 3,
+                0xC0 | 0xC1 | 0xF5..=0xF7 => return Err(()),
+                0xC2..=0xDF => *utf8_left = 1,
+                0xE0..=0xEF => {
+                    *utf8_left = 2;
+                    *next_utf8 = match b {
+                        0xE0 => (0xA0, 0xBF),
+                        0xED => (0x80, 0x9F),
+                        _ => (0x80, 0xBF),
+                    };
+                }
+                0xF0..=0xF4 => {
+                    *utf8_left = 3;
+                    *next_utf8 = match b {
+                        0xF0 => (0x90, 0xBF),
+                        0xF4 => (0x80, 0x8F),
+                        _ => (0x80, 0xBF),
+                    };
+                }
                 _ => {}
             }
             if *date {
@@ -244,14 +277,16 @@ fn step_str(frame: &mut Frame<'_>, b: u8) -> Result<Step, ()> {
         }
         StrStage::Escape => match b {
             b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => *stage = StrStage::Body,
-            b'u' => *stage = StrStage::Unicode(0),
+            b'u' => *stage = StrStage::Unicode(0, false),
             _ => return Err(()),
         },
-        StrStage::Unicode(n) => {
-            if !b.is_ascii_hexdigit() {
+        StrStage::Unicode(n, first_d) => {
+            let surrogate = *n == 1 && *first_d && !matches!(b, b'0'..=b'7');
+            if !b.is_ascii_hexdigit() || surrogate {
                 return Err(());
             }
-            *stage = if *n == 3 { StrStage::Body } else { StrStage::Unicode(*n + 1) };
+            let d = *n == 0 && b.eq_ignore_ascii_case(&b'd');
+            *stage = if *n == 3 { StrStage::Body } else { StrStage::Unicode(*n + 1, d || *first_d) };
         }
     }
     Ok(Step::Consumed)
@@ -339,8 +374,12 @@ mod tests {
             r#"{"intent":"book","count":13,"urgent":true}"#,
             r#"{"intent":"book","count":0,"urgent":true}"#,
             r#"{"intent":"book","note":"toolong","urgent":true}"#,
+            r#"{"intent":"book","note":"\ud83d","urgent":true}"#,
+            r#"{"intent":"book","note":"\uDC00","urgent":true}"#,
             r#"{"intent":"book","when":"2026-13-01","urgent":true}"#,
             r#"{"intent":"book","when":"2026-02-30","urgent":true}"#,
+            r#"{"intent":"book","when":"2026-11-31","urgent":true}"#,
+            r#"{"intent":"book","when":"2026-02-29","urgent":true}"#,
             r#"{"intent":"book","urgent":true,"count":2}"#,
             r#"{"intent":"book", "urgent":true}"#,
             r#"{"intent":"book","urgent":true}}"#,

@@ -45,7 +45,12 @@ fn tokens_of(chat: &ChatModel, n: usize) -> Result<Vec<u32>> {
 
 fn system_and_user(chat: &ChatModel) -> Result<(Vec<u32>, Vec<u32>)> {
     let messages = [
-        Message { role: Role::System, content: format!("You are the patient-communication assistant of a hospital. {LONG_TEXT}") },
+        // A realistic system prompt (role, rules, the facts of the case) runs to a few hundred
+        // tokens; it is what the prefix cache saves.
+        Message {
+            role: Role::System,
+            content: format!("You are the patient-communication assistant of a hospital. Rules: {LONG_TEXT} Case: {LONG_TEXT} Discharge letter: {LONG_TEXT}"),
+        },
         Message { role: Role::User, content: "Can I move my follow-up visit to next week?".into() },
     ];
     let (tokens, system_end) = chat.render(&messages, true)?;

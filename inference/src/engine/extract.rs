@@ -88,3 +88,78 @@ impl Worker {
         Ok(value)
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Validity by construction does not depend on what the model prefers: 1,000 decodes driven
+    //! by random logits over the real vocabulary must all end in schema-valid JSON, and the
+    //! mask must stay cheap (p99 per token).
+
+    use super::*;
+    use crate::models::workspace_models_dir;
+    use crate::Manifest;
+
+    fn schemas() -> Vec<Schema> {
+        let values = [
+            serde_json::json!({"type": "object", "properties": {
+                "intent": {"enum": ["book", "cancel", "refill", "other"]},
+                "urgent": {"type": "boolean"}}, "required": ["intent", "urgent"]}),
+            serde_json::json!({"type": "object", "properties": {
+                "date": {"type": "string", "format": "date"},
+                "note": {"type": "string", "maxLength": 24},
+                "pain": {"type": "integer", "minimum": 0, "maximum": 10}}, "required": ["pain"]}),
+            serde_json::json!({"type": "object", "properties": {
+                "medication": {"type": "string", "maxLength": 40},
+                "details": {"type": "object", "properties": {
+                    "doses": {"type": "integer", "minimum": -3, "maximum": 250},
+                    "with_food": {"type": "boolean"}}, "required": ["doses"]}},
+                "required": ["medication", "details"]}),
+        ];
+        values.iter().map(|v| Schema::parse(v).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_thousand_randomly_driven_decodes_are_all_schema_valid() {
+        let paths = crate::fetch(&Manifest::pinned(), &workspace_models_dir(), false).unwrap();
+        let tokenizer = ChatTokenizer::from_gguf_file(&paths.chat_gguf).unwrap();
+        let schemas = schemas();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut logits = vec![0f32; tokenizer.vocab_size()];
+        let mut times = Vec::new();
+        for run in 0..1000 {
+            let schema = &schemas[run % schemas.len()];
+            let mut grammar = JsonGrammar::new(schema);
+            let mut out = Vec::new();
+            for _ in 0..512 {
+                // Fresh random preferences each step: sometimes sharp, sometimes flat.
+                let sharp = (next() % 4) as f32;
+                for l in logits.iter_mut() {
+                    *l = (next() >> 40) as f32 / (1u64 << 24) as f32 * sharp;
+                }
+                let started = std::time::Instant::now();
+                let token = pick_token(&logits, &grammar, &tokenizer)
+                    .unwrap_or_else(|| panic!("run {run}: no token continues {:?}", String::from_utf8_lossy(&out)));
+                times.push(started.elapsed());
+                let bytes = tokenizer.token_bytes(token);
+                assert!(grammar.advance(bytes));
+                out.extend_from_slice(bytes);
+                if grammar.is_complete() {
+                    break;
+                }
+            }
+            assert!(grammar.is_complete(), "run {run} did not finish: {}", String::from_utf8_lossy(&out));
+            let value: serde_json::Value = serde_json::from_slice(&out).expect("parses");
+            assert!(schema.validate(&value), "run {run}: {value}");
+        }
+        times.sort();
+        let p99 = times[times.len() * 99 / 100];
+        assert!(p99 < std::time::Duration::from_millis(5), "mask p99 {p99:?} over {} tokens", times.len());
+        eprintln!("mask per token over {} tokens: p50 {:?}, p99 {:?}", times.len(), times[times.len() / 2], p99);
+    }
+}
