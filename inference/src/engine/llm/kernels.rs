@@ -16,40 +16,53 @@ pub const BLOCK: usize = 32;
 
 /// Weight rows per tile: the kernels read four rows' blocks together.
 pub const QUAD: usize = 4;
-/// Bytes of one block of a quad: four f32 scales, then four rows × 32 values.
-pub const QUAD_BLOCK: usize = 4 * QUAD + QUAD * BLOCK;
+/// Bytes of one pair of blocks of a quad: 2 × 4 f32 scales (`[block][row]`), then each row's
+/// two blocks together (64 values), so a 512-bit load takes one row's pair.
+pub const QUAD_PAIR: usize = 2 * QUAD * 4 + QUAD * 2 * BLOCK;
 
-/// A weight matrix `[rows, cols]` in 8-bit blocks, packed for the kernels: rows are grouped in
-/// quads (the last padded with zero rows), and for each quad and block the four scales and the
-/// four rows' 32 values (`w + 128` as bytes) lie together, so a tile reads one sequential stream.
+/// Blocks per row after padding to an even count (a zero block adds nothing).
+pub fn padded_blocks(cols: usize) -> usize {
+    cols.div_ceil(2 * BLOCK) * 2
+}
+
+/// A weight matrix `[rows, cols]` in 8-bit blocks, packed for the kernels: rows grouped in
+/// quads (the last padded with zero rows), blocks in pairs (a row's odd last block padded with
+/// zeros); for each quad and pair, the eight scales and the four rows' 64 values (`w + 128` as
+/// bytes) lie together, so a tile reads one sequential stream.
 #[derive(Clone, Debug)]
 pub struct QMatrix {
     pub rows: usize,
     pub cols: usize,
+    /// Blocks per row, padded (even).
+    pub bpr: usize,
     data: Vec<u8>,
 }
 
 impl QMatrix {
     /// Packs row-major blocks: `qs` (`w + 128`, `[rows, cols]`) and `scales` (`[rows, cols/32]`).
     fn pack(rows: usize, cols: usize, qs: &[u8], scales: &[f32]) -> Self {
-        let bpr = cols / BLOCK;
+        let real = cols / BLOCK;
+        let bpr = padded_blocks(cols);
         let quads = rows.div_ceil(QUAD);
-        let mut data = vec![0u8; quads * bpr * QUAD_BLOCK];
+        let mut data = vec![0u8; quads * bpr / 2 * QUAD_PAIR];
         for q in 0..quads {
             for b in 0..bpr {
-                let at = (q * bpr + b) * QUAD_BLOCK;
+                let at = (q * bpr / 2 + b / 2) * QUAD_PAIR;
+                let h = b % 2;
                 for j in 0..QUAD {
                     let r = q * QUAD + j;
-                    let (d, vals) = match r < rows {
-                        true => (scales[r * bpr + b], &qs[(r * bpr + b) * BLOCK..][..BLOCK]),
+                    let (d, vals) = match r < rows && b < real {
+                        true => (scales[r * real + b], &qs[(r * real + b) * BLOCK..][..BLOCK]),
                         false => (0.0, &[128u8; BLOCK][..]),
                     };
-                    data[at + 4 * j..at + 4 * j + 4].copy_from_slice(&d.to_le_bytes());
-                    data[at + 16 + j * BLOCK..at + 16 + (j + 1) * BLOCK].copy_from_slice(vals);
+                    let s = at + h * 16 + 4 * j;
+                    data[s..s + 4].copy_from_slice(&d.to_le_bytes());
+                    let v = at + 32 + j * 2 * BLOCK + h * BLOCK;
+                    data[v..v + BLOCK].copy_from_slice(vals);
                 }
             }
         }
-        Self { rows, cols, data }
+        Self { rows, cols, bpr, data }
     }
 
     /// Quantizes f32 weights (row-major `[rows, cols]`, `cols` a multiple of 32).
@@ -85,15 +98,17 @@ impl QMatrix {
 
     /// Scale and values (`w + 128`) of row `r`, block `b`.
     pub(super) fn block(&self, r: usize, b: usize) -> (f32, &[u8]) {
-        let at = ((r / QUAD) * (self.cols / BLOCK) + b) * QUAD_BLOCK;
-        let j = r % QUAD;
-        let d = f32::from_le_bytes(self.data[at + 4 * j..at + 4 * j + 4].try_into().unwrap_or_default());
-        (d, &self.data[at + 16 + j * BLOCK..at + 16 + (j + 1) * BLOCK])
+        let at = ((r / QUAD) * self.bpr / 2 + b / 2) * QUAD_PAIR;
+        let (h, j) = (b % 2, r % QUAD);
+        let s = at + h * 16 + 4 * j;
+        let d = f32::from_le_bytes(self.data[s..s + 4].try_into().unwrap_or_default());
+        let v = at + 32 + j * 2 * BLOCK + h * BLOCK;
+        (d, &self.data[v..v + BLOCK])
     }
 
-    /// Start of quad `q`'s packed blocks.
+    /// Start of quad `q`'s packed pairs.
     pub(super) fn quad_ptr(&self, q: usize) -> *const u8 {
-        self.data[q * (self.cols / BLOCK) * QUAD_BLOCK..].as_ptr()
+        self.data[q * self.bpr / 2 * QUAD_PAIR..].as_ptr()
     }
 
     pub fn quads(&self) -> usize {
@@ -137,13 +152,19 @@ impl QMatrix {
 /// Activations `[rows, cols]` quantized per block: `qs` signed, `scales` per block, and
 /// `bias[b] = -16 · Σ qs` per block: eight i32 lanes starting at `bias` sum to `-128 · Σ qs`,
 /// which undoes the weights' +128 offset inside the integer dot product.
+/// Rows are padded to the weights' even block count with zero blocks; `lanes` repeats each
+/// block's scale and `bias` eight times (the 512-bit kernel loads two blocks' worth at once).
 #[derive(Default)]
 pub struct QActs {
     pub rows: usize,
     pub cols: usize,
+    /// Blocks per row, padded (even).
+    pub bpr: usize,
     qs: Vec<i8>,
     scales: Vec<f32>,
     bias: Vec<i32>,
+    scale_lanes: Vec<f32>,
+    bias_lanes: Vec<i32>,
 }
 
 fn quantize_block(src: &[f32]) -> (f32, [i8; BLOCK]) {
@@ -164,18 +185,27 @@ impl QActs {
     pub fn quantize(&mut self, x: &[f32], rows: usize, cols: usize) {
         assert_eq!(x.len(), rows * cols);
         assert!(cols.is_multiple_of(BLOCK));
-        let blocks = rows * cols / BLOCK;
+        let (real, bpr) = (cols / BLOCK, padded_blocks(cols));
         self.rows = rows;
         self.cols = cols;
-        self.qs.resize(rows * cols, 0);
-        self.scales.resize(blocks, 0.0);
-        self.bias.resize(blocks, 0);
-        for (b, (src, dst)) in x.chunks_exact(BLOCK).zip(self.qs.chunks_exact_mut(BLOCK)).enumerate() {
+        self.bpr = bpr;
+        self.qs.clear();
+        self.qs.resize(rows * bpr * BLOCK, 0);
+        self.scales.clear();
+        self.scales.resize(rows * bpr, 0.0);
+        self.bias.clear();
+        self.bias.resize(rows * bpr, 0);
+        for (i, src) in x.chunks_exact(BLOCK).enumerate() {
+            let b = (i / real) * bpr + i % real;
             let (d, q) = quantize_block(src);
-            dst.copy_from_slice(&q);
+            self.qs[b * BLOCK..(b + 1) * BLOCK].copy_from_slice(&q);
             self.scales[b] = d;
             self.bias[b] = -16 * q.iter().map(|&v| v as i32).sum::<i32>();
         }
+        self.scale_lanes.clear();
+        self.scale_lanes.extend(self.scales.iter().flat_map(|&d| [d; 8]));
+        self.bias_lanes.clear();
+        self.bias_lanes.extend(self.bias.iter().flat_map(|&v| [v; 8]));
     }
 }
 
@@ -183,6 +213,7 @@ impl QActs {
 /// `out` is `[x.rows, w.rows]`, row-major. Parallel over weight rows.
 pub fn matmul(x: &QActs, w: &QMatrix, out: &mut [f32]) {
     assert_eq!(x.cols, w.cols);
+    assert_eq!(x.bpr, w.bpr);
     assert_eq!(out.len(), x.rows * w.rows);
     let kernel = Kernel::detect();
     let threads = rayon::current_num_threads().max(1);
@@ -274,11 +305,19 @@ pub(super) struct ActParts<'a> {
     pub qs: &'a [i8],
     pub scales: &'a [f32],
     pub bias: &'a [i32],
+    pub scale_lanes: &'a [f32],
+    pub bias_lanes: &'a [i32],
 }
 
 impl QActs {
     pub(super) fn parts(&self) -> ActParts<'_> {
-        ActParts { qs: &self.qs, scales: &self.scales, bias: &self.bias }
+        ActParts {
+            qs: &self.qs,
+            scales: &self.scales,
+            bias: &self.bias,
+            scale_lanes: &self.scale_lanes,
+            bias_lanes: &self.bias_lanes,
+        }
     }
 }
 
@@ -308,7 +347,7 @@ mod tests {
 
     #[test]
     fn every_kernel_matches_the_float_product() {
-        for (rows, n, k) in [(1, 7, 64), (3, 13, 96), (9, 40, 576), (5, 4, 32), (6, 9, 64)] {
+        for (rows, n, k) in [(1, 7, 64), (3, 13, 96), (9, 40, 576), (5, 4, 32), (6, 9, 64), (4, 8, 1536)] {
             let x = pseudo(rows * k, 1);
             let w = pseudo(n * k, 2);
             let want = reference(&x, &w, rows, n, k);
@@ -331,6 +370,35 @@ mod tests {
             for (a, b) in par.iter().zip(&scalar) {
                 assert!((a - b).abs() <= 1e-3 * b.abs().max(1.0), "parallel {a} vs scalar {b}");
             }
+        }
+    }
+
+    /// `cargo test -p inference --lib kernel_speed -- --ignored --nocapture`: each kernel on a
+    /// prefill-sized and a decode-sized product, alternating, best of five (GMAC/s).
+    #[test]
+    #[ignore]
+    fn kernel_speed() {
+        let (n, k) = (3072, 576);
+        let w = QMatrix::quantize(&pseudo(n * k, 9), n, k);
+        for rows in [64usize, 1] {
+            let mut x = QActs::default();
+            x.quantize(&pseudo(rows * k, 8), rows, k);
+            let mut out = vec![0.0; rows * n];
+            let mut best = std::collections::BTreeMap::new();
+            for _ in 0..5 {
+                for name in ["avx2", "avxvnni", ""] {
+                    let kern = Kernel::best(name);
+                    let reps = if rows == 1 { 50 } else { 3 };
+                    let t = std::time::Instant::now();
+                    for _ in 0..reps {
+                        unsafe { kern.block(&x, &w, 0..w.quads(), SendPtr(out.as_mut_ptr())) };
+                    }
+                    let gmacs = (reps * rows * n * k) as f64 / t.elapsed().as_secs_f64() / 1e9;
+                    let e = best.entry(format!("{kern:?}")).or_insert(0f64);
+                    *e = e.max(gmacs);
+                }
+            }
+            eprintln!("rows {rows}: {best:?}");
         }
     }
 

@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use super::kernels::{QActs, QMatrix, BLOCK, QUAD, QUAD_BLOCK};
+use super::kernels::{QActs, QMatrix, BLOCK, QUAD, QUAD_PAIR};
 
 /// Plain Rust: any CPU.
 ///
@@ -14,7 +14,7 @@ use super::kernels::{QActs, QMatrix, BLOCK, QUAD, QUAD_BLOCK};
 /// `out` points to `[x.rows, w.rows]` floats and no other thread writes the rows of `quads`.
 pub(super) unsafe fn scalar_block(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
     let xp = x.parts();
-    let bpr = w.cols / BLOCK;
+    let bpr = w.bpr;
     let rows = quads.start * QUAD..(quads.end * QUAD).min(w.rows);
     for r in 0..x.rows {
         for c in rows.clone() {
@@ -31,7 +31,7 @@ pub(super) unsafe fn scalar_block(x: &QActs, w: &QMatrix, quads: Range<usize>, o
 }
 
 /// How far ahead of the current block a decode tile prefetches its weights.
-const PREFETCH: usize = 8 * QUAD_BLOCK;
+const PREFETCH: usize = 4 * QUAD_PAIR;
 
 /// Generates one SIMD flavour: `$tile` (the register tile), `$name` (the block driver).
 /// `$dot(init, w, x)` gives eight i32 partial sums of one block pair added to `init`;
@@ -63,16 +63,20 @@ macro_rules! simd_flavour {
                         init[r] = _mm256_set1_epi32(unsafe { *xb[r].add(b) });
                     }
                 }
-                let blk = unsafe { w.add(b * QUAD_BLOCK) };
+                let pair = unsafe { w.add((b / 2) * QUAD_PAIR) };
+                let h = b % 2;
                 // Decode streams the weights once: ask for them well ahead of use.
-                if RN == 1 {
+                if RN == 1 && h == 0 {
+                    let blk = pair;
                     _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH) as *const i8);
                     _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 64) as *const i8);
                     _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 128) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 192) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 256) as *const i8);
                 }
                 for j in 0..4 {
-                    let wv = unsafe { _mm256_loadu_si256(blk.add(16 + j * BLOCK) as *const __m256i) };
-                    let dw = unsafe { (blk as *const f32).add(j).read_unaligned() };
+                    let wv = unsafe { _mm256_loadu_si256(pair.add(32 + j * 2 * BLOCK + h * BLOCK) as *const __m256i) };
+                    let dw = unsafe { (pair as *const f32).add(h * QUAD + j).read_unaligned() };
                     for r in 0..RN {
                         let dot = $dot(init[r], wv, xv[r]);
                         let s = _mm256_set1_ps(dw * dx[r]);
@@ -95,7 +99,7 @@ macro_rules! simd_flavour {
         #[target_feature(enable = $features)]
         pub(super) unsafe fn $name(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
             let xp = x.parts();
-            let bpr = w.cols / BLOCK;
+            let bpr = w.bpr;
             let xrow = |r: usize| unsafe { xp.qs.as_ptr().add(r * bpr * BLOCK) };
             let xsc = |r: usize| unsafe { xp.scales.as_ptr().add(r * bpr) };
             let xbias = |r: usize| unsafe { xp.bias.as_ptr().add(r * bpr) };
@@ -157,12 +161,90 @@ simd_flavour!(
     |init, w, x| _mm256_dpbusd_avx_epi32(init, w, x),
     true
 );
-// With AVX-512 the same 256-bit code gets 32 registers: a taller tile fits.
-simd_flavour!(
-    vnni512_block,
-    vnni512_tile,
-    "avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni",
-    4,
-    |init, w, x| _mm256_dpbusd_epi32(init, w, x),
-    true
-);
+
+/// The AVX512-VNNI tile: a quad of weight rows by `RN` activation rows, two blocks per
+/// 512-bit operation (the pair layout puts a row's two blocks together; the activations'
+/// per-lane scale and offset arrays give the matching sixteen lanes).
+///
+/// # Safety
+/// The CPU has AVX512F/BW/VNNI; pointers cover `bpr` (even) blocks of each row.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")]
+unsafe fn vnni512_tile<const RN: usize>(
+    w: *const u8,
+    x: [*const i8; RN],
+    xs: [*const f32; RN],
+    xb: [*const i32; RN],
+    bpr: usize,
+) -> [[f32; RN]; 4] {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); RN]; 4];
+    for p in 0..bpr / 2 {
+        let pair = unsafe { w.add(p * QUAD_PAIR) };
+        if RN == 1 {
+            for k in 0..5 {
+                _mm_prefetch::<_MM_HINT_T0>(pair.wrapping_add(PREFETCH + 64 * k) as *const i8);
+            }
+        }
+        for j in 0..4 {
+            let wv = unsafe { _mm512_loadu_si512(pair.add(32 + j * 2 * BLOCK) as *const _) };
+            let (s0, s1) = unsafe { ((pair as *const f32).add(j).read_unaligned(), (pair as *const f32).add(QUAD + j).read_unaligned()) };
+            let dw = _mm512_mask_broadcastss_ps(_mm512_set1_ps(s0), 0xFF00, _mm_set_ss(s1));
+            for r in 0..RN {
+                // Activation operands straight from L1 (memory operands): no register pressure.
+                let (xv, dx, init) = unsafe {
+                    (
+                        _mm512_loadu_si512(x[r].add(p * 2 * BLOCK) as *const _),
+                        _mm512_loadu_ps(xs[r].add(p * 16)),
+                        _mm512_loadu_si512(xb[r].add(p * 16) as *const _),
+                    )
+                };
+                let dot = _mm512_dpbusd_epi32(init, wv, xv);
+                acc[j][r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(dot), acc[j][r]);
+            }
+        }
+    }
+    let mut out = [[0f32; RN]; 4];
+    for j in 0..4 {
+        for r in 0..RN {
+            out[j][r] = _mm512_reduce_add_ps(acc[j][r]);
+        }
+    }
+    out
+}
+
+/// # Safety
+/// The CPU has AVX512F/BW/VNNI; `out` as for [`scalar_block`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")]
+pub(super) unsafe fn vnni512_block(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
+    const RN: usize = 4;
+    let xp = x.parts();
+    let bpr = w.bpr;
+    let xrow = |r: usize| unsafe { xp.qs.as_ptr().add(r * bpr * BLOCK) };
+    let xsc = |r: usize| unsafe { xp.scale_lanes.as_ptr().add(r * bpr * 8) };
+    let xbias = |r: usize| unsafe { xp.bias_lanes.as_ptr().add(r * bpr * 8) };
+    for q in quads {
+        let wq = w.quad_ptr(q);
+        let c = q * QUAD;
+        let valid = (w.rows - c).min(QUAD);
+        let store = |r: usize, t: &[f32; 4]| {
+            for j in 0..valid {
+                unsafe { *out.add(r * w.rows + c + j) = t[j] };
+            }
+        };
+        let mut r = 0;
+        while r + RN <= x.rows {
+            let t = unsafe { vnni512_tile::<RN>(wq, std::array::from_fn(|i| xrow(r + i)), std::array::from_fn(|i| xsc(r + i)), std::array::from_fn(|i| xbias(r + i)), bpr) };
+            for i in 0..RN {
+                store(r + i, &std::array::from_fn(|j| t[j][i]));
+            }
+            r += RN;
+        }
+        while r < x.rows {
+            let t = unsafe { vnni512_tile::<1>(wq, [xrow(r)], [xsc(r)], [xbias(r)], bpr) };
+            store(r, &std::array::from_fn(|j| t[j][0]));
+            r += 1;
+        }
+    }
+}
