@@ -44,7 +44,7 @@ export async function startAgent() {
     try { if ((await fetch(baseUrl + "/ready")).ok) break; } catch (_) { /* not yet */ }
     await new Promise((r) => setTimeout(r, 500));
   }
-  return { baseUrl, logs: () => logs, stop: () => child.kill("SIGTERM") };
+  return { baseUrl, bin, env, data, logs: () => logs, stop: () => child.kill("SIGTERM") };
 }
 
 export async function startBrowser() {
