@@ -75,3 +75,28 @@ export function watch(page, baseUrl) {
   page.on("dialog", (d) => { seen.dialogs.push(d.message()); d.dismiss().catch(() => {}); });
   return seen;
 }
+
+/** Signs `user` in through the API; answers a bearer token for `staffFetch`. */
+export async function staffToken(agent, user) {
+  const post = (path, body, token) => fetch(agent.baseUrl + path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const first = await post("/api/staff/login", { username: user.username, password: user.password });
+  if (first.status !== 200) throw new Error(`staff login: ${first.status}`);
+  const second = await post("/api/staff/login/totp", { code: totp(user.secret) }, (await first.json()).token);
+  if (second.status !== 200) throw new Error(`staff second factor: ${second.status}`);
+  return (await second.json()).token;
+}
+
+/** A staff API call with a bearer token; throws unless it succeeds. */
+export async function staffFetch(agent, token, method, path, body) {
+  const resp = await fetch(agent.baseUrl + path, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!resp.ok) throw new Error(`${method} ${path}: ${resp.status} ${await resp.text()}`);
+  return resp;
+}
