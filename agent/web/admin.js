@@ -128,6 +128,7 @@
     const res = await api("POST", "/api/admin/scripts/" + enc(scriptId) + "/draft", { source });
     if (res.status !== 200) { status("Saving failed: " + errorText(res)); return null; }
     savedDraft = source;
+    $("editor-origin").textContent = "Editing the saved draft (saved " + formatTime(Date.now()) + " by you).";
     showValidation(res.data);
     return res.data;
   }

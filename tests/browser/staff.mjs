@@ -60,9 +60,11 @@ export async function axeViolations(page) {
   const result = await page.evaluate(() => window.axe.run(document, {
     runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
   }));
-  return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
+  const lines = (keep) => result.violations.filter((v) => keep(v.impact))
     .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(" ")} — ${v.help}`));
+  const minor = lines((i) => i !== "serious" && i !== "critical");
+  if (minor.length) console.log("axe, moderate or minor:", minor.join("; "));
+  return lines((i) => i === "serious" || i === "critical");
 }
 
 /** Collects what a page must not do: requests to another host, script errors, dialogs. */

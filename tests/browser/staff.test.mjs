@@ -143,6 +143,9 @@ test("the three pages have no serious or critical axe-core violation", { timeout
   await signInPage.goto(agent.baseUrl + "/console");
   await signInPage.getByLabel("Username").waitFor();
   results["console sign-in"] = await axeViolations(signInPage);
+  await signInPage.goto(agent.baseUrl + "/");
+  await signInPage.getByRole("button", { name: "John Smith" }).waitFor();
+  results["widget sign-in"] = await axeViolations(signInPage);
 
   const { page: widget } = await patientSignsIn("Aisha Khan");
   await patientSays(widget, "I need an appointment with cardiology next week");
