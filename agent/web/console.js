@@ -142,12 +142,22 @@
     return Boolean(current && me && current.taken_over_by === me.id);
   }
 
+  /** A slot value as readable text: "name: value" pairs, nulls left out. */
+  function describe(v) {
+    if (v === null || v === undefined) return "";
+    if (Array.isArray(v)) return v.map(describe).join("; ");
+    if (typeof v !== "object") return String(v);
+    const parts = Object.entries(v).filter(([, x]) => x !== null && x !== undefined)
+      .map(([k, x]) => k.replace(/_/g, " ") + ": " + (x && typeof x === "object" && !Array.isArray(x) ? "(" + describe(x) + ")" : describe(x)));
+    return parts.join(", ");
+  }
+
   function renderContext() {
     const slots = $("slots");
     slots.replaceChildren();
     const s = current.slots;
     if (s && typeof s === "object" && Object.keys(s).length) {
-      for (const [k, v] of Object.entries(s)) fact(slots, k, typeof v === "string" ? v : JSON.stringify(v));
+      for (const [k, v] of Object.entries(s)) fact(slots, k.replace(/_/g, " "), describe(v));
     } else {
       fact(slots, "Slots", "none extracted");
     }

@@ -124,7 +124,7 @@ test("an admin publishes a script change, then rolls it back", { timeout: 120_00
   await shot(page, "admin-diff.png");
 
   await page.getByRole("button", { name: "Publish", exact: true }).click();
-  await page.getByText("Published version 2.").waitFor();
+  await page.locator("#editor-status").getByText("Published version 2.", { exact: true }).waitFor();
   await page.locator("#versions tr", { hasText: "v2 (current)" }).waitFor();
   assert.match(await page.locator("#versions tr").first().textContent(), /v2 \(current\)you/);
   await page.getByRole("button", { name: /^refill — v2/ }).waitFor();
@@ -160,6 +160,7 @@ test("the three pages have no serious or critical axe-core violation", { timeout
   await console_.locator("#queue-rows tr").first().waitFor({ timeout: 10_000 });
   await console_.locator("#queue-rows tr").first().getByRole("button", { name: /^Open/ }).click();
   await console_.locator("#transcript li").first().waitFor();
+  assert.match(await console_.locator("#slots").textContent(), /provider.*name: cardiology/, "the slots read as text");
   results.console = await axeViolations(console_);
   await shot(console_, "console.png");
 
