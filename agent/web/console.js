@@ -48,7 +48,8 @@
     tr.dataset.id = c.id;
     if (current && current.case.id === c.id) tr.className = "selected";
     const prio = el("td");
-    prio.appendChild(el("span", "badge " + c.priority, c.priority));
+    const known = ["urgent", "high", "normal"].includes(c.priority) ? c.priority : "normal";
+    prio.appendChild(el("span", "badge " + known, c.priority));
     tr.appendChild(prio);
     tr.appendChild(el("td", "", reasonText(c.reason)));
     const mine = me && c.claimed_by === me.id ? " (you)" : "";
