@@ -1,6 +1,7 @@
 // Starts the real agent binary (demo mode, port 0, throwaway data folder) and Debian's
 // chromium for the browser tests.
 import { spawn, execFileSync } from "node:child_process";
+import { createServer, connect } from "node:net";
 import { mkdtempSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -44,7 +45,34 @@ export async function startAgent() {
     try { if ((await fetch(baseUrl + "/ready")).ok) break; } catch (_) { /* not yet */ }
     await new Promise((r) => setTimeout(r, 500));
   }
-  return { baseUrl, logs: () => logs, stop: () => child.kill("SIGTERM") };
+  return { baseUrl, bin, env, data, logs: () => logs, stop: () => child.kill("SIGTERM") };
+}
+
+/**
+ * A TCP relay in front of the agent, so a test can cut a browser's connections the way a
+ * network does: `cut()` drops every open connection and refuses new ones until `restore()`.
+ */
+export async function startRelay(targetUrl) {
+  const target = new URL(targetUrl);
+  const sockets = new Set();
+  let down = false;
+  const server = createServer((client) => {
+    if (down) { client.destroy(); return; }
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => { client.destroy(); upstream.destroy(); });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return {
+    baseUrl: `http://127.0.0.1:${server.address().port}`,
+    cut() { down = true; for (const s of sockets) s.destroy(); },
+    restore() { down = false; },
+    close() { for (const s of sockets) s.destroy(); server.close(); },
+  };
 }
 
 export async function startBrowser() {

@@ -6,6 +6,7 @@ mod chat;
 mod demo;
 mod events;
 mod health;
+mod pages;
 mod queue;
 mod staff;
 mod staff_takeover;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(demo::router())
         .merge(events::router())
         .merge(widget::router())
+        .merge(pages::router())
         .merge(staff::public_router())
         .merge(staff_takeover::patient_router())
         .merge(

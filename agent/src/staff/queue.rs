@@ -38,6 +38,10 @@ pub struct ContextBundle {
     pub fhir_references: Vec<String>,
     pub script: Option<ScriptRef>,
     pub note: Option<String>,
+    /// The staff id holding a live takeover of the conversation, if any (the console enables
+    /// its chat for the holder).
+    #[serde(default)]
+    pub taken_over_by: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -101,6 +105,7 @@ pub async fn context(state: &AppState, staff: &Staff, id: &str) -> Result<Contex
     state.store.staff().append_staff_audit(&audit).await?;
     let mut fhir_references = vec![format!("Patient/{}", conv.patient_id)];
     collect_references(&engine, &mut fhir_references);
+    let taken_over_by = state.store.staff().takeover_of(&conv.id).await?;
     Ok(ContextBundle {
         case: case(&row, state.clock.now_ms()),
         transcript,
@@ -108,6 +113,7 @@ pub async fn context(state: &AppState, staff: &Staff, id: &str) -> Result<Contex
         fhir_references,
         script: conv.script_id.clone().map(|id| ScriptRef { id, version: conv.script_version }),
         note,
+        taken_over_by,
     })
 }
 
