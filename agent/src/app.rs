@@ -1,6 +1,7 @@
 //! Building the application from settings (database, key, EHR, model, engine) and running it
 //! on a bound listener until the shutdown future resolves (tests bind port 0).
 
+use std::future::IntoFuture;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -149,14 +150,35 @@ async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn L
     Ok(Arc::new(load_candle(config).await?))
 }
 
+/// How long in-flight requests and open streams get once shutdown starts.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serves `state`'s routes on `listener` until `shutdown` completes; in-flight requests finish.
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let sweep = std::time::Duration::from_millis(state.policy.sla_sweep_ms.max(100));
     let sla = tokio::spawn(crate::staff::queue::watch_sla(state.clone(), sweep));
     let app = crate::routes::router(state);
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Live streams (consoles, widgets) never end by themselves: once shutdown starts, requests
+    // get `DRAIN` to finish, then the server stops anyway.
+    let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
+    let serve = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(signal)
+        .into_future();
+    let deadline = async move {
+        let _ = stop_seen.wait_for(|s| *s).await;
+        tokio::time::sleep(DRAIN).await;
+    };
+    let served = tokio::select! {
+        served = serve => served,
+        () = deadline => {
+            tracing::warn!("shutdown: open streams outlived the drain time; stopping anyway");
+            Ok(())
+        }
+    };
     sla.abort();
     served
 }

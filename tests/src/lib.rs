@@ -108,6 +108,19 @@ impl RunningAgent {
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
     }
+
+    /// Sends SIGTERM and waits up to `limit` for the process to exit; how long it took.
+    pub fn terminate(&mut self, limit: Duration) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status()?;
+        while started.elapsed() < limit {
+            if self.child.try_wait()?.is_some() {
+                return Ok(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        anyhow::bail!("still running {limit:?} after SIGTERM")
+    }
 }
 
 impl Drop for RunningAgent {

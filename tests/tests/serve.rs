@@ -1,6 +1,8 @@
 //! The real binary with the embedded defaults (demo EHR, SQLite, the real model): it becomes
 //! ready, a patient can chat, and nothing the patient says reaches the log.
 
+use std::time::Duration;
+
 use e2e::{agent_command, ensure_models, init_key, Patient, RunningAgent};
 
 /// Canary PHI: none of these strings may appear in the service's log output.
@@ -75,4 +77,25 @@ fn a_second_fetch_downloads_nothing() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     eprintln!("second fetch took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_service_even_with_a_live_stream_open() {
+    ensure_models();
+    let dir = tempfile::tempdir().unwrap();
+    init_key(dir.path());
+    let mut agent = RunningAgent::start(agent_command(dir.path())).await.unwrap();
+    let patient = Patient::demo(&agent.base_url, 0).await.unwrap();
+    let (conversation, _) = patient.start().await.unwrap();
+    let stream = reqwest::Client::new()
+        .get(format!("{}/api/conversations/{conversation}/events", agent.base_url))
+        .bearer_auth(patient.token())
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let took = tokio::task::block_in_place(|| agent.terminate(Duration::from_secs(20))).unwrap();
+    assert!(took < Duration::from_secs(15), "stopped after {took:?}");
+    drop(stream);
 }
