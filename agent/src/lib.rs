@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod outreach;
 pub mod routes;
 pub mod scripts_cli;
+mod scripts_fixture;
 pub mod session;
 pub mod staff;
 pub mod state;

@@ -9,18 +9,16 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use fhir_client::seed::DemoData;
 use fhir_client::sekmet::{Sekmet, SekmetOptions};
-use fhir_client::{
-    ActiveMedication, Answer, Appointment, AppointmentId, Discharge, Ehr, EncounterId, FhirClient, FreeSlot, IdempotencyKey,
-    MedicationRequestId, PatientId, RefillTask, ResourceRef, SlotId, SlotQuery, TaskId,
-};
+use fhir_client::{Ehr, FhirClient, PatientId};
 use inference::LanguageModel;
 use workflows::convtest::{ConversationCase, ConversationReport, EngineFactory};
 use workflows::Engine;
 
 use crate::config::Settings;
+use crate::scripts_fixture::{book_first, patient_of, stop_active_medications, CaseEhr, Fixture};
 use crate::understand::ModelUnderstand;
 
 /// Prints every diagnostic as `path:line:col: message`; fails when there is any.
@@ -233,50 +231,10 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A case's `fixture`: a demo patient's first name (`john`, `maria`, `aisha`, `wei`;
-/// `default` is John), optionally `+appointment` for one booked appointment to start with.
-struct Fixture {
-    patient: String,
-    booked: bool,
-}
-
-fn parse_fixture(s: &str) -> workflows::Result<Fixture> {
-    let (name, extra) = s.split_once('+').unwrap_or((s, ""));
-    let booked = match extra {
-        "" => false,
-        "appointment" => true,
-        other => return Err(workflows::Error::Invalid(format!("unknown fixture option '{other}'"))),
-    };
-    let patient = if name == "default" { "john" } else { name };
-    if !["john", "maria", "aisha", "wei"].contains(&patient) {
-        return Err(workflows::Error::Invalid(format!("unknown fixture '{name}' (john, maria, aisha, wei)")));
-    }
-    Ok(Fixture { patient: patient.to_owned(), booked })
-}
-
-/// The seeded patient whose first name (accents folded) is `first_name`.
-fn patient_of(demo: &DemoData, first_name: &str) -> workflows::Result<PatientId> {
-    demo.patients
-        .iter()
-        .find(|p| p.display_name.split_whitespace().next().is_some_and(|n| n.to_lowercase().replace('í', "i") == first_name))
-        .map(|p| p.id.clone())
-        .ok_or_else(|| workflows::Error::Invalid(format!("seed has no patient '{first_name}'")))
-}
-
-/// Books the first free slot from the day after `now` for `patient` (the appointment a cancel
-/// or reschedule case works on; the EHR lists only appointments still ahead).
-async fn book_first(client: &FhirClient, patient: &PatientId, now: DateTime<Utc>) -> workflows::Result<()> {
-    let q = SlotQuery { from: Some(now + chrono::Duration::days(1)), limit: 1, ..SlotQuery::default() };
-    let slot = client.free_slots(&q).await?.into_iter().next().ok_or_else(|| workflows::Error::State("seed has no free slot".into()))?;
-    let key = IdempotencyKey(format!("convtest-{}", slot.id));
-    client.book(patient, &slot.id, &key).await?;
-    Ok(())
-}
-
 #[async_trait]
 impl EngineFactory for RealFactory {
     async fn engine(&self, case: &ConversationCase) -> workflows::Result<(Engine, PatientId)> {
-        let fixture = parse_fixture(&case.fixture)?;
+        let fixture = Fixture::parse(&case.fixture)?;
         let now = case.now.unwrap_or_else(Utc::now);
         if let Some(old) = self.current.lock().ok().and_then(|mut c| c.take()) {
             retire(old);
@@ -284,81 +242,21 @@ impl EngineFactory for RealFactory {
         let ready = self.take_server(now.date_naive()).await?;
         let client = FhirClient::new(&ready.0.config())?;
         let patient = patient_of(&ready.2, &fixture.patient)?;
+        let rival = ready.2.patients.iter().map(|p| p.id.clone()).find(|p| *p != patient);
         let discharge = ready.2.discharges.iter().find(|d| d.patient == patient).map(|d| d.encounter.clone());
+        let base_url = ready.0.config().base_url.clone();
         if let Ok(mut c) = self.current.lock() {
             *c = Some(ready);
         }
         if fixture.booked {
             book_first(&client, &patient, now).await?;
         }
-        let ehr = CaseEhr { inner: client, discharge };
+        if fixture.no_meds {
+            stop_active_medications(&base_url, &patient).await?;
+        }
+        let ehr = CaseEhr::new(client, discharge, fixture.slot_taken.then_some(rival).flatten());
         let engine = Engine::with_builtin_scripts(Arc::new(ehr), self.understand.clone())?;
         Ok((engine, patient))
-    }
-}
-
-/// The encounter id the case runner passes with a discharge event; it stands for "this
-/// patient's discharge", which only the seeded server knows.
-const PLACEHOLDER_ENCOUNTER: &str = "enc-test";
-
-/// The real client, with the runner's placeholder encounter replaced by the fixture patient's
-/// seeded discharge (kept as is when the patient has none, so the write fails as it would for
-/// an unknown encounter). Everything else goes straight to the server.
-struct CaseEhr {
-    inner: FhirClient,
-    discharge: Option<EncounterId>,
-}
-
-type FhirResult<T> = fhir_client::Result<T>;
-
-#[async_trait]
-impl Ehr for CaseEhr {
-    async fn ping(&self) -> FhirResult<()> {
-        self.inner.ping().await
-    }
-    async fn patient_name(&self, p: &PatientId) -> FhirResult<Option<String>> {
-        self.inner.patient_name(p).await
-    }
-    async fn free_slots(&self, q: &SlotQuery) -> FhirResult<Vec<FreeSlot>> {
-        self.inner.free_slots(q).await
-    }
-    async fn book(&self, p: &PatientId, s: &SlotId, k: &IdempotencyKey) -> FhirResult<Appointment> {
-        self.inner.book(p, s, k).await
-    }
-    async fn upcoming_appointments(&self, p: &PatientId) -> FhirResult<Vec<Appointment>> {
-        self.inner.upcoming_appointments(p).await
-    }
-    async fn reschedule(&self, p: &PatientId, a: &AppointmentId, s: &SlotId, k: &IdempotencyKey) -> FhirResult<Appointment> {
-        self.inner.reschedule(p, a, s, k).await
-    }
-    async fn cancel(&self, p: &PatientId, a: &AppointmentId) -> FhirResult<()> {
-        self.inner.cancel(p, a).await
-    }
-    async fn active_medications(&self, p: &PatientId) -> FhirResult<Vec<ActiveMedication>> {
-        self.inner.active_medications(p).await
-    }
-    async fn request_refill(&self, p: &PatientId, m: &MedicationRequestId, note: &str, k: &IdempotencyKey) -> FhirResult<RefillTask> {
-        self.inner.request_refill(p, m, note, k).await
-    }
-    async fn refill_task(&self, p: &PatientId, t: &TaskId) -> FhirResult<RefillTask> {
-        self.inner.refill_task(p, t).await
-    }
-    async fn recent_discharges(&self, p: &PatientId, since: DateTime<Utc>) -> FhirResult<Vec<Discharge>> {
-        self.inner.recent_discharges(p, since).await
-    }
-    async fn submit_questionnaire_response(
-        &self,
-        p: &PatientId,
-        q: &str,
-        e: Option<&EncounterId>,
-        answers: &[Answer],
-        k: &IdempotencyKey,
-    ) -> FhirResult<ResourceRef> {
-        let e = match (e, &self.discharge) {
-            (Some(given), Some(seeded)) if given.as_str() == PLACEHOLDER_ENCOUNTER => Some(seeded),
-            (given, _) => given,
-        };
-        self.inner.submit_questionnaire_response(p, q, e, answers, k).await
     }
 }
 
@@ -367,15 +265,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fixtures_name_a_demo_patient_and_optionally_a_booked_appointment() {
-        let f = parse_fixture("maria+appointment").unwrap();
-        assert_eq!((f.patient.as_str(), f.booked), ("maria", true));
-        let f = parse_fixture("default").unwrap();
-        assert_eq!((f.patient.as_str(), f.booked), ("john", false));
-        assert!(parse_fixture("bob").is_err());
-        assert!(parse_fixture("wei+discharge").is_err());
-    }
-
     #[test]
     fn copied_folders_keep_nested_files_and_scratch_folders_vanish_on_drop() {
         let from = temp_dir("convtest-unit-from-").unwrap();
