@@ -127,18 +127,7 @@ pub async fn open(state: &AppState, patient: &PatientId, lang: Lang, opening: Op
     let placeholder = seal_json(state, &state_aad(&id, patient.as_str()), &serde_json::Value::Null).await?;
     state
         .store
-        .create_conversation(&ConversationRow {
-            id: id.clone(),
-            patient_id: patient.as_str().to_owned(),
-            status: "active".into(),
-            started_by: started_by.into(),
-            script_id: None,
-            script_version: None,
-            state: placeholder,
-            state_version: 0,
-            created_at: now,
-            updated_at: now,
-        })
+        .create_conversation(&ConversationRow::new(&id, patient.as_str(), started_by, placeholder, now))
         .await?;
     let lock = uuid::Uuid::new_v4().to_string();
     state.store.begin_turn(&id, &lock, now, now + state.policy.turn_lock_ms).await?;

@@ -265,7 +265,6 @@ mod tests {
     use super::*;
 
     #[test]
-    #[test]
     fn copied_folders_keep_nested_files_and_scratch_folders_vanish_on_drop() {
         let from = temp_dir("convtest-unit-from-").unwrap();
         std::fs::create_dir_all(from.path().join("a/b")).unwrap();

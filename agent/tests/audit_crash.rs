@@ -18,18 +18,7 @@ async fn write_forever(url: &str) {
     let s = SqlStore::connect(url, 2).await.unwrap();
     loop {
         let id = uuid::Uuid::new_v4().to_string();
-        s.create_conversation(&ConversationRow {
-            id: id.clone(),
-            patient_id: "p1".into(),
-            status: "active".into(),
-            started_by: "patient".into(),
-            script_id: None,
-            script_version: None,
-            state: vec![0],
-            state_version: 0,
-            created_at: 1,
-            updated_at: 1,
-        })
+        s.create_conversation(&ConversationRow::new(&id, "p1", "patient", vec![0], 1))
         .await
         .unwrap();
         s.begin_turn(&id, "L", 1, 1_000).await.unwrap();

@@ -11,18 +11,7 @@ const DAY: i64 = 24 * 60 * 60 * 1000;
 const NOW: i64 = 1_000 * DAY;
 
 fn conv(id: &str, patient: &str) -> ConversationRow {
-    ConversationRow {
-        id: id.into(),
-        patient_id: patient.into(),
-        status: "active".into(),
-        started_by: "patient".into(),
-        script_id: None,
-        script_version: None,
-        state: vec![0],
-        state_version: 0,
-        created_at: 0,
-        updated_at: 0,
-    }
+    ConversationRow::new(id, patient, "patient", vec![0], 0)
 }
 
 /// A turn in `id` at `at` (sets the conversation's last update), optionally saving a result.

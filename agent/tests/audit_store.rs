@@ -14,18 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 fn conv(id: &str) -> ConversationRow {
-    ConversationRow {
-        id: id.into(),
-        patient_id: "p1".into(),
-        status: "active".into(),
-        started_by: "patient".into(),
-        script_id: None,
-        script_version: None,
-        state: vec![0],
-        state_version: 0,
-        created_at: 1,
-        updated_at: 1,
-    }
+    ConversationRow::new(&id, "p1", "patient", vec![0], 1)
 }
 
 /// One committed turn in a new conversation: one audit record.

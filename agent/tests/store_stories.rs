@@ -6,18 +6,7 @@ use std::sync::Arc;
 use agent::store::*;
 
 fn conv(id: &str, patient: &str) -> ConversationRow {
-    ConversationRow {
-        id: id.into(),
-        patient_id: patient.into(),
-        status: "active".into(),
-        started_by: "patient".into(),
-        script_id: None,
-        script_version: None,
-        state: vec![0],
-        state_version: 0,
-        created_at: 1,
-        updated_at: 1,
-    }
+    ConversationRow::new(&id, &patient, "patient", vec![0], 1)
 }
 
 fn commit(id: &str, lock: &str, version: i64, texts: &[&str]) -> TurnCommit {

@@ -26,18 +26,7 @@ async fn write_turns(data: &Path, days: &[u32]) {
     for &day in days {
         let id = format!("conv-{day}");
         let at = chrono::NaiveDate::from_ymd_opt(2026, 1, day).unwrap().and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp_millis();
-        s.create_conversation(&ConversationRow {
-            id: id.clone(),
-            patient_id: "p1".into(),
-            status: "active".into(),
-            started_by: "patient".into(),
-            script_id: None,
-            script_version: None,
-            state: vec![0],
-            state_version: 0,
-            created_at: at,
-            updated_at: at,
-        })
+        s.create_conversation(&ConversationRow::new(&id, "p1", "patient", vec![0], at))
         .await
         .unwrap();
         s.begin_turn(&id, "L", at, at + 1000).await.unwrap();

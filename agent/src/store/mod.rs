@@ -47,6 +47,24 @@ pub struct ConversationRow {
     pub updated_at: i64,
 }
 
+impl ConversationRow {
+    /// A new active conversation with no script yet, holding `state` (sealed) at version 0.
+    pub fn new(id: &str, patient_id: &str, started_by: &str, state: Vec<u8>, now: i64) -> Self {
+        Self {
+            id: id.into(),
+            patient_id: patient_id.into(),
+            status: "active".into(),
+            started_by: started_by.into(),
+            script_id: None,
+            script_version: None,
+            state,
+            state_version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageRow {
     pub seq: i64,
