@@ -30,6 +30,44 @@ pub(super) unsafe fn scalar_block(x: &QActs, w: &QMatrix, quads: Range<usize>, o
     }
 }
 
+/// The loop every SIMD flavour shares: for each weight quad, tiles of `$rn` activation rows,
+/// then the rows left one at a time; results stored for the quad's real rows only. `$scales`
+/// and `$bias` are the activations' per-block arrays, `$lanes` values per block in them.
+macro_rules! drive {
+    ($x:expr, $w:expr, $quads:expr, $out:expr, $tile:ident, $rn:literal, $scales:expr, $bias:expr, $lanes:literal) => {{
+        let (x, w, out) = ($x, $w, $out);
+        let bpr = w.bpr;
+        let xrow = |r: usize| unsafe { x.parts().qs.as_ptr().add(r * bpr * BLOCK) };
+        let xsc = |r: usize| unsafe { $scales.as_ptr().add(r * bpr * $lanes) };
+        let xbias = |r: usize| unsafe { $bias.as_ptr().add(r * bpr * $lanes) };
+        for q in $quads {
+            let wq = w.quad_ptr(q);
+            let c = q * QUAD;
+            let valid = (w.rows - c).min(QUAD);
+            let store = |r: usize, t: &[f32; 4]| {
+                for j in 0..valid {
+                    unsafe { *out.add(r * w.rows + c + j) = t[j] };
+                }
+            };
+            let mut r = 0;
+            while r + $rn <= x.rows {
+                let t = unsafe {
+                    $tile::<$rn>(wq, std::array::from_fn(|i| xrow(r + i)), std::array::from_fn(|i| xsc(r + i)), std::array::from_fn(|i| xbias(r + i)), bpr)
+                };
+                for i in 0..$rn {
+                    store(r + i, &std::array::from_fn(|j| t[j][i]));
+                }
+                r += $rn;
+            }
+            while r < x.rows {
+                let t = unsafe { $tile::<1>(wq, [xrow(r)], [xsc(r)], [xbias(r)], bpr) };
+                store(r, &std::array::from_fn(|j| t[j][0]));
+                r += 1;
+            }
+        }
+    }};
+}
+
 /// How far ahead of the current block a decode tile prefetches its weights.
 const PREFETCH: usize = 4 * QUAD_PAIR;
 
@@ -99,33 +137,7 @@ macro_rules! simd_flavour {
         #[target_feature(enable = $features)]
         pub(super) unsafe fn $name(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
             let xp = x.parts();
-            let bpr = w.bpr;
-            let xrow = |r: usize| unsafe { xp.qs.as_ptr().add(r * bpr * BLOCK) };
-            let xsc = |r: usize| unsafe { xp.scales.as_ptr().add(r * bpr) };
-            let xbias = |r: usize| unsafe { xp.bias.as_ptr().add(r * bpr) };
-            for q in quads {
-                let wq = w.quad_ptr(q);
-                let c = q * QUAD;
-                let valid = (w.rows - c).min(QUAD);
-                let store = |r: usize, t: &[f32; 4]| {
-                    for j in 0..valid {
-                        unsafe { *out.add(r * w.rows + c + j) = t[j] };
-                    }
-                };
-                let mut r = 0;
-                while r + $rn <= x.rows {
-                    let t = unsafe { $tile::<$rn>(wq, std::array::from_fn(|i| xrow(r + i)), std::array::from_fn(|i| xsc(r + i)), std::array::from_fn(|i| xbias(r + i)), bpr) };
-                    for i in 0..$rn {
-                        store(r + i, &std::array::from_fn(|j| t[j][i]));
-                    }
-                    r += $rn;
-                }
-                while r < x.rows {
-                    let t = unsafe { $tile::<1>(wq, [xrow(r)], [xsc(r)], [xbias(r)], bpr) };
-                    store(r, &std::array::from_fn(|j| t[j][0]));
-                    r += 1;
-                }
-            }
+            drive!(x, w, quads, out, $tile, $rn, xp.scales, xp.bias, 1)
         }
     };
 }
@@ -218,33 +230,6 @@ unsafe fn vnni512_tile<const RN: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")]
 pub(super) unsafe fn vnni512_block(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
-    const RN: usize = 4;
     let xp = x.parts();
-    let bpr = w.bpr;
-    let xrow = |r: usize| unsafe { xp.qs.as_ptr().add(r * bpr * BLOCK) };
-    let xsc = |r: usize| unsafe { xp.scale_lanes.as_ptr().add(r * bpr * 8) };
-    let xbias = |r: usize| unsafe { xp.bias_lanes.as_ptr().add(r * bpr * 8) };
-    for q in quads {
-        let wq = w.quad_ptr(q);
-        let c = q * QUAD;
-        let valid = (w.rows - c).min(QUAD);
-        let store = |r: usize, t: &[f32; 4]| {
-            for j in 0..valid {
-                unsafe { *out.add(r * w.rows + c + j) = t[j] };
-            }
-        };
-        let mut r = 0;
-        while r + RN <= x.rows {
-            let t = unsafe { vnni512_tile::<RN>(wq, std::array::from_fn(|i| xrow(r + i)), std::array::from_fn(|i| xsc(r + i)), std::array::from_fn(|i| xbias(r + i)), bpr) };
-            for i in 0..RN {
-                store(r + i, &std::array::from_fn(|j| t[j][i]));
-            }
-            r += RN;
-        }
-        while r < x.rows {
-            let t = unsafe { vnni512_tile::<1>(wq, [xrow(r)], [xsc(r)], [xbias(r)], bpr) };
-            store(r, &std::array::from_fn(|j| t[j][0]));
-            r += 1;
-        }
-    }
+    drive!(x, w, quads, out, vnni512_tile, 4, xp.scale_lanes, xp.bias_lanes, 8)
 }
