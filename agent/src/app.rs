@@ -66,6 +66,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     let examples = engine.warm_up().await.context("embedding the script examples")?;
     tracing::info!(count = examples, "script examples embedded");
     let state = AppState {
+        audit: crate::audit_cli::LogCheck::from_settings(settings, store.clone())?,
         store,
         model,
         ehr: ehr.clone(),

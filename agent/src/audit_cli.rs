@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -127,18 +128,13 @@ fn verifying_keys(settings: &Settings, public_keys: Vec<PathBuf>) -> anyhow::Res
 }
 
 async fn verify_cmd(settings: &Settings, file: Option<PathBuf>, public_key: Vec<PathBuf>) -> anyhow::Result<()> {
-    let store = open_store(settings).await?;
-    let mut cps = store.checkpoints().await?;
-    let file = file.or_else(|| Some(settings.audit.checkpoint_file.clone()).filter(|f| f.exists()));
-    if let Some(f) = &file {
-        cps.extend(checkpoint::read_file(f).map_err(anyhow::Error::msg)?);
+    if let Some(f) = file.as_ref().filter(|f| !f.exists()) {
+        anyhow::bail!("{} does not exist", f.display());
     }
-    let keys = verifying_keys(settings, public_key)?;
-    if !cps.is_empty() && keys.is_empty() {
-        anyhow::bail!("no audit public key to check the checkpoints with (--public-key)");
-    }
-    let outcome = verify_store(&store, &cps, &keys).await?;
-    let v = outcome.map_err(|f| anyhow::anyhow!("audit log altered: {f}"))?;
+    let store = Arc::new(open_store(settings).await?);
+    let file = file.or_else(|| Some(settings.audit.checkpoint_file.clone()));
+    let check = LogCheck::new(store, file, verifying_keys(settings, public_key)?);
+    let v = check.run().await?.map_err(|f| anyhow::anyhow!("audit log altered: {f}"))?;
     println!(
         "audit log OK: {} records, {} checkpoints, head {}{}",
         v.records,
@@ -149,7 +145,49 @@ async fn verify_cmd(settings: &Settings, file: Option<PathBuf>, public_key: Vec<
     Ok(())
 }
 
+/// Everything `agent audit verify` checks the log against: the checkpoints in the database and
+/// in the shipped checkpoint file, and the public keys that signed them. The service holds one
+/// too, so the admin API's verify gives the same answer as the CLI.
+#[derive(Clone)]
+pub struct LogCheck {
+    store: Arc<SqlStore>,
+    /// Read at each run when it exists (the service creates it with its first checkpoint).
+    checkpoint_file: Option<PathBuf>,
+    keys: Vec<VerifyingKey>,
+}
+
+impl LogCheck {
+    pub fn new(store: Arc<SqlStore>, checkpoint_file: Option<PathBuf>, keys: Vec<VerifyingKey>) -> Self {
+        Self { store, checkpoint_file, keys }
+    }
+
+    /// As `agent audit verify` without options sees it: audit.checkpoint_file and
+    /// `<audit.signing_key_file>.pub`.
+    pub fn from_settings(settings: &Settings, store: Arc<SqlStore>) -> anyhow::Result<Self> {
+        Ok(Self::new(store, Some(settings.audit.checkpoint_file.clone()), verifying_keys(settings, vec![])?))
+    }
+
+    /// The log's store (its tip and rows).
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// Checks the chain, the tree and every checkpoint (outer error: the database, the files or
+    /// no key to check signatures with; inner: the log itself, naming the first bad record).
+    pub async fn run(&self) -> anyhow::Result<Result<verify::Verified, verify::Failure>> {
+        let mut cps = self.store.checkpoints().await?;
+        if let Some(f) = self.checkpoint_file.as_ref().filter(|f| f.exists()) {
+            cps.extend(checkpoint::read_file(f).map_err(anyhow::Error::msg)?);
+        }
+        if !cps.is_empty() && self.keys.is_empty() {
+            anyhow::bail!("no audit public key to check the checkpoints with (--public-key)");
+        }
+        verify_store(&self.store, &cps, &self.keys).await
+    }
+}
+
 /// Streams the store's log through the verifier (outer error: the database; inner: the log).
+/// Hashing runs on a blocking thread, a page at a time, off the async workers.
 pub async fn verify_store(
     store: &SqlStore,
     cps: &[Checkpoint],
@@ -162,14 +200,23 @@ pub async fn verify_store(
     let mut from = i64::MIN;
     loop {
         let rows = store.audit_range(from, PAGE).await?;
-        for row in &rows {
-            if let Err(f) = v.push(row) {
-                return Ok(Err(f));
-            }
+        let next = match rows.last() {
+            Some(last) if rows.len() as i64 == PAGE => Some(last.seq + 1),
+            _ => None,
+        };
+        let (back, pushed) = tokio::task::spawn_blocking(move || {
+            let pushed = rows.iter().try_for_each(|row| v.push(row));
+            (v, pushed)
+        })
+        .await
+        .context("the audit verifier panicked")?;
+        v = back;
+        if let Err(f) = pushed {
+            return Ok(Err(f));
         }
-        match rows.last() {
-            Some(last) if rows.len() as i64 == PAGE => from = last.seq + 1,
-            _ => break,
+        match next {
+            Some(n) => from = n,
+            None => break,
         }
     }
     Ok(v.finish())

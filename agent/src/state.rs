@@ -36,6 +36,9 @@ pub struct AppState {
     pub demo_patients: Arc<Vec<DemoPatient>>,
     /// Live updates to staff consoles and to patients whose conversation a person has.
     pub staff: crate::staff::Hub,
+    /// The audit log as `agent audit verify` checks it (store, checkpoint file, public keys),
+    /// for the audit viewer.
+    pub audit: crate::audit_cli::LogCheck,
 }
 
 /// Timeouts and limits that tests may shorten.

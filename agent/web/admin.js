@@ -1,7 +1,8 @@
 // Admin page: edit a script's draft, validate it (problems at line:column, each one a link
 // into the editor), diff it against the published version, publish it as a new version, and
-// roll back to an earlier one from the version history. Every string from the server is set as
-// text (textContent or a form value), never as HTML.
+// roll back to an earlier one from the version history; page through the audit log and see
+// whether it verifies. Every string from the server is set as text (textContent or a form
+// value), never as HTML.
 "use strict";
 (function () {
   const { $, api, el, errorText, formatTime } = window.StaffPage;
@@ -186,12 +187,81 @@
     status("Loaded the published version (not saved yet).");
   }
 
+
+  // --- The audit log: records a page at a time (newest first) and the verify outcome. ---
+  const AUDIT_PAGE = 25;
+  let auditShown = null; // {from, last, tip} of the page on screen
+
+  const plural = (n, one, many) => n + " " + (n === 1 ? one : many);
+
+  function auditRow(r) {
+    const tr = el("tr");
+    tr.appendChild(el("td", "", r.seq));
+    tr.appendChild(el("td", "", formatTime(r.at)));
+    tr.appendChild(el("td", "", r.actor));
+    tr.appendChild(el("td", "", r.action));
+    tr.appendChild(el("td", "hash", r.hash));
+    return tr;
+  }
+
+  /** Shows the page of records starting at `from` (the newest page when null). */
+  async function loadAudit(from) {
+    const res = await api("GET", "/api/admin/audit?limit=" + AUDIT_PAGE + (from ? "&from=" + from : ""));
+    if (res.status !== 200) { $("audit-page").textContent = errorText(res, "The audit log could not be loaded."); return; }
+    const d = res.data;
+    const last = d.records.length ? d.records[d.records.length - 1].seq : d.from - 1;
+    auditShown = { from: d.from, last, tip: d.tip };
+    $("audit-rows").replaceChildren(...d.records.slice().reverse().map(auditRow));
+    $("audit-page").textContent = d.records.length
+      ? "Records " + d.from + " to " + last + " of " + d.tip + ", newest first."
+      : "No records here (the log holds " + plural(d.tip, "record", "records") + ").";
+    $("audit-older").disabled = d.from <= 1;
+    $("audit-newer").disabled = last >= d.tip;
+  }
+
+  async function verifyAudit() {
+    const s = $("audit-verify");
+    s.className = "";
+    s.textContent = "Verifying the whole log…";
+    const res = await api("GET", "/api/admin/audit/verify");
+    if (res.status !== 200) { s.className = "error"; s.textContent = "The check could not run: " + errorText(res); return; }
+    const v = res.data;
+    if (v.status === "verified") {
+      s.className = "valid";
+      s.textContent = "Audit log verified: " + plural(v.records, "record", "records") + ", "
+        + plural(v.checkpoints, "signed checkpoint", "signed checkpoints") + " reproduced"
+        + (v.signed_size < v.records ? " (records after " + v.signed_size + " not signed yet)" : "")
+        + ". Checked " + formatTime(v.checked_at) + ".";
+    } else {
+      s.className = "error";
+      s.textContent = "Audit log NOT verified" + (v.first_bad_record ? ", first bad record " + v.first_bad_record : "")
+        + ": " + v.message + ". Checked " + formatTime(v.checked_at) + ".";
+    }
+  }
+
+  async function toggleAudit() {
+    const open = $("audit-open").getAttribute("aria-expanded") !== "true";
+    $("audit-open").setAttribute("aria-expanded", String(open));
+    $("audit-open").textContent = open ? "Hide the audit log" : "Show the audit log";
+    $("audit-body").hidden = !open;
+    if (open) await Promise.all([loadAudit(null), verifyAudit()]);
+  }
+
+  function pageAudit(direction) {
+    if (!auditShown) return loadAudit(null);
+    if (direction < 0) return loadAudit(Math.max(1, auditShown.from - AUDIT_PAGE));
+    const next = auditShown.last + 1;
+    return loadAudit(next + AUDIT_PAGE > auditShown.tip ? null : next);
+  }
+
   async function onSignedIn(who) {
     me = who;
     if (who.role !== "admin" && who.role !== "auditor") {
       $("scripts-status").textContent = "Your role (" + who.role + ") does not manage scripts.";
+      $("audit").hidden = true;
       return;
     }
+    $("audit").hidden = false;
     const readOnly = who.role !== "admin";
     for (const id of ["validate", "publish", "show-diff"]) $(id).disabled = readOnly;
     $("source").readOnly = readOnly;
@@ -203,6 +273,10 @@
     $("show-diff").addEventListener("click", showDiff);
     $("publish").addEventListener("click", publish);
     $("revert").addEventListener("click", revert);
+    $("audit-open").addEventListener("click", toggleAudit);
+    $("audit-reverify").addEventListener("click", verifyAudit);
+    $("audit-older").addEventListener("click", () => pageAudit(-1));
+    $("audit-newer").addEventListener("click", () => pageAudit(1));
     window.StaffPage.start(onSignedIn, () => { me = null; });
   });
 })();

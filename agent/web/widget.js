@@ -1,4 +1,7 @@
 // Patient chat widget. Model output is only ever inserted as text (textContent), never as HTML.
+// A message is posted asking for server-sent events, so a typing indicator shows as soon as the
+// server starts on the turn; when that stream cannot be used the same post (same idempotency
+// key) is made as plain JSON.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -115,6 +118,106 @@
     return issue && issue.diagnostics ? issue.diagnostics : "Something went wrong. Please try again.";
   }
 
+  // Issue codes of an OperationOutcome sent as a stream's `error` event, as HTTP statuses.
+  const STATUS_OF = { invalid: 400, login: 401, forbidden: 403, "not-found": 404, conflict: 409, transient: 503 };
+
+  /** The typing indicator (three dots after the log; the status line says it in words). */
+  function showTyping(on) {
+    let dots = $("typing");
+    if (!dots) {
+      dots = document.createElement("div");
+      dots.id = "typing";
+      dots.className = "typing";
+      dots.setAttribute("aria-hidden", "true");
+      for (let i = 0; i < 3; i++) dots.appendChild(document.createElement("span"));
+      $("log").after(dots);
+    }
+    dots.hidden = !on;
+    $("status").textContent = on ? "The assistant is typing…" : "";
+    if (on) dots.scrollIntoView({ block: "end" });
+  }
+
+  /** Splits complete server-sent events off the front of `buffer`: [events, the rest]. */
+  function parseEvents(buffer) {
+    const blocks = buffer.split("\n\n");
+    const rest = blocks.pop();
+    const events = [];
+    for (const block of blocks) {
+      let event = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        const i = line.indexOf(":");
+        if (i === 0) continue; // a keep-alive comment
+        const field = i < 0 ? line : line.slice(0, i);
+        const value = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
+        if (field === "event") event = value;
+        else if (field === "data") data.push(value);
+      }
+      if (data.length) events.push({ event, data: data.join("\n") });
+    }
+    return [events, rest];
+  }
+
+  /**
+   * Posts a message asking for server-sent events: `progress` shows the typing indicator, and
+   * `turn` or `error` answer {status, data} as the JSON API would. Throws when the stream
+   * fails or ends without an answer.
+   */
+  async function postStreaming(path, body, key) {
+    const resp = await fetch(path, {
+      method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+      headers: { "Accept": "text/event-stream", "Content-Type": "application/json", "Idempotency-Key": key },
+    });
+    if (!(resp.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
+      // Answered before the turn started (signed out, busy, bad input): plain JSON.
+      let data = null;
+      try { data = await resp.json(); } catch (_) { data = null; }
+      return { status: resp.status, data };
+    }
+    const reader = resp.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the stream ended without an answer");
+      const [events, rest] = parseEvents(buffer + decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n"));
+      buffer = rest;
+      for (const e of events) {
+        if (e.event === "progress") { showTyping(true); continue; }
+        if (e.event !== "turn" && e.event !== "error") continue;
+        reader.cancel().catch(() => {});
+        const data = JSON.parse(e.data);
+        if (e.event === "turn") return { status: 200, data };
+        const issue = data && data.issue && data.issue[0];
+        return { status: (issue && STATUS_OF[issue.code]) || 500, data };
+      }
+    }
+  }
+
+  /** Posts with retries (a saturated server answers 503); streaming first, JSON if it fails. */
+  async function post(text, key) {
+    const path = "/api/conversations/" + encodeURIComponent(conversationId) + "/messages";
+    let streaming = true;
+    let res = { status: 0, data: null };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        if (streaming) {
+          res = await postStreaming(path, { text }, key);
+          if (res.status !== 401 && conversationId) resetIdle();
+        } else {
+          showTyping(true);
+          res = await api("POST", path, { text }, { "Idempotency-Key": key });
+        }
+        if (res.status !== 503) break;
+      } catch (_) {
+        res = { status: 0, data: null };
+        if (streaming) { streaming = false; attempt--; continue; } // at once, as JSON, same key
+      }
+      await new Promise((r) => setTimeout(r, 1500 * (attempt + 1)));
+    }
+    return res;
+  }
+
   async function send(text) {
     text = (text || "").trim();
     if (!text || busy || !conversationId) return;
@@ -122,18 +225,10 @@
     $("send").disabled = true;
     addMessage("patient", text);
     showOptions([]);
-    $("status").textContent = "The assistant is typing…";
+    $("status").textContent = "Sending…";
     const key = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
-    let res;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        res = await api("POST", "/api/conversations/" + encodeURIComponent(conversationId) + "/messages",
-          { text }, { "Idempotency-Key": key });
-        if (res.status !== 503) break;
-      } catch (_) { res = { status: 0, data: null }; }
-      await new Promise((r) => setTimeout(r, 1500 * (attempt + 1)));
-    }
-    $("status").textContent = "";
+    const res = await post(text, key);
+    showTyping(false);
     busy = false;
     $("send").disabled = false;
     if (res.status === 200) showReplies(res.data.replies);
@@ -166,7 +261,7 @@
     clearTimeout(idleWarn);
     clearTimeout(idleEnd);
     $("idle").hidden = true;
-    $("status").textContent = "";
+    showTyping(false);
     $("chat").hidden = true;
     $("sign-out").hidden = true;
     $("sign-in").hidden = false;

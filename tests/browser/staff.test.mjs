@@ -1,6 +1,7 @@
 // Staff pages in a real browser against the real server: a coordinator claims a red-flag case
-// and takes over the patient's chat; an admin publishes a script change and rolls it back; the
-// three pages have no serious or critical axe-core violation. Screenshots go to tests/artifacts.
+// and takes over the patient's chat; an admin publishes a script change, rolls it back and
+// sees both in the audit log, which verifies; the three pages (the admin page with its audit
+// log open) have no serious or critical axe-core violation. Screenshots go to tests/artifacts.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -133,6 +134,24 @@ test("an admin publishes a script change, then rolls it back", { timeout: 120_00
   await page.getByText("Published version 3 with the source of version 1.").waitFor();
   await page.locator("#versions tr", { hasText: "v3 (current)" }).waitFor();
   assert.doesNotMatch(await source.inputValue(), /Reviewed by pharmacy/);
+
+  // The audit log: the publication and the rollback are recorded (ids, no patient content),
+  // and the whole log verifies.
+  await page.getByRole("button", { name: "Show the audit log" }).click();
+  await page.locator("#audit-verify").getByText(/^Audit log verified: \d+ records, \d+ signed checkpoints? reproduced/).waitFor();
+  await page.locator("#audit-rows tr", { hasText: "admin.script_rollback/refill" }).waitFor();
+  await page.locator("#audit-rows tr", { hasText: "admin.script_publish/refill" }).first().waitFor();
+  const audit = await page.locator("#audit").textContent();
+  assert.doesNotMatch(audit, /chest pain|Wei Chen|emergency room/, "no patient content in the audit viewer");
+  const [, first, last, tip] = /^Records (\d+) to (\d+) of (\d+)/.exec(await page.locator("#audit-page").textContent());
+  assert.equal(last, tip, "the newest page first");
+  await shot(page, "admin-audit.png");
+  if (Number(first) > 1) {
+    await page.getByRole("button", { name: "Older records" }).click();
+    await page.locator("#audit-page").getByText(/^Records 1 to /).or(page.locator("#audit-page").getByText(new RegExp(`to ${Number(first) - 1} of`))).waitFor();
+    await page.getByRole("button", { name: "Newer records" }).click();
+    await page.locator("#audit-page").getByText(`to ${tip} of ${tip}`).waitFor();
+  }
   assertClean(seen, "admin");
 });
 
@@ -171,6 +190,9 @@ test("the three pages have no serious or critical axe-core violation", { timeout
   await adminPage.getByRole("heading", { name: "Script: appointment" }).waitFor();
   await adminPage.getByRole("button", { name: "Save draft and validate" }).click();
   await adminPage.locator("#validation-summary").getByText(/problem|Valid/).waitFor();
+  await adminPage.getByRole("button", { name: "Show the audit log" }).click();
+  await adminPage.locator("#audit-verify").getByText(/^Audit log verified/).waitFor();
+  await adminPage.locator("#audit-rows tr").first().waitFor();
   results.admin = await axeViolations(adminPage);
   await shot(adminPage, "admin.png");
 

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router per area, merged here with the layers every request goes
 //! through (request id, metrics by route template, security headers).
 
+mod admin_audit;
 mod admin_scripts;
 mod chat;
 mod demo;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(queue::router())
                 .merge(staff_takeover::router())
                 .merge(admin_scripts::router())
+                .merge(admin_audit::router())
                 .route_layer(middleware::from_fn_with_state(state.clone(), crate::staff::rbac::enforce)),
         )
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -54,6 +54,8 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/admin/scripts/{id}/validate", &[Admin], &[]),
     rule("POST", "/api/admin/scripts/{id}/publish", &[Admin], &[]),
     rule("POST", "/api/admin/scripts/{id}/rollback", &[Admin], &[]),
+    rule("GET", "/api/admin/audit", OVERSIGHT, &[]),
+    rule("GET", "/api/admin/audit/verify", OVERSIGHT, &[]),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static Rule> {

@@ -146,11 +146,16 @@ impl App {
             Db::Postgres => postgres_url().await,
         };
         let settings = agent::config::Settings::from_toml_overrides(&[]).unwrap();
-        let store = SqlStore::connect(&url, 4).await.unwrap();
+        let store = Arc::new(SqlStore::connect(&url, 4).await.unwrap());
+        // The audit viewer checks checkpoints signed with this key (tests sign with it).
+        let signing = dir.path().join("audit-signing.key");
+        let public = agent::audit::checkpoint::init_signing_key(&signing).unwrap();
+        let checkpoints = dir.path().join("audit-checkpoints.jsonl");
         let clock = FakeClock::at(1_800_000_000_000);
         let dialogue = Arc::new(StepDialogue::default());
         let state = AppState {
-            store: Arc::new(store),
+            audit: agent::audit_cli::LogCheck::new(store.clone(), Some(checkpoints), vec![public]),
+            store,
             model: Arc::new(NoModel),
             ehr: Arc::new(fhir_client::FhirClient::new(&settings.fhir).unwrap()),
             dialogue: dialogue.clone(),
@@ -174,6 +179,11 @@ impl App {
             .await;
         });
         App { base, state, clock, dialogue, http: reqwest::Client::new(), dir, shutdown: Some(tx) }
+    }
+
+    /// The key that signs this service's audit checkpoints.
+    pub fn audit_signer(&self) -> agent::audit::checkpoint::AuditSigner {
+        agent::audit::checkpoint::AuditSigner::from_key_file(&self.dir.path().join("audit-signing.key")).unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
