@@ -4,6 +4,7 @@
 //! opened concurrently, with zero failures; shredding one patient (refused under a legal
 //! hold) leaves everyone else readable and the audit log verifiable.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,31 +87,45 @@ async fn rotation_during_traffic_fails_no_read(url: String) {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("master.key");
     let (store, c) = setup(&url, dir.path(), 1 << 20).await;
+    // Traffic runs until both rotations are done (at least 40 values each), so the rotations
+    // always overlap it, however loaded the machine; `overlap` counts values sealed meanwhile.
+    let phase = Arc::new(AtomicUsize::new(0));
+    let overlap = Arc::new(AtomicUsize::new(0));
     let mut tasks = vec![];
     for t in 0..4 {
-        let c = c.clone();
+        let (c, phase, overlap) = (c.clone(), phase.clone(), overlap.clone());
         tasks.push(tokio::spawn(async move {
             let (patient, mut failures, mut values) = (format!("p{t}"), 0, vec![]);
-            for i in 0..40 {
+            let mut i = 0;
+            while i < 40 || phase.load(Ordering::Acquire) < 2 {
                 let text = format!("value {i}");
                 values.push(c.seal_for(&aad("messages", "r", &patient), text.as_bytes()).await.unwrap());
-                for (j, v) in values.iter().enumerate() {
+                if phase.load(Ordering::Acquire) == 1 {
+                    overlap.fetch_add(1, Ordering::AcqRel);
+                }
+                // Re-read the most recent values (all of them while there are few).
+                let from = values.len().saturating_sub(40);
+                for (j, v) in values.iter().enumerate().skip(from) {
                     if c.open_for(&aad("messages", "r", &patient), v).await.ok() != Some(format!("value {j}").into_bytes()) {
                         failures += 1;
                     }
                 }
+                i += 1;
                 tokio::task::yield_now().await;
             }
             (failures, values)
         }));
     }
     // Two rotations while the traffic runs, each rewrapping in the background.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    phase.store(1, Ordering::Release);
     for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
         kek::rotate_file(&key).unwrap();
         assert!(c.envelope().unwrap().rewrap_all().await.unwrap() > 0, "keys rewrapped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(tasks.iter().any(|t| !t.is_finished()), "the rotations happened during the traffic");
+    phase.store(2, Ordering::Release);
+    assert!(overlap.load(Ordering::Acquire) > 0, "values were sealed while the keys rotated");
     let mut all = vec![];
     for (t, task) in tasks.into_iter().enumerate() {
         let (failures, values) = task.await.unwrap();
