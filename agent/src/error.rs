@@ -84,6 +84,14 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// Seconds the client should wait before retrying (429 and 503), sent as Retry-After.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Unavailable { retry_after, .. } | ApiError::TooManyRequests { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// The status and OperationOutcome body for this error (an internal error is logged here,
     /// by kind, under `request_id`).
     pub fn outcome(&self, request_id: &str) -> (StatusCode, serde_json::Value) {
@@ -107,7 +115,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = self.outcome(&current_request_id());
         let mut resp = (status, axum::Json(body)).into_response();
-        if let ApiError::Unavailable { retry_after, .. } | ApiError::TooManyRequests { retry_after } = self {
+        if let Some(retry_after) = self.retry_after() {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }

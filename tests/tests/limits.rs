@@ -119,3 +119,53 @@ async fn a_full_model_queue_is_503_with_retry_after_and_no_message_is_lost() {
     eprintln!("refused with 503: {refused} of {} concurrent turns", convs.len());
     assert!(refused > 0, "eight concurrent turns on a one-place queue: some must be refused");
 }
+
+/// The `data:` of the first event named `name` in an SSE body, and that block's `retry:`.
+fn sse_event(body: &str, name: &str) -> Option<(Value, Option<u64>)> {
+    let block = body.split("\n\n").find(|b| b.lines().any(|l| l == format!("event: {name}")))?;
+    let data: String = block.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    let retry = block.lines().find_map(|l| l.strip_prefix("retry: ")).and_then(|r| r.trim().parse().ok());
+    Some((serde_json::from_str(&data).ok()?, retry))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_model_queue_is_full_a_turn_is_503_in_json_and_in_the_stream_and_a_resend_is_kept_once() {
+    let app = InProcess::start_with("[model]\nqueue_capacity = 1\n").await;
+    let p = Patient::demo(&app.base_url, 2).await.unwrap();
+    let (conv, _) = p.start().await.unwrap();
+    // Someone else's generation holds the queue's only place for as long as its stream lives.
+    let prompt = inference::Prompt {
+        messages: vec![inference::Message { role: inference::Role::User, content: "Say hello.".into() }],
+        session: None,
+    };
+    let params = inference::GenerateParams { max_tokens: 1, ..Default::default() };
+    let held = app.state.model.generate(prompt, params).await.expect("the one place");
+    let text = "I need to book an appointment with dermatology";
+    let path = format!("/api/conversations/{conv}/messages");
+    let key = [("Idempotency-Key", "resend-1")];
+    let (status, headers, body) = p.post_with(&path, &key, json!({ "text": text })).await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(headers["retry-after"], "5");
+    assert_eq!(body["issue"][0]["code"], "transient");
+    assert_eq!(body["id"], headers["x-request-id"].to_str().unwrap());
+    let streamed = reqwest::Client::new()
+        .post(format!("{}{path}", app.base_url))
+        .bearer_auth(p.token())
+        .header("accept", "text/event-stream")
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (outcome, retry) = sse_event(&streamed, "error").unwrap_or_else(|| panic!("{streamed}"));
+    assert_eq!(outcome["issue"][0]["code"], "transient", "{streamed}");
+    assert_eq!(retry, Some(5000), "the stream says when to resend: {streamed}");
+    assert_eq!(said(&p, &conv, text).await, 0, "a refused message is not kept");
+    drop(held);
+    let (status, _, turn) = p.post_with(&path, &key, json!({ "text": text })).await.unwrap();
+    assert_eq!(status, 200, "{turn}");
+    assert_intact(&turn, &conv);
+    assert_eq!(said(&p, &conv, text).await, 1, "the resend is kept once");
+}
