@@ -110,7 +110,7 @@ async fn send(
             Ok(turn) => Event::default().event("turn").json_data(turn),
             Err(e) => {
                 // A refused turn (503) tells the client when to resend, as the header would.
-                let retry = e.retry_after().map(|s| std::time::Duration::from_secs(s));
+                let retry = e.retry_after().map(std::time::Duration::from_secs);
                 let event = Event::default().event("error");
                 let event = if let Some(r) = retry { event.retry(r) } else { event };
                 event.json_data(e.outcome(&request_id).1)
