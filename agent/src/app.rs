@@ -78,6 +78,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
             demo: settings.server.demo,
             turn_deadline_ms: settings.server.turn_deadline_ms,
             sla: settings.staff.sla,
+            limits: settings.limits.clone(),
             ..Policy::default()
         },
         integration,

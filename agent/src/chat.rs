@@ -2,6 +2,11 @@
 //! lock (one turn at a time), let the dialogue engine understand and act, then commit the
 //! messages, new state, escalation and the audit record in one transaction before anything is
 //! sent back. No audit, no reply.
+//!
+//! A turn the model cannot take (its queue is full) is refused whole: 503 with Retry-After,
+//! the turn lock released, and nothing stored (not the patient's message, not the state, not
+//! the idempotency record), so the client resends the same message, with the same
+//! Idempotency-Key if it used one, and it is answered and kept exactly once.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -188,6 +193,7 @@ async fn finish_turn(
     let (engine_state, outcome) = match result {
         Ok(ok) => ok,
         Err(e) => {
+            // Refused whole (see module docs): the message is not stored, the client resends.
             state.store.release_turn(conv_id, lock).await?;
             state.metrics.turns.get_or_create(&outcome_label("failed")).inc();
             return Err(match e {

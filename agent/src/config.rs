@@ -45,6 +45,8 @@ pub struct Settings {
     pub audit: crate::audit::AuditSettings,
     #[serde(default)]
     pub retention: crate::audit::retention::RetentionSettings,
+    #[serde(default)]
+    pub limits: crate::limits::LimitSettings,
 }
 
 /// The staff side: how long each escalation priority may wait (minutes).
@@ -208,6 +210,9 @@ impl Settings {
         if self.database.max_connections == 0 {
             return Err(ConfigError::new("database.max_connections", "must be at least 1"));
         }
+        if let Some((key, message)) = self.limits.problem() {
+            return Err(ConfigError::new(key, message));
+        }
         let sla = &self.staff.sla;
         for (key, minutes) in [("urgent", sla.urgent_minutes), ("high", sla.high_minutes), ("normal", sla.normal_minutes)] {
             if !(1..=7 * 24 * 60).contains(&minutes) {
@@ -265,6 +270,15 @@ mod tests {
         let s: Settings = Figment::from(Toml::string(BASE)).extract().unwrap();
         s.validate().unwrap();
         assert!(s.server.demo);
+        assert_eq!(s.limits, crate::limits::LimitSettings::default(), "base.toml and the code agree");
+    }
+
+    #[test]
+    fn limits_reject_unknown_keys_and_zeros() {
+        let e = Settings::from_toml_overrides(&["[limits]\nsession_per_minut = 5\n"]).unwrap_err();
+        assert!(e.message.contains("session_per_minut"), "{e}");
+        let e = Settings::from_toml_overrides(&["[limits]\naddress_burst = 0\n"]).unwrap_err();
+        assert_eq!(e.key, "limits.address_burst");
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum ApiError {
     /// 409: the conversation is busy with another turn.
     #[error("{0}")]
     Conflict(String),
+    /// 429: this session or address is over its rate limit; retry after the given seconds.
+    #[error("too many requests; please slow down")]
+    TooManyRequests { retry_after: u64 },
     /// 503: the model or the EHR is saturated; retry after the given seconds.
     #[error("{message}")]
     Unavailable { message: String, retry_after: u64 },
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -72,6 +76,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not-found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::TooManyRequests { .. } => "throttled",
             ApiError::Unavailable { .. } => "transient",
             ApiError::Internal(_) => "exception",
         }
@@ -79,6 +84,14 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// Seconds the client should wait before retrying (429 and 503), sent as Retry-After.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Unavailable { retry_after, .. } | ApiError::TooManyRequests { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// The status and OperationOutcome body for this error (an internal error is logged here,
     /// by kind, under `request_id`).
     pub fn outcome(&self, request_id: &str) -> (StatusCode, serde_json::Value) {
@@ -102,7 +115,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = self.outcome(&current_request_id());
         let mut resp = (status, axum::Json(body)).into_response();
-        if let ApiError::Unavailable { retry_after, .. } = self {
+        if let Some(retry_after) = self.retry_after() {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }

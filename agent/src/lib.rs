@@ -14,6 +14,7 @@ pub mod dialogue;
 pub mod error;
 pub mod keys_cli;
 pub mod launch;
+pub mod limits;
 pub mod metrics;
 pub mod outreach;
 pub mod routes;

@@ -57,6 +57,8 @@ pub struct Policy {
     pub sla: crate::staff::Sla,
     /// How often the SLA sweep looks for breaches (real time; breaches use the service clock).
     pub sla_sweep_ms: u64,
+    /// Per-session and per-address rate limits on the API.
+    pub limits: crate::limits::LimitSettings,
 }
 
 impl Default for Policy {
@@ -70,6 +72,7 @@ impl Default for Policy {
             secure_cookies: true,
             sla: crate::staff::Sla::default(),
             sla_sweep_ms: 5_000,
+            limits: crate::limits::LimitSettings::default(),
         }
     }
 }

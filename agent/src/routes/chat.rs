@@ -87,7 +87,7 @@ struct SendBody {
 
 /// Posts a message. With `Accept: text/event-stream` the answer is a stream of server-sent
 /// events: `progress` at once, then `turn` (the same body as the JSON answer) or `error` (an
-/// OperationOutcome).
+/// OperationOutcome; with a `retry:` field in milliseconds when the turn was refused for load).
 async fn send(
     State(state): State<AppState>,
     s: PatientSession,
@@ -108,7 +108,13 @@ async fn send(
     let turn = stream::once(async move {
         match chat::post(&state, &s.patient, &id, &text, key.as_deref()).await {
             Ok(turn) => Event::default().event("turn").json_data(turn),
-            Err(e) => Event::default().event("error").json_data(e.outcome(&request_id).1),
+            Err(e) => {
+                // A refused turn (503) tells the client when to resend, as the header would.
+                let retry = e.retry_after().map(std::time::Duration::from_secs);
+                let event = Event::default().event("error");
+                let event = if let Some(r) = retry { event.retry(r) } else { event };
+                event.json_data(e.outcome(&request_id).1)
+            }
         }
     });
     Ok(Sse::new(progress.chain(turn)).keep_alive(KeepAlive::default()).into_response())

@@ -1,5 +1,6 @@
 //! The HTTP surface: one router per area, merged here with the layers every request goes
-//! through (request id, metrics by route template, security headers).
+//! through (request id, metrics by route template, security headers) and the rate limits
+//! (API routes only).
 
 mod admin_audit;
 mod admin_scripts;
@@ -25,12 +26,9 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(health::router())
         .merge(chat::router())
         .merge(demo::router())
         .merge(events::router())
-        .merge(widget::router())
-        .merge(pages::router())
         .merge(staff::public_router())
         .merge(staff_takeover::patient_router())
         .merge(
@@ -42,6 +40,11 @@ pub fn router(state: AppState) -> Router {
                 .merge(admin_audit::router())
                 .route_layer(middleware::from_fn_with_state(state.clone(), crate::staff::rbac::enforce)),
         )
+        // Rate limits cover every route merged above; the ones merged below are not limited.
+        .layer(middleware::from_fn_with_state(crate::limits::Limiters::new(&state.policy.limits), crate::limits::enforce))
+        .merge(health::router())
+        .merge(widget::router())
+        .merge(pages::router())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
