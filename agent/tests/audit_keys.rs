@@ -121,7 +121,8 @@ async fn rotation_during_traffic_fails_no_read(url: String) {
     phase.store(1, Ordering::Release);
     for _ in 0..2 {
         kek::rotate_file(&key).unwrap();
-        assert!(c.envelope().unwrap().rewrap_all().await.unwrap() > 0, "keys rewrapped");
+        // Traffic may already have rewrapped its own keys on use; none may be left behind (below).
+        c.envelope().unwrap().rewrap_all().await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     phase.store(2, Ordering::Release);
