@@ -45,6 +45,8 @@ pub struct Settings {
     pub audit: crate::audit::AuditSettings,
     #[serde(default)]
     pub retention: crate::audit::retention::RetentionSettings,
+    #[serde(default)]
+    pub outreach: crate::followups::OutreachSettings,
 }
 
 /// The staff side: how long each escalation priority may wait (minutes).
@@ -214,6 +216,7 @@ impl Settings {
                 return Err(ConfigError::new(format!("staff.sla.{key}_minutes"), "must be 1 to 10080 (a week)"));
             }
         }
+        self.outreach.validate()?;
         Ok(())
     }
 

@@ -54,6 +54,8 @@ pub struct Policy {
     pub sla: crate::staff::Sla,
     /// How often the SLA sweep looks for breaches (real time; breaches use the service clock).
     pub sla_sweep_ms: u64,
+    /// When an unanswered follow-up escalates and how often refill Tasks are polled.
+    pub outreach: crate::followups::OutreachSettings,
 }
 
 impl Default for Policy {
@@ -67,6 +69,7 @@ impl Default for Policy {
             secure_cookies: true,
             sla: crate::staff::Sla::default(),
             sla_sweep_ms: 5_000,
+            outreach: crate::followups::OutreachSettings::default(),
         }
     }
 }
