@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use agent::chat::{self, Dialogue, DialogueError, Opening};
 use agent::followups::{self, no_reply, refills};
+use agent::clock::Clock;
 use agent::state::AppState;
+use agent::store::followups::RefillNotice;
+use agent::store::AuditEntry;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fhir_client::{EncounterId, Ehr, IdempotencyKey, PatientId};
@@ -188,6 +191,23 @@ async fn refill_status_changes_are_told_once_each(db: Db) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(agent_texts(&state, &conv).await.len(), 3, "one message per change");
     drop(sweeps);
+    // A replica that read the watch before the change was told commits nothing.
+    let now = app.clock.now_ms();
+    state.store.begin_turn(&conv, "stale-poll", now, now + 60_000).await.unwrap();
+    let stale = RefillNotice {
+        task_id: &task,
+        conversation_id: &conv,
+        lock_token: "stale-poll",
+        from: "requested",
+        to: "accepted",
+        close: false,
+        message: vec![1, 2, 3],
+        audit: AuditEntry { at: now, actor: "system".into(), action: "test".into(), payload: vec![] },
+        now,
+    };
+    assert!(!state.store.followups().tell_refill_status(&stale).await.unwrap());
+    state.store.release_turn(&conv, "stale-poll").await.unwrap();
+    assert_eq!(agent_texts(&state, &conv).await.len(), 3);
 
     // Replicas polling at once tell a change once; a final status ends the watch.
     set_task_status(sekmet.base_url(), &task, "completed").await;

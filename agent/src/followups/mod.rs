@@ -82,3 +82,18 @@ async fn watch(state: AppState, every: std::time::Duration) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+
+    #[test]
+    fn outreach_settings_are_read_checked_and_strict() {
+        let s = Settings::from_toml_overrides(&["[outreach]\nno_reply_hours = 48\nrefill_poll_minutes = 1"]).unwrap();
+        assert_eq!((s.outreach.no_reply_ms(), s.outreach.refill_poll_ms()), (48 * 3_600_000, 60_000));
+        let e = Settings::from_toml_overrides(&["[outreach]\nno_reply_hours = 0"]).unwrap_err();
+        assert_eq!(e.key, "outreach.no_reply_hours");
+        let e = Settings::from_toml_overrides(&["[outreach]\nno_reply_hour = 5"]).unwrap_err();
+        assert!(e.message.contains("no_reply_hour"), "{e}");
+    }
+}
