@@ -79,6 +79,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
             turn_deadline_ms: settings.server.turn_deadline_ms,
             sla: settings.staff.sla,
             limits: settings.limits.clone(),
+            outreach: settings.outreach,
             ..Policy::default()
         },
         integration,
@@ -159,6 +160,7 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let sweep = std::time::Duration::from_millis(state.policy.sla_sweep_ms.max(100));
     let sla = tokio::spawn(crate::staff::queue::watch_sla(state.clone(), sweep));
+    let _followups = crate::followups::spawn(state.clone(), sweep);
     let app = crate::routes::router(state);
     // Live streams (consoles, widgets) never end by themselves: once shutdown starts, requests
     // get `DRAIN` to finish, then the server stops anyway.

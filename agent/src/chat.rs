@@ -241,6 +241,7 @@ async fn finish_turn(
         return Err(e.into());
     }
     state.metrics.turns.get_or_create(&outcome_label(status_of(&outcome))).inc();
+    crate::followups::refills::note_turn(state, conv_id, patient, &outcome).await;
     if let Some(e) = &outcome.escalation {
         let p = serde_json::to_value(e.priority).ok().and_then(|v| v.as_str().map(str::to_owned));
         state.metrics.escalations.get_or_create(&outcome_label(&p.unwrap_or_default())).inc();

@@ -47,6 +47,8 @@ pub struct Settings {
     pub retention: crate::audit::retention::RetentionSettings,
     #[serde(default)]
     pub limits: crate::limits::LimitSettings,
+    #[serde(default)]
+    pub outreach: crate::followups::OutreachSettings,
 }
 
 /// The staff side: how long each escalation priority may wait (minutes).
@@ -219,6 +221,7 @@ impl Settings {
                 return Err(ConfigError::new(format!("staff.sla.{key}_minutes"), "must be 1 to 10080 (a week)"));
             }
         }
+        self.outreach.validate()?;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod dialogue;
 pub mod error;
+pub mod followups;
 pub mod keys_cli;
 pub mod launch;
 pub mod limits;

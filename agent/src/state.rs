@@ -59,6 +59,8 @@ pub struct Policy {
     pub sla_sweep_ms: u64,
     /// Per-session and per-address rate limits on the API.
     pub limits: crate::limits::LimitSettings,
+    /// When an unanswered follow-up escalates and how often refill Tasks are polled.
+    pub outreach: crate::followups::OutreachSettings,
 }
 
 impl Default for Policy {
@@ -73,6 +75,7 @@ impl Default for Policy {
             sla: crate::staff::Sla::default(),
             sla_sweep_ms: 5_000,
             limits: crate::limits::LimitSettings::default(),
+            outreach: crate::followups::OutreachSettings::default(),
         }
     }
 }

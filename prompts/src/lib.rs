@@ -60,6 +60,21 @@ pub fn reply(kind: Reply, lang: Lang) -> &'static str {
     }
 }
 
+/// What the patient is told when their refill request's FHIR Task changes to `status`.
+pub fn refill_status(lang: Lang, status: &str) -> String {
+    let (en, es) = match status {
+        "accepted" => pair!("refill_accepted"),
+        "completed" => pair!("refill_completed"),
+        "rejected" | "cancelled" | "failed" | "entered-in-error" => pair!("refill_rejected"),
+        _ => pair!("refill_update"),
+    };
+    let template = match lang {
+        Lang::En => en.trim(),
+        Lang::Es => es.trim(),
+    };
+    render(template, &[("status", status)])
+}
+
 /// The greeting, with the patient's name when the EHR has one.
 pub fn greeting(lang: Lang, name: Option<&str>) -> String {
     let name = name.map(|n| format!(", {n}")).unwrap_or_default();

@@ -3,6 +3,7 @@
 //! same story tests run against both. Patient content arrives here already sealed.
 
 mod audit;
+pub mod followups;
 mod keys;
 mod sql;
 pub mod scripts;
@@ -163,6 +164,8 @@ pub trait Store: Send + Sync {
     fn staff(&self) -> &dyn staff::StaffStore;
     /// Script drafts and published versions.
     fn scripts(&self) -> &dyn scripts::ScriptStore;
+    /// Background follow-ups: unanswered outreach, refill Tasks being watched.
+    fn followups(&self) -> &dyn followups::FollowupStore;
 }
 
 /// Hash of one audit row, chained to the previous one: sha256(prev | seq | at | actor |

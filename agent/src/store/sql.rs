@@ -339,6 +339,10 @@ impl Store for SqlStore {
     fn scripts(&self) -> &dyn super::scripts::ScriptStore {
         self
     }
+
+    fn followups(&self) -> &dyn super::followups::FollowupStore {
+        self
+    }
 }
 
 async fn insert_escalation(
