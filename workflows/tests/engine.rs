@@ -57,23 +57,6 @@ async fn a_retried_turn_does_not_book_twice() {
 }
 
 #[tokio::test]
-async fn an_ehr_that_is_down_is_not_mistaken_for_a_taken_slot() {
-    let ehr = FakeEhr::fixture("default");
-    let patient = ehr.patient.clone();
-    let e = engine(ehr.clone());
-    let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
-    e.turn(&mut st, &patient, "book next tuesday morning", now()).await.unwrap();
-    e.turn(&mut st, &patient, "1", now()).await.unwrap();
-    ehr.data.lock().unwrap().booking_down = true;
-    let down = e.turn(&mut st, &patient, "yes", now()).await.unwrap();
-    let said: Vec<&str> = down.replies.iter().map(|r| r.text.as_str()).collect();
-    assert!(!said.iter().any(|t| t.contains("took that time")), "{said:?}");
-    assert!(down.escalation.is_some(), "a person is told: {said:?}");
-    assert!(down.effects.is_empty());
-    assert_eq!(ehr.data.lock().unwrap().writes, 0);
-}
-
-#[tokio::test]
 async fn after_a_red_flag_automation_never_resumes() {
     let ehr = FakeEhr::fixture("default");
     let patient = ehr.patient.clone();

@@ -319,9 +319,6 @@ impl Engine {
                 out.effects.push(effect);
                 Ok(Flow::Goto("next", next.clone()))
             }
-            // The EHR not answering says nothing about the request itself (the slot may well be
-            // free): no script branch for it; the turn escalates to a person instead.
-            Err(crate::Error::Ehr(e @ fhir_client::Error::Unavailable(_))) => Err(crate::Error::Ehr(e)),
             Err(crate::Error::Ehr(e)) => {
                 tracing::warn!(action = action.as_str(), error_kind = ehr_error_kind(&e), "EHR write failed");
                 match on_error {

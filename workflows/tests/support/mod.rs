@@ -33,8 +33,6 @@ pub struct Data {
     pub race_next_book: bool,
     /// Questionnaire writes fail as if the EHR were down.
     pub questionnaire_down: bool,
-    /// Bookings fail as if the EHR were down.
-    pub booking_down: bool,
     pub writes: usize,
 }
 
@@ -159,9 +157,6 @@ impl Ehr for FakeEhr {
     async fn book(&self, p: &PatientId, slot: &SlotId, key: &IdempotencyKey) -> Result<Appointment> {
         self.scoped(p)?;
         let mut d = self.data.lock().unwrap();
-        if d.booking_down {
-            return Err(Error::Unavailable("down".into()));
-        }
         if let Some(id) = d.keys.get(&key.0).cloned() {
             return d.appointments.iter().find(|a| a.id.as_str() == id).cloned().ok_or(Error::NotFound(id));
         }
