@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::append_audit;
+use super::sql::{append_audit, audit_if_one};
 use super::{AuditEntry, SqlStore, Store, StoreResult};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -113,11 +113,6 @@ impl ScriptStore for SqlStore {
         .bind(v.published_at)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        append_audit(&mut tx, self.backend(), audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        audit_if_one(tx, done.rows_affected(), self.backend(), audit).await
     }
 }

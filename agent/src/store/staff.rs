@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::sql::append_audit;
+use super::sql::{append_audit, audit_if_one};
 use super::{AuditEntry, SqlStore, Store, StoreResult};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -357,12 +357,7 @@ impl StaffStore for SqlStore {
         .bind(c.expected_version)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        append_audit(&mut tx, self.backend(), audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        audit_if_one(tx, done.rows_affected(), self.backend(), audit).await
     }
 
     async fn breached_escalations(&self, now: i64) -> StoreResult<Vec<EscalationRow>> {
@@ -375,12 +370,7 @@ impl StaffStore for SqlStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        append_audit(&mut tx, self.backend(), audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        audit_if_one(tx, done.rows_affected(), self.backend(), audit).await
     }
 
     async fn start_takeover(&self, conversation_id: &str, staff_id: &str, now: i64) -> StoreResult<bool> {
