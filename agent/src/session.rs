@@ -47,10 +47,14 @@ pub fn clear_cookie() -> String {
 }
 
 fn token_from(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(t) = v.strip_prefix("Bearer ") {
-            return Some(t.trim().to_owned());
-        }
+    bearer_or_cookie(parts, COOKIE_NAME)
+}
+
+/// A session token from `Authorization: Bearer …`, else from the cookie `cookie` (patient and
+/// staff sessions carry theirs the same way, under different cookie names).
+pub(crate) fn bearer_or_cookie(parts: &Parts, cookie: &str) -> Option<String> {
+    if let Some(t) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) {
+        return Some(t.trim().to_owned());
     }
     parts
         .headers
@@ -59,7 +63,7 @@ fn token_from(parts: &Parts) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE_NAME)
+        .find(|(k, _)| *k == cookie)
         .map(|(_, v)| v.to_owned())
 }
 

@@ -4,7 +4,6 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use base64::Engine as _;
 use rand::RngCore;
@@ -114,18 +113,7 @@ pub fn clear_cookie() -> String {
 }
 
 pub fn token_from(parts: &Parts) -> Option<String> {
-    if let Some(t) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) {
-        return Some(t.trim().to_owned());
-    }
-    parts
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE_NAME)
-        .map(|(_, v)| v.to_owned())
+    crate::session::bearer_or_cookie(parts, COOKIE_NAME)
 }
 
 /// The caller's staff session, or 401: none, timed out (then deleted), or its user disabled.
