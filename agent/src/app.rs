@@ -80,6 +80,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
             sla: settings.staff.sla,
             limits: settings.limits.clone(),
             outreach: settings.outreach,
+            outbox: settings.outbox,
             ..Policy::default()
         },
         integration,

@@ -234,6 +234,7 @@ async fn finish_turn(
         },
         audit: audit_entry(state, patient, conv_id, said.as_ref(), &outcome, now).await?,
         escalation: outcome.escalation.as_ref().map(|e| escalation_row(e, now, &state.policy.sla)),
+        outbox: crate::outbox::rows_for(state, conv_id, patient, &outcome, now).await?,
         now,
     };
     if let Err(e) = state.store.commit_turn(&commit).await {
@@ -276,6 +277,7 @@ fn stalled(engine_state: serde_json::Value) -> (serde_json::Value, TurnOutcome) 
         script_version: engine_state.get("script_version").and_then(|v| v.as_u64()).map(|v| v as u32),
         finished: false,
         trace: vec![],
+        deferred: vec![],
     };
     (engine_state, outcome)
 }
@@ -298,7 +300,7 @@ fn status_of(o: &TurnOutcome) -> &'static str {
     }
 }
 
-fn escalation_row(e: &workflows::Escalation, now: i64, sla: &crate::staff::Sla) -> NewEscalation {
+pub(crate) fn escalation_row(e: &workflows::Escalation, now: i64, sla: &crate::staff::Sla) -> NewEscalation {
     let as_text = |v: serde_json::Result<serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
     let priority = as_text(serde_json::to_value(e.priority)).trim_matches('"').to_owned();
     NewEscalation {
@@ -331,6 +333,7 @@ async fn audit_entry(
         "intent": o.intent,
         "red_flag": o.red_flag,
         "effects": o.effects,
+        "deferred": o.deferred.iter().map(|w| w.write.action()).collect::<Vec<_>>(),
         "escalation": o.escalation,
         "script": {"id": o.script_id, "version": o.script_version},
         "model": {"id": model.id, "sha256": model.sha256},

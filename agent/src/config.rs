@@ -49,6 +49,8 @@ pub struct Settings {
     pub limits: crate::limits::LimitSettings,
     #[serde(default)]
     pub outreach: crate::followups::OutreachSettings,
+    #[serde(default)]
+    pub outbox: crate::outbox::OutboxSettings,
 }
 
 /// The staff side: how long each escalation priority may wait (minutes).
@@ -222,6 +224,7 @@ impl Settings {
             }
         }
         self.outreach.validate()?;
+        self.outbox.validate()?;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ pub mod followups;
 pub mod keys_cli;
 pub mod launch;
 pub mod limits;
+pub mod outbox;
 pub mod metrics;
 pub mod outreach;
 pub mod routes;

@@ -18,7 +18,7 @@ use workflows::convtest::{ConversationCase, ConversationReport, EngineFactory};
 use workflows::Engine;
 
 use crate::config::Settings;
-use crate::scripts_fixture::{book_first, patient_of, stop_active_medications, CaseEhr, Fixture};
+use crate::scripts_fixture::{book_first, patient_of, stop_active_medications, unreachable_client, CaseEhr, Fixture};
 use crate::understand::ModelUnderstand;
 
 /// Prints every diagnostic as `path:line:col: message`; fails when there is any.
@@ -244,7 +244,8 @@ impl EngineFactory for RealFactory {
         let patient = patient_of(&ready.2, &fixture.patient)?;
         let rival = ready.2.patients.iter().map(|p| p.id.clone()).find(|p| *p != patient);
         let discharge = ready.2.discharges.iter().find(|d| d.patient == patient).map(|d| d.encounter.clone());
-        let base_url = ready.0.config().base_url.clone();
+        let ready_config = ready.0.config();
+        let base_url = ready_config.base_url.clone();
         if let Ok(mut c) = self.current.lock() {
             *c = Some(ready);
         }
@@ -254,7 +255,10 @@ impl EngineFactory for RealFactory {
         if fixture.no_meds {
             stop_active_medications(&base_url, &patient).await?;
         }
-        let ehr = CaseEhr::new(client, discharge, fixture.slot_taken.then_some(rival).flatten());
+        let mut ehr = CaseEhr::new(client, discharge, fixture.slot_taken.then_some(rival).flatten());
+        if fixture.ehr_down {
+            ehr = ehr.with_writes_to(unreachable_client(&ready_config)?);
+        }
         let engine = Engine::with_builtin_scripts(Arc::new(ehr), self.understand.clone())?;
         Ok((engine, patient))
     }

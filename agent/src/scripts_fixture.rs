@@ -1,7 +1,8 @@
 //! The world a conversation case starts in (`fixture = "john+appointment+slot_taken"`): which
 //! demo patient speaks, and what is true in the real, freshly seeded EHR — an appointment
-//! already booked, no active prescriptions, or a rival who books the offered time first. The
-//! EHR stays the real server; a fixture only changes its data (or books before the patient).
+//! already booked, no active prescriptions, a rival who books the offered time first, or an EHR
+//! that stops answering before the patient's write. The EHR stays the real server; a fixture
+//! only changes its data (or books before the patient, or sends the writes nowhere).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,13 +17,15 @@ use fhir_client::{
 /// A case's `fixture`: a demo patient's first name (`john`, `maria`, `aisha`, `wei`; `default`
 /// is John), then options after `+`: `appointment` (one booked appointment to start with),
 /// `no_meds` (the patient's active prescriptions stopped), `slot_taken` (another patient books
-/// the chosen time just before the patient's first booking or move).
+/// the chosen time just before the patient's first booking or move), `ehr_down` (every write
+/// goes to a loopback port nobody listens on: the real client's own "did not answer").
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Fixture {
     pub patient: String,
     pub booked: bool,
     pub no_meds: bool,
     pub slot_taken: bool,
+    pub ehr_down: bool,
 }
 
 impl Fixture {
@@ -39,6 +42,7 @@ impl Fixture {
                 "appointment" => f.booked = true,
                 "no_meds" => f.no_meds = true,
                 "slot_taken" => f.slot_taken = true,
+                "ehr_down" => f.ehr_down = true,
                 other => return Err(workflows::Error::Invalid(format!("unknown fixture option '{other}'"))),
             }
         }
@@ -93,6 +97,22 @@ pub async fn stop_active_medications(base_url: &str, patient: &PatientId) -> wor
     Ok(())
 }
 
+/// A client like `client` whose requests reach nobody: a loopback port that was free a
+/// moment ago (bound, then released), tried once.
+pub fn unreachable_client(config: &fhir_client::FhirConfig) -> workflows::Result<FhirClient> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| workflows::Error::State(format!("no free port: {e}")))?
+        .port();
+    let config = fhir_client::FhirConfig {
+        base_url: format!("http://127.0.0.1:{port}/fhir"),
+        max_attempts: 1,
+        allow_plain_http: true,
+        ..config.clone()
+    };
+    Ok(FhirClient::new(&config)?)
+}
+
 /// The encounter id the case runner passes with a discharge event; it stands for "this
 /// patient's discharge", which only the seeded server knows.
 const PLACEHOLDER_ENCOUNTER: &str = "enc-test";
@@ -106,12 +126,24 @@ pub struct CaseEhr {
     /// `slot_taken`: this patient books the slot first, once.
     rival: Option<PatientId>,
     race_pending: AtomicBool,
+    /// `ehr_down`: the client every write goes to instead (it reaches nobody).
+    down: Option<FhirClient>,
 }
 
 impl CaseEhr {
     pub fn new(inner: FhirClient, discharge: Option<EncounterId>, rival: Option<PatientId>) -> Self {
         let race_pending = AtomicBool::new(rival.is_some());
-        Self { inner, discharge, rival, race_pending }
+        Self { inner, discharge, rival, race_pending, down: None }
+    }
+
+    /// For `ehr_down`: writes go to `down` (see [`unreachable_client`]); reads still work.
+    pub fn with_writes_to(mut self, down: FhirClient) -> Self {
+        self.down = Some(down);
+        self
+    }
+
+    fn writer(&self) -> &FhirClient {
+        self.down.as_ref().unwrap_or(&self.inner)
     }
 
     /// For `slot_taken`: the rival takes `slot` just before the patient's first attempt.
@@ -141,23 +173,23 @@ impl Ehr for CaseEhr {
     }
     async fn book(&self, p: &PatientId, s: &SlotId, k: &IdempotencyKey) -> FhirResult<Appointment> {
         self.race(s).await?;
-        self.inner.book(p, s, k).await
+        self.writer().book(p, s, k).await
     }
     async fn upcoming_appointments(&self, p: &PatientId) -> FhirResult<Vec<Appointment>> {
         self.inner.upcoming_appointments(p).await
     }
     async fn reschedule(&self, p: &PatientId, a: &AppointmentId, s: &SlotId, k: &IdempotencyKey) -> FhirResult<Appointment> {
         self.race(s).await?;
-        self.inner.reschedule(p, a, s, k).await
+        self.writer().reschedule(p, a, s, k).await
     }
     async fn cancel(&self, p: &PatientId, a: &AppointmentId) -> FhirResult<()> {
-        self.inner.cancel(p, a).await
+        self.writer().cancel(p, a).await
     }
     async fn active_medications(&self, p: &PatientId) -> FhirResult<Vec<ActiveMedication>> {
         self.inner.active_medications(p).await
     }
     async fn request_refill(&self, p: &PatientId, m: &MedicationRequestId, note: &str, k: &IdempotencyKey) -> FhirResult<RefillTask> {
-        self.inner.request_refill(p, m, note, k).await
+        self.writer().request_refill(p, m, note, k).await
     }
     async fn refill_task(&self, p: &PatientId, t: &TaskId) -> FhirResult<RefillTask> {
         self.inner.refill_task(p, t).await
@@ -177,7 +209,7 @@ impl Ehr for CaseEhr {
             (Some(given), Some(seeded)) if given.as_str() == PLACEHOLDER_ENCOUNTER => Some(seeded),
             (given, _) => given,
         };
-        self.inner.submit_questionnaire_response(p, q, e, answers, k).await
+        self.writer().submit_questionnaire_response(p, q, e, answers, k).await
     }
 }
 
@@ -196,6 +228,7 @@ mod tests {
         assert!(f.no_meds && !f.booked);
         let f = Fixture::parse("aisha+appointment+slot_taken").unwrap();
         assert!(f.booked && f.slot_taken);
+        assert!(Fixture::parse("maria+ehr_down").unwrap().ehr_down);
         assert!(Fixture::parse("bob").is_err());
         assert!(Fixture::parse("wei+discharge").is_err());
     }

@@ -61,6 +61,8 @@ pub struct Policy {
     pub limits: crate::limits::LimitSettings,
     /// When an unanswered follow-up escalates and how often refill Tasks are polled.
     pub outreach: crate::followups::OutreachSettings,
+    /// When EHR writes kept while it was down are tried again.
+    pub outbox: crate::outbox::OutboxSettings,
 }
 
 impl Default for Policy {
@@ -76,6 +78,7 @@ impl Default for Policy {
             sla_sweep_ms: 5_000,
             limits: crate::limits::LimitSettings::default(),
             outreach: crate::followups::OutreachSettings::default(),
+            outbox: crate::outbox::OutboxSettings::default(),
         }
     }
 }

@@ -35,6 +35,7 @@ async fn write_forever(url: &str) {
                 idempotency: None,
                 audit: AuditEntry { at: 1, actor: "patient".into(), action: format!("chat.turn/{id}"), payload: vec![9; 48] },
                 escalation: None,
+                outbox: vec![],
                 now: 2,
             })
             .await

@@ -29,6 +29,7 @@ async fn turn(s: &SqlStore, id: &str, version: i64, at: i64, key: Option<&str>, 
         idempotency: key.map(|k| (k.to_owned(), b"r".to_vec())),
         audit: AuditEntry { at, actor: "patient".into(), action: format!("chat.turn/{id}"), payload: vec![1] },
         escalation: escalate.then(|| NewEscalation { id: format!("e-{id}"), priority: "high".into(), reason: "x".into(), due_at: at }),
+        outbox: vec![],
         now: at,
     })
     .await

@@ -33,6 +33,7 @@ async fn turn(s: &SqlStore, id: &str, payload: &[u8]) -> i64 {
         idempotency: None,
         audit: AuditEntry { at: 5, actor: "patient".into(), action: format!("chat.turn/{id}"), payload: payload.to_vec() },
         escalation: None,
+        outbox: vec![],
         now: 10,
     })
     .await

@@ -126,6 +126,7 @@ fn said(text: &str, effects: Vec<Effect>) -> TurnOutcome {
         script_version: Some(1),
         finished: false,
         trace: vec![],
+        deferred: vec![],
     }
 }
 

@@ -22,6 +22,7 @@ fn commit(id: &str, lock: &str, version: i64, texts: &[&str]) -> TurnCommit {
         idempotency: None,
         audit: AuditEntry { at: 5, actor: "patient".into(), action: format!("chat.turn/{id}"), payload: vec![1, 2, 3] },
         escalation: None,
+        outbox: vec![],
         now: 10,
     }
 }

@@ -65,4 +65,18 @@ pub enum Error {
     Invalid { what: &'static str, why: String },
 }
 
+impl Error {
+    /// The kind alone, for logs and audit records (the text may name a patient).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::SlotTaken => "slot_taken",
+            Error::NotFound(_) => "not_found",
+            Error::Unavailable(_) => "unavailable",
+            Error::Rejected { .. } => "rejected",
+            Error::Protocol(_) => "protocol",
+            Error::Invalid { .. } => "invalid",
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

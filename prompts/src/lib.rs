@@ -54,10 +54,7 @@ fn reply_pair(kind: Reply) -> (&'static str, &'static str) {
 /// The fixed reply text (trimmed) in `lang`.
 pub fn reply(kind: Reply, lang: Lang) -> &'static str {
     let (en, es) = reply_pair(kind);
-    match lang {
-        Lang::En => en.trim(),
-        Lang::Es => es.trim(),
-    }
+    pick(lang, en, es)
 }
 
 /// What the patient is told when their refill request's FHIR Task changes to `status`.
@@ -68,11 +65,36 @@ pub fn refill_status(lang: Lang, status: &str) -> String {
         "rejected" | "cancelled" | "failed" | "entered-in-error" => pair!("refill_rejected"),
         _ => pair!("refill_update"),
     };
-    let template = match lang {
+    render(pick(lang, en, es), &[("status", status)])
+}
+
+/// What the patient is told once a write kept while the EHR was down (`action`: book,
+/// reschedule, cancel, request_refill, submit_questionnaire) has been made; `label` is what it
+/// was about, as the patient was shown it. `None` for an action with no message.
+pub fn outbox_done(lang: Lang, action: &str, label: &str) -> Option<String> {
+    let (en, es) = match action {
+        "book" => pair!("outbox_book"),
+        "reschedule" => pair!("outbox_reschedule"),
+        "cancel" => pair!("outbox_cancel"),
+        "request_refill" => pair!("outbox_request_refill"),
+        "submit_questionnaire" => pair!("outbox_submit_questionnaire"),
+        _ => return None,
+    };
+    Some(render(pick(lang, en, es), &[("label", label)]))
+}
+
+/// What the patient is told when a kept write could not be made once the EHR was back (the
+/// slot was taken meanwhile, the request was refused): a person will follow up.
+pub fn outbox_failed(lang: Lang, label: &str) -> String {
+    let (en, es) = pair!("outbox_failed");
+    render(pick(lang, en, es), &[("label", label)])
+}
+
+fn pick(lang: Lang, en: &'static str, es: &'static str) -> &'static str {
+    match lang {
         Lang::En => en.trim(),
         Lang::Es => es.trim(),
-    };
-    render(template, &[("status", status)])
+    }
 }
 
 /// The greeting, with the patient's name when the EHR has one.

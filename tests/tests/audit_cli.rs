@@ -45,6 +45,7 @@ async fn write_turns(data: &Path, days: &[u32]) {
             idempotency: None,
             audit: AuditEntry { at, actor: "patient".into(), action: format!("chat.turn/{id}"), payload },
             escalation: None,
+            outbox: vec![],
             now: at,
         })
         .await

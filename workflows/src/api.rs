@@ -114,4 +114,47 @@ pub struct TurnOutcome {
     /// Script edges taken this turn, as "step:edge" (branch coverage in conversation tests).
     #[serde(default)]
     pub trace: Vec<String>,
+    /// Writes the EHR did not answer for; the script told the patient they are kept. The
+    /// service commits them to its outbox with the turn and completes each exactly once.
+    #[serde(default)]
+    pub deferred: Vec<PendingWrite>,
+}
+
+/// An EHR write kept for later: everything needed to make it again, unchanged, with the same
+/// idempotency key (so a first attempt that did reach the EHR is never made twice).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingWrite {
+    pub write: Write,
+    pub key: String,
+    /// What the write is about, as the patient was shown it ("Tue 1 Dec, 09:00 — Dr Fischer").
+    pub label: String,
+    pub lang: Lang,
+}
+
+/// The EHR writes a script can make, with their arguments taken from the conversation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Write {
+    Book { slot: fhir_client::SlotId },
+    Reschedule { appointment: fhir_client::AppointmentId, slot: fhir_client::SlotId },
+    Cancel { appointment: fhir_client::AppointmentId },
+    RequestRefill { request: fhir_client::MedicationRequestId, note: String },
+    SubmitQuestionnaire {
+        questionnaire: String,
+        encounter: Option<fhir_client::EncounterId>,
+        answers: Vec<fhir_client::Answer>,
+    },
+}
+
+impl Write {
+    /// The script action name (`book`, `request_refill`, ...).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Write::Book { .. } => "book",
+            Write::Reschedule { .. } => "reschedule",
+            Write::Cancel { .. } => "cancel",
+            Write::RequestRefill { .. } => "request_refill",
+            Write::SubmitQuestionnaire { .. } => "submit_questionnaire",
+        }
+    }
 }

@@ -61,6 +61,9 @@ pub struct Expect {
     pub slots: BTreeMap<String, toml::Value>,
     /// An EHR write with this action happened in the turn ("none" = no write).
     pub effect: Option<String>,
+    /// The EHR did not answer and a write with this action was kept for the outbox ("none" =
+    /// nothing kept).
+    pub deferred: Option<String>,
     /// "urgent" / "high" / "normal" / "none".
     pub escalation: Option<String>,
     /// The escalation's reason: red_flag:CATEGORY, asked_for_person, script:REASON, ...
@@ -213,11 +216,13 @@ fn check(e: &Expect, out: &TurnOutcome, failures: &mut Vec<String>, at: &str) {
             fail(format!("slot {slot} = {got:?}, expected {}", value_text(want)));
         }
     }
-    if let Some(want) = &e.effect {
-        let ok = if want == "none" { out.effects.is_empty() } else { out.effects.iter().any(|x| &x.action == want) };
-        if !ok {
-            fail(format!("effects {:?}, expected {want}", out.effects.iter().map(|x| &x.action).collect::<Vec<_>>()));
-        }
+    let effects: Vec<&str> = out.effects.iter().map(|x| x.action.as_str()).collect();
+    if let Some(want) = e.effect.as_ref().filter(|w| !actions_match(w, &effects)) {
+        fail(format!("effects {effects:?}, expected {want}"));
+    }
+    let deferred: Vec<&str> = out.deferred.iter().map(|x| x.write.action()).collect();
+    if let Some(want) = e.deferred.as_ref().filter(|w| !actions_match(w, &deferred)) {
+        fail(format!("kept writes {deferred:?}, expected {want}"));
     }
     if let Some(want) = &e.escalation {
         let got = out.escalation.as_ref().map(|x| priority_name(x.priority)).unwrap_or("none");
@@ -252,6 +257,15 @@ fn check(e: &Expect, out: &TurnOutcome, failures: &mut Vec<String>, at: &str) {
         if out.finished != want {
             fail(format!("finished {}, expected {want}", out.finished));
         }
+    }
+}
+
+/// `want` is "none" and there are no actions, or one of them.
+fn actions_match(want: &str, actions: &[&str]) -> bool {
+    if want == "none" {
+        actions.is_empty()
+    } else {
+        actions.contains(&want)
     }
 }
 

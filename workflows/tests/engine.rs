@@ -57,6 +57,38 @@ async fn a_retried_turn_does_not_book_twice() {
 }
 
 #[tokio::test]
+async fn an_ehr_that_is_down_keeps_the_booking_for_later_and_it_is_made_once() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr.clone());
+    let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
+    e.turn(&mut st, &patient, "book next tuesday morning", now()).await.unwrap();
+    e.turn(&mut st, &patient, "1", now()).await.unwrap();
+    ehr.data.lock().unwrap().writes_down = true;
+    let down = e.turn(&mut st, &patient, "yes", now()).await.unwrap();
+    let said: Vec<&str> = down.replies.iter().map(|r| r.text.as_str()).collect();
+    assert!(!said.iter().any(|t| t.contains("took that time")), "not mistaken for a taken slot: {said:?}");
+    assert!(said.iter().any(|t| t.contains("kept your request")), "{said:?}");
+    assert!(down.escalation.is_none() && down.effects.is_empty());
+    assert_eq!(ehr.data.lock().unwrap().writes, 0);
+    let [kept] = down.deferred.as_slice() else { panic!("one kept write: {:?}", down.deferred) };
+    assert!(matches!(&kept.write, workflows::Write::Book { slot } if slot.as_str() == "s1"), "{kept:?}");
+
+    // Still down: the outbox's attempt fails the same way and nothing is written.
+    assert!(matches!(workflows::engine::perform(ehr.as_ref(), &patient, kept).await, Err(fhir_client::Error::Unavailable(_))));
+    ehr.data.lock().unwrap().writes_down = false;
+    let made = workflows::engine::perform(ehr.as_ref(), &patient, kept).await.unwrap();
+    assert_eq!(made.action, "book");
+    // A second attempt (a replica that did not see the first succeed) books nothing more.
+    let again = workflows::engine::perform(ehr.as_ref(), &patient, kept).await.unwrap();
+    assert_eq!(again, made);
+    assert_eq!(ehr.data.lock().unwrap().writes, 1);
+    // A kept write survives the outbox's storage as JSON.
+    let json = serde_json::to_string(kept).unwrap();
+    assert_eq!(&serde_json::from_str::<workflows::PendingWrite>(&json).unwrap(), kept);
+}
+
+#[tokio::test]
 async fn after_a_red_flag_automation_never_resumes() {
     let ehr = FakeEhr::fixture("default");
     let patient = ehr.patient.clone();

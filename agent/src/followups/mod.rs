@@ -1,6 +1,7 @@
 //! Background follow-ups the agent does on its own, in the style of the SLA sweep: a
-//! follow-up the patient never answered becomes a coordinator case, and a refill request's
-//! Task changing status is told to the patient. Due times follow the service clock (tests move
+//! follow-up the patient never answered becomes a coordinator case, a refill request's Task
+//! changing status is told to the patient, and writes kept while the EHR was down are made
+//! (the outbox). Due times follow the service clock (tests move
 //! a fake one); every write is conditional, so several replicas may sweep at once.
 
 pub mod no_reply;
@@ -71,6 +72,10 @@ async fn watch(state: AppState, every: std::time::Duration) {
         if let Err(e) = no_reply::sweep(&state).await {
             let (_, body) = e.outcome("no-reply-sweep");
             tracing::warn!(code = %body["issue"][0]["code"], "no-reply sweep failed");
+        }
+        if let Err(e) = crate::outbox::drain(&state).await {
+            let (_, body) = e.outcome("outbox");
+            tracing::warn!(code = %body["issue"][0]["code"], "outbox pass failed");
         }
         let now = state.clock.now_ms();
         if now >= next_poll {

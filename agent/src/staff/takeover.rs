@@ -99,6 +99,7 @@ async fn commit_locked(
         idempotency: None,
         audit,
         escalation: None,
+        outbox: vec![],
         now,
     };
     state.store.commit_turn(&commit).await?;
@@ -226,6 +227,7 @@ pub async fn patient_post(
         },
         audit: AuditEntry { at: now, actor: "patient".into(), action: format!("chat.turn/{}", conv.id), payload: chat::seal_json(state, &audit_aad, &record).await? },
         escalation: None,
+        outbox: vec![],
         now,
     };
     if let Err(e) = state.store.commit_turn(&commit).await {

@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::append_audit;
-use super::{AuditEntry, NewEscalation, SqlStore, Store, StoreError, StoreResult};
+use super::sql::{append_audit, insert_escalation, tell_under_lock};
+use super::{AuditEntry, NewEscalation, SqlStore, Store, StoreResult};
 
 /// A follow-up the agent started that the patient has not answered.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,18 +91,7 @@ impl FollowupStore for SqlStore {
         if claimed.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO escalations (id, conversation_id, patient_id, priority, reason, status, created_at, due_at) \
-             SELECT $1, id, patient_id, $2, $3, 'new', $4, $5 FROM conversations WHERE id = $6",
-        )
-        .bind(&e.id)
-        .bind(&e.priority)
-        .bind(&e.reason)
-        .bind(now)
-        .bind(e.due_at)
-        .bind(conversation_id)
-        .execute(&mut *tx)
-        .await?;
+        insert_escalation(&mut tx, conversation_id, e, now).await?;
         append_audit(&mut tx, self.backend(), audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -157,30 +146,7 @@ impl FollowupStore for SqlStore {
         if moved.rows_affected() != 1 {
             return Ok(false);
         }
-        let released = sqlx::query(
-            "UPDATE conversations SET state_version = state_version + 1, turn_lock = NULL, lock_expires = 0, updated_at = $1 \
-             WHERE id = $2 AND turn_lock = $3",
-        )
-        .bind(n.now)
-        .bind(n.conversation_id)
-        .bind(n.lock_token)
-        .execute(&mut *tx)
-        .await?;
-        if released.rows_affected() != 1 {
-            return Err(StoreError::LockLost);
-        }
-        let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM messages WHERE conversation_id = $1")
-            .bind(n.conversation_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("next")?;
-        sqlx::query("INSERT INTO messages (conversation_id, seq, role, body, created_at) VALUES ($1,$2,'agent',$3,$4)")
-            .bind(n.conversation_id)
-            .bind(next)
-            .bind(&n.message)
-            .bind(n.now)
-            .execute(&mut *tx)
-            .await?;
+        tell_under_lock(&mut tx, n.conversation_id, n.lock_token, &n.message, n.now).await?;
         append_audit(&mut tx, self.backend(), &n.audit).await?;
         tx.commit().await?;
         Ok(true)

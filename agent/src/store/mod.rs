@@ -4,6 +4,7 @@
 
 mod audit;
 pub mod followups;
+pub mod outbox;
 mod keys;
 mod sql;
 pub mod scripts;
@@ -126,6 +127,8 @@ pub struct TurnCommit {
     pub idempotency: Option<(String, Vec<u8>)>,
     pub audit: AuditEntry,
     pub escalation: Option<NewEscalation>,
+    /// EHR writes the turn kept because the EHR did not answer.
+    pub outbox: Vec<outbox::OutboxRow>,
     pub now: i64,
 }
 
@@ -166,6 +169,8 @@ pub trait Store: Send + Sync {
     fn scripts(&self) -> &dyn scripts::ScriptStore;
     /// Background follow-ups: unanswered outreach, refill Tasks being watched.
     fn followups(&self) -> &dyn followups::FollowupStore;
+    /// EHR writes kept while the EHR did not answer.
+    fn outbox(&self) -> &dyn outbox::OutboxStore;
 }
 
 /// Hash of one audit row, chained to the previous one: sha256(prev | seq | at | actor |

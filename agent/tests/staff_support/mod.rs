@@ -42,6 +42,7 @@ fn outcome(text: String, escalation: Option<Escalation>) -> TurnOutcome {
         script_version: Some(3),
         finished: false,
         trace: vec![],
+        deferred: vec![],
     }
 }
 

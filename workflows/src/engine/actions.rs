@@ -5,15 +5,15 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
-use fhir_client::{ActiveMedication, Answer, AnswerValue, IdempotencyKey, PatientId, SlotQuery};
+use fhir_client::{ActiveMedication, Answer, AnswerValue, Ehr, IdempotencyKey, PatientId, SlotQuery};
 
-use super::render::{day_start, offset};
+use super::render::{self, day_start, offset};
 use super::state::{ConversationState, Item, SlotValue};
 use super::Engine;
 use crate::script::{Action, MedCheck, Step, StepKind};
 use crate::understand::dates::DateWindow;
 use crate::understand::values::Provider;
-use crate::{Effect, Error, Result};
+use crate::{Effect, Error, PendingWrite, Result, Write};
 
 /// How many free slots we ask the EHR for before filtering by part of day and name.
 const SLOT_SEARCH_LIMIT: usize = 50;
@@ -116,55 +116,78 @@ impl Engine {
         Ok(slots.into_iter().map(Item::Slot).collect())
     }
 
-    /// Runs the write of an `act` step (`note` already rendered); errors go back to the step.
-    pub(super) async fn act(&self, step: &Step, note: Option<String>, st: &ConversationState, patient: &PatientId) -> Result<Effect> {
+    /// What the write of an `act` step is (`note` already rendered), from the conversation's
+    /// slots, with the label the patient knows it by; nothing is sent yet.
+    pub(super) fn plan_write(&self, step: &Step, note: Option<String>, st: &ConversationState) -> Result<PendingWrite> {
         let StepKind::Act { action, with, answers, questionnaire, .. } = &step.kind else {
             return Err(Error::State(format!("step '{}' is not an act step", step.id)));
         };
-        let (action, questionnaire) = (*action, questionnaire.as_deref());
-        let key = idempotency_key(st, &step.id);
-        let resource = match action {
-            Action::Book => {
-                let Some(SlotValue::Choice(Item::Slot(s))) = slot(st, with, "slot") else {
-                    return Err(missing("slot"));
-                };
-                format!("Appointment/{}", self.ehr.book(patient, &s.id, &key).await?.id)
-            }
-            Action::Reschedule => {
-                let Some(SlotValue::Choice(Item::Appointment(a))) = slot(st, with, "appointment") else {
-                    return Err(missing("appointment"));
-                };
-                let Some(SlotValue::Choice(Item::Slot(s))) = slot(st, with, "slot") else {
-                    return Err(missing("slot"));
-                };
-                format!("Appointment/{}", self.ehr.reschedule(patient, &a.id, &s.id, &key).await?.id)
-            }
-            Action::Cancel => {
-                let Some(SlotValue::Choice(Item::Appointment(a))) = slot(st, with, "appointment") else {
-                    return Err(missing("appointment"));
-                };
-                self.ehr.cancel(patient, &a.id).await?;
-                format!("Appointment/{}", a.id)
-            }
+        let off = offset(self.utc_offset_minutes);
+        let label = |it: &Item| render::item(it, off, st.lang);
+        let chosen = |param: &str| match slot(st, with, param) {
+            Some(SlotValue::Choice(it)) => Some(it),
+            _ => None,
+        };
+        let (write, label) = match action {
+            Action::Book => match chosen("slot") {
+                Some(it @ Item::Slot(s)) => (Write::Book { slot: s.id.clone() }, label(it)),
+                _ => return Err(missing("slot")),
+            },
+            Action::Reschedule => match (chosen("appointment"), chosen("slot")) {
+                (Some(Item::Appointment(a)), Some(it @ Item::Slot(s))) => {
+                    (Write::Reschedule { appointment: a.id.clone(), slot: s.id.clone() }, label(it))
+                }
+                (Some(Item::Appointment(_)), _) => return Err(missing("slot")),
+                _ => return Err(missing("appointment")),
+            },
+            Action::Cancel => match chosen("appointment") {
+                Some(it @ Item::Appointment(a)) => (Write::Cancel { appointment: a.id.clone() }, label(it)),
+                _ => return Err(missing("appointment")),
+            },
             Action::RequestRefill => {
                 let Some(SlotValue::Medication(m)) = slot(st, with, "medication") else {
                     return Err(missing("medication"));
                 };
                 let note = note.unwrap_or_else(|| "Refill requested by the patient through the portal assistant.".into());
-                format!("Task/{}", self.ehr.request_refill(patient, &m.request, &note, &key).await?.id)
+                (Write::RequestRefill { request: m.request.clone(), note }, m.name.clone())
             }
             Action::SubmitQuestionnaire => {
-                let answers: Vec<Answer> = answers
+                let answers = answers
                     .iter()
                     .filter_map(|name| st.slots.get(name).map(|v| Answer { link_id: name.clone(), value: answer_value(v) }))
                     .collect();
-                let q = questionnaire.unwrap_or("post-discharge-followup");
-                self.ehr.submit_questionnaire_response(patient, q, st.encounter.as_ref(), &answers, &key).await?.0
+                let questionnaire = questionnaire.clone().unwrap_or_else(|| "post-discharge-followup".into());
+                let label = match st.lang {
+                    crate::Lang::En => "your follow-up answers",
+                    crate::Lang::Es => "sus respuestas de seguimiento",
+                };
+                (Write::SubmitQuestionnaire { questionnaire, encounter: st.encounter.clone(), answers }, label.to_owned())
             }
             _ => return Err(Error::State(format!("'{}' is not a write", action.as_str()))),
         };
-        Ok(Effect { action: action.as_str().to_string(), resource })
+        Ok(PendingWrite { write, key: idempotency_key(st, &step.id).0, label, lang: st.lang })
     }
+}
+
+/// Makes one write in the EHR for `patient`, with the write's idempotency key: during the turn
+/// that decided it, or later from the service's outbox. Making it twice books nothing twice.
+pub async fn perform(ehr: &dyn Ehr, patient: &PatientId, w: &PendingWrite) -> fhir_client::Result<Effect> {
+    let key = IdempotencyKey(w.key.clone());
+    let resource = match &w.write {
+        Write::Book { slot } => format!("Appointment/{}", ehr.book(patient, slot, &key).await?.id),
+        Write::Reschedule { appointment, slot } => {
+            format!("Appointment/{}", ehr.reschedule(patient, appointment, slot, &key).await?.id)
+        }
+        Write::Cancel { appointment } => {
+            ehr.cancel(patient, appointment).await?;
+            format!("Appointment/{appointment}")
+        }
+        Write::RequestRefill { request, note } => format!("Task/{}", ehr.request_refill(patient, request, note, &key).await?.id),
+        Write::SubmitQuestionnaire { questionnaire, encounter, answers } => {
+            ehr.submit_questionnaire_response(patient, questionnaire, encounter.as_ref(), answers, &key).await?.0
+        }
+    };
+    Ok(Effect { action: w.write.action().to_string(), resource })
 }
 
 fn answer_value(v: &SlotValue) -> AnswerValue {

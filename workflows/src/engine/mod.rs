@@ -4,6 +4,7 @@
 //! Then the router picks a script by intent (first message) or the waiting step takes the answer.
 
 mod actions;
+pub use actions::perform;
 mod render;
 mod run;
 mod slots;
@@ -19,7 +20,7 @@ use crate::script::Script;
 use crate::text::looks_spanish;
 use crate::understand::intent::{classify, ExampleCache, IntentGuess};
 use crate::understand::values;
-use crate::{Effect, Escalation, EscalationReason, Lang, Priority, Reply, Result, TurnOutcome, Understand};
+use crate::{Effect, Escalation, EscalationReason, Lang, PendingWrite, Priority, Reply, Result, TurnOutcome, Understand};
 use run::{plang, Turn};
 pub use state::{ConversationState, Item, SlotValue, Status};
 
@@ -58,11 +59,12 @@ pub(crate) struct Out {
     pub finished: bool,
     /// "step:edge" for each edge taken (branch coverage in conversation tests).
     pub trace: Vec<String>,
+    pub deferred: Vec<PendingWrite>,
 }
 
 impl Out {
     fn new() -> Out {
-        Out { replies: Vec::new(), escalation: None, effects: Vec::new(), red_flag: None, guess: None, finished: false, trace: Vec::new() }
+        Out { replies: Vec::new(), escalation: None, effects: Vec::new(), red_flag: None, guess: None, finished: false, trace: Vec::new(), deferred: Vec::new() }
     }
     pub fn say(&mut self, text: &str) {
         self.replies.push(Reply { text: text.to_string(), options: Vec::new() });
@@ -86,6 +88,7 @@ impl Out {
             script_version: st.script_version,
             finished: self.finished,
             trace: self.trace,
+            deferred: self.deferred,
         }
     }
 }

@@ -306,7 +306,7 @@ impl Engine {
     }
 
     async fn exec_act(&self, script: &Script, step: &Step, st: &mut ConversationState, t: &Turn<'_>, out: &mut Out) -> Result<Flow> {
-        let StepKind::Act { action, note, next, on_error, .. } = &step.kind else {
+        let StepKind::Act { action, note, next, on_error, on_unavailable, .. } = &step.kind else {
             return Ok(Flow::Stop);
         };
         if !script.allowed_actions.contains(action) {
@@ -314,34 +314,29 @@ impl Engine {
             return Ok(Flow::Stop);
         }
         let note = note.as_ref().map(|k| script.string(k, crate::Lang::En).to_string());
-        match self.act(step, note, st, t.patient).await {
+        let pending = self.plan_write(step, note, st)?;
+        match super::actions::perform(self.ehr.as_ref(), t.patient, &pending).await {
             Ok(effect) => {
                 out.effects.push(effect);
                 Ok(Flow::Goto("next", next.clone()))
             }
-            Err(crate::Error::Ehr(e)) => {
-                tracing::warn!(action = action.as_str(), error_kind = ehr_error_kind(&e), "EHR write failed");
-                match on_error {
-                    Some(target) => Ok(Flow::Goto("error", target.clone())),
-                    None => {
-                        self.fail(st, out, action.as_str());
-                        Ok(Flow::Stop)
+            Err(e) => {
+                tracing::warn!(action = action.as_str(), error_kind = e.kind(), "EHR write failed");
+                Ok(match (&e, on_unavailable, on_error) {
+                    // The EHR did not answer: that says nothing about the request (the slot may
+                    // well be free). Kept for the service's outbox; the script tells the patient.
+                    (fhir_client::Error::Unavailable(_), Some(target), _) => {
+                        out.deferred.push(pending);
+                        Flow::Goto("unavailable", target.clone())
                     }
-                }
+                    (_, _, Some(target)) => Flow::Goto("error", target.clone()),
+                    _ => {
+                        self.fail(st, out, action.as_str());
+                        Flow::Stop
+                    }
+                })
             }
-            Err(e) => Err(e),
         }
-    }
-}
-
-fn ehr_error_kind(e: &fhir_client::Error) -> &'static str {
-    match e {
-        fhir_client::Error::SlotTaken => "slot_taken",
-        fhir_client::Error::NotFound(_) => "not_found",
-        fhir_client::Error::Unavailable(_) => "unavailable",
-        fhir_client::Error::Rejected { .. } => "rejected",
-        fhir_client::Error::Protocol(_) => "protocol",
-        fhir_client::Error::Invalid { .. } => "invalid",
     }
 }
 

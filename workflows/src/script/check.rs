@@ -52,7 +52,10 @@ fn edge_spans(r: &RawStep) -> Vec<Range<usize>> {
     match r.kind.get_ref().as_str() {
         "offer" => vec![sp(&r.next), sp(&r.none)],
         "confirm" => vec![sp(&r.yes), sp(&r.no)],
-        "act" => std::iter::once(sp(&r.next)).chain(r.on_error.as_ref().map(|s| s.span())).collect(),
+        "act" => std::iter::once(sp(&r.next))
+            .chain(r.on_error.as_ref().map(|s| s.span()))
+            .chain(r.on_unavailable.as_ref().map(|s| s.span()))
+            .collect(),
         "branch" => r.cases.iter().map(|c| c.goto.span()).chain(std::iter::once(sp(&r.otherwise))).collect(),
         "end" => Vec::new(),
         _ => vec![sp(&r.next)],

@@ -78,6 +78,7 @@ pub(super) struct RawStep {
     pub yes: Option<S>,
     pub no: Option<S>,
     pub on_error: Option<S>,
+    pub on_unavailable: Option<S>,
     pub reason: Option<S>,
     pub priority: Option<S>,
     pub note: Option<S>,
@@ -300,7 +301,7 @@ fn build_action_step(r: &RawStep, span: Range<usize>, d: &mut Diags) -> Option<S
         StepKind::Lookup { action, with, into: need(d, &r.into, "into", r, &span)?, widen_days: r.widen_days.unwrap_or(0), next }
     } else {
         let answers = r.answers.iter().map(|a| a.get_ref().clone()).collect();
-        StepKind::Act { action, with, note: opt(&r.note), answers, questionnaire: opt(&r.questionnaire), next, on_error: opt(&r.on_error) }
+        StepKind::Act { action, with, note: opt(&r.note), answers, questionnaire: opt(&r.questionnaire), next, on_error: opt(&r.on_error), on_unavailable: opt(&r.on_unavailable) }
     };
     Some(Step { id: r.id.get_ref().clone(), kind })
 }

@@ -312,6 +312,9 @@ pub enum StepKind {
         questionnaire: Option<String>,
         next: String,
         on_error: Option<String>,
+        /// Where to go when the EHR does not answer: the write is kept (`TurnOutcome::deferred`)
+        /// and made once the EHR is back. Without it, that failure takes `on_error`.
+        on_unavailable: Option<String>,
     },
     Say {
         text: String,
@@ -342,9 +345,10 @@ impl Step {
             }
             StepKind::Offer { next, none, .. } => vec![e("next", next), e("none", none)],
             StepKind::Confirm { yes, no, .. } => vec![e("yes", yes), e("no", no)],
-            StepKind::Act { next, on_error, .. } => {
+            StepKind::Act { next, on_error, on_unavailable, .. } => {
                 let mut v = vec![e("next", next)];
                 v.extend(on_error.iter().map(|t| e("error", t)));
+                v.extend(on_unavailable.iter().map(|t| e("unavailable", t)));
                 v
             }
             StepKind::Branch { cases, otherwise } => {

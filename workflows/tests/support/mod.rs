@@ -31,9 +31,18 @@ pub struct Data {
     pub keys: HashMap<String, String>,
     /// The next `book` / `reschedule` fails with SlotTaken (someone else was faster).
     pub race_next_book: bool,
-    /// Questionnaire writes fail as if the EHR were down.
-    pub questionnaire_down: bool,
+    /// Every write fails as if the EHR did not answer (fixture `ehr_down`).
+    pub writes_down: bool,
     pub writes: usize,
+}
+
+impl Data {
+    fn down(&self) -> Result<()> {
+        if self.writes_down {
+            return Err(Error::Unavailable("down".into()));
+        }
+        Ok(())
+    }
 }
 
 pub struct FakeEhr {
@@ -66,7 +75,7 @@ fn med(id: &str, name: &str, refills: Option<u32>, last: Option<(u32, u32)>, sup
 }
 
 impl FakeEhr {
-    /// Named fixtures: default, no_slots, no_meds, no_appointments, slot_race, down.
+    /// Named fixtures: default, no_slots, no_meds, no_appointments, slot_race, ehr_down.
     pub fn fixture(name: &str) -> Arc<FakeEhr> {
         let mut d = Data { name: Some("Ana".into()), ..Default::default() };
         if name != "no_slots" {
@@ -115,7 +124,7 @@ impl FakeEhr {
             ];
         }
         d.race_next_book = name == "slot_race";
-        d.questionnaire_down = name == "qr_down";
+        d.writes_down = name == "ehr_down";
         Arc::new(FakeEhr { patient: PatientId::parse("pat-1").unwrap(), data: Mutex::new(d) })
     }
 
@@ -157,6 +166,7 @@ impl Ehr for FakeEhr {
     async fn book(&self, p: &PatientId, slot: &SlotId, key: &IdempotencyKey) -> Result<Appointment> {
         self.scoped(p)?;
         let mut d = self.data.lock().unwrap();
+        d.down()?;
         if let Some(id) = d.keys.get(&key.0).cloned() {
             return d.appointments.iter().find(|a| a.id.as_str() == id).cloned().ok_or(Error::NotFound(id));
         }
@@ -188,6 +198,7 @@ impl Ehr for FakeEhr {
     async fn reschedule(&self, p: &PatientId, appt: &AppointmentId, slot: &SlotId, key: &IdempotencyKey) -> Result<Appointment> {
         self.scoped(p)?;
         let mut d = self.data.lock().unwrap();
+        d.down()?;
         if d.keys.contains_key(&key.0) {
             return d.appointments.iter().find(|a| &a.id == appt).cloned().ok_or(Error::NotFound("appointment".into()));
         }
@@ -209,6 +220,7 @@ impl Ehr for FakeEhr {
     async fn cancel(&self, p: &PatientId, appt: &AppointmentId) -> Result<()> {
         self.scoped(p)?;
         let mut d = self.data.lock().unwrap();
+        d.down()?;
         let a = d.appointments.iter_mut().find(|a| &a.id == appt).ok_or(Error::NotFound("appointment".into()))?;
         a.status = "cancelled".into();
         d.writes += 1;
@@ -221,6 +233,7 @@ impl Ehr for FakeEhr {
     async fn request_refill(&self, p: &PatientId, m: &MedicationRequestId, _note: &str, key: &IdempotencyKey) -> Result<RefillTask> {
         self.scoped(p)?;
         let mut d = self.data.lock().unwrap();
+        d.down()?;
         if let Some(id) = d.keys.get(&key.0).cloned() {
             return d.tasks.iter().find(|t| t.id.as_str() == id).cloned().ok_or(Error::NotFound(id));
         }
@@ -249,9 +262,7 @@ impl Ehr for FakeEhr {
     ) -> Result<ResourceRef> {
         self.scoped(p)?;
         let mut d = self.data.lock().unwrap();
-        if d.questionnaire_down {
-            return Err(Error::Unavailable("down".into()));
-        }
+        d.down()?;
         if let Some(id) = d.keys.get(&key.0).cloned() {
             return Ok(ResourceRef(id));
         }
