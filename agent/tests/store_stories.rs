@@ -115,6 +115,75 @@ async fn audit_rows_form_one_chain_under_concurrency(s: Arc<dyn Store>) {
     }
 }
 
+fn kept(id: &str, due: i64) -> outbox::OutboxRow {
+    outbox::OutboxRow {
+        id: id.into(),
+        conversation_id: "c1".into(),
+        patient_id: "p1".into(),
+        action: "book".into(),
+        body: vec![7],
+        next_attempt_at: due,
+    }
+}
+
+fn ended<'a>(id: &'a str, lease: &'a str, status: &'a str, escalation: Option<NewEscalation>) -> outbox::OutboxEnd<'a> {
+    outbox::OutboxEnd {
+        id,
+        lease_token: lease,
+        conversation_id: "c1",
+        lock_token: "T",
+        status,
+        result: "Appointment/9",
+        message: b"told".to_vec(),
+        escalation,
+        audit: AuditEntry { at: 7, actor: "system".into(), action: format!("outbox.{status}"), payload: vec![4] },
+        now: 120,
+    }
+}
+
+async fn a_kept_write_is_made_by_one_replica_and_told_once(s: Arc<dyn Store>) {
+    s.create_conversation(&conv("c1", "p1")).await.unwrap();
+    s.begin_turn("c1", "L1", 1, 200).await.unwrap();
+    let mut c = commit("c1", "L1", 0, &["yes"]);
+    c.outbox = vec![kept("w1", 20), kept("w2", 20)];
+    s.commit_turn(&c).await.unwrap();
+    let o = s.outbox();
+    assert!(o.due_writes(19, 10).await.unwrap().is_empty(), "not due yet");
+    let due = o.due_writes(20, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].attempts, due[0].body.clone()), (2, 0, vec![7]));
+    // Two replicas lease the same write at once: one gets it.
+    let (a, b) = tokio::join!(o.lease_write("w1", "A", 20, 80), o.lease_write("w1", "B", 20, 80));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a ^ b, "exactly one lease: {a} {b}");
+    let (holder, loser) = if a { ("A", "B") } else { ("B", "A") };
+    assert_eq!(o.due_writes(30, 10).await.unwrap().len(), 1, "w1 is leased");
+    o.retry_write("w1", loser, 40, 30).await.unwrap(); // no lease: changes nothing
+    assert!(!o.lease_write("w1", "X", 45, 90).await.unwrap(), "still leased");
+    // Its EHR call found the EHR still down: tried again at 50.
+    o.retry_write("w1", holder, 50, 30).await.unwrap();
+    assert!(o.due_writes(49, 10).await.unwrap().iter().all(|w| w.id != "w1"));
+    assert!(o.lease_write("w1", "B", 50, 110).await.unwrap());
+    // B dies mid-call; its lease runs out and C takes the write over.
+    assert!(o.lease_write("w1", "C", 111, 170).await.unwrap());
+    s.begin_turn("c1", "T", 111, 170).await.unwrap();
+    assert!(!o.end_write(&ended("w1", "B", "done", None)).await.unwrap(), "a lost lease writes nothing");
+    assert!(o.end_write(&ended("w1", "C", "done", None)).await.unwrap());
+    assert!(!o.end_write(&ended("w1", "C", "done", None)).await.unwrap(), "told once");
+    // The other write is refused by the EHR: told, and a coordinator case opens.
+    assert!(o.lease_write("w2", "D", 120, 180).await.unwrap());
+    s.begin_turn("c1", "T", 121, 180).await.unwrap();
+    let case = NewEscalation { id: "e1".into(), priority: "normal".into(), reason: "kept_book_refused".into(), due_at: 999 };
+    assert!(o.end_write(&ended("w2", "D", "failed", Some(case))).await.unwrap());
+
+    let bodies: Vec<Vec<u8>> = s.messages("c1").await.unwrap().into_iter().map(|m| m.body).collect();
+    assert_eq!(bodies, [b"yes".to_vec(), b"told".to_vec(), b"told".to_vec()]);
+    assert_eq!(o.writes_of("c1").await.unwrap(), [("book".into(), "done".into()), ("book".into(), "failed".into())]);
+    assert_eq!(s.escalations_of("c1").await.unwrap().len(), 1);
+    assert_eq!(s.audit_range(1, 10).await.unwrap().len(), 3, "the turn and one record per end");
+    assert!(o.due_writes(10_000, 10).await.unwrap().is_empty());
+    s.begin_turn("c1", "U", 122, 180).await.unwrap(); // the conversation's lock was released
+}
+
 async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/agent.db", dir.path().display());
@@ -141,7 +210,8 @@ macro_rules! stories {
             use super::super::*;
             stories!(@each $make; conversation_and_messages_roundtrip, second_turn_while_one_runs_is_busy,
                 commit_without_the_lock_writes_nothing, retried_turn_finds_its_result,
-                sessions_live_and_die, audit_rows_form_one_chain_under_concurrency);
+                sessions_live_and_die, audit_rows_form_one_chain_under_concurrency,
+                a_kept_write_is_made_by_one_replica_and_told_once);
         }
     };
     (@each $make:ident; $($story:ident),*) => {

@@ -170,6 +170,18 @@ impl Patient {
         Ok(Self { client, base, token, id, name })
     }
 
+    /// Signs in through the portal: exchanges `launch_token` (a JWT the portal signed for
+    /// patient `id`) for a session.
+    pub async fn launched(base_url: &str, launch_token: &str, id: &str) -> anyhow::Result<Self> {
+        let client = reqwest::Client::new();
+        let base = base_url.to_owned();
+        let resp = client.post(format!("{base}/api/session")).json(&serde_json::json!({ "launch_token": launch_token })).send().await?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        let token = body["token"].as_str().ok_or_else(|| anyhow::anyhow!("launch: {status} {body}"))?.to_owned();
+        Ok(Self { client, base, token, id: id.to_owned(), name: String::new() })
+    }
+
     /// The session's bearer token.
     pub fn token(&self) -> &str {
         &self.token

@@ -33,6 +33,8 @@ pub struct Data {
     pub race_next_book: bool,
     /// Every write fails as if the EHR did not answer (fixture `ehr_down`).
     pub writes_down: bool,
+    /// The EHR refuses questionnaire writes (fixture `qr_rejected`).
+    pub questionnaire_rejected: bool,
     pub writes: usize,
 }
 
@@ -75,7 +77,7 @@ fn med(id: &str, name: &str, refills: Option<u32>, last: Option<(u32, u32)>, sup
 }
 
 impl FakeEhr {
-    /// Named fixtures: default, no_slots, no_meds, no_appointments, slot_race, ehr_down.
+    /// Named fixtures: default, no_slots, no_meds, no_appointments, slot_race, ehr_down, qr_rejected.
     pub fn fixture(name: &str) -> Arc<FakeEhr> {
         let mut d = Data { name: Some("Ana".into()), ..Default::default() };
         if name != "no_slots" {
@@ -125,6 +127,7 @@ impl FakeEhr {
         }
         d.race_next_book = name == "slot_race";
         d.writes_down = name == "ehr_down";
+        d.questionnaire_rejected = name == "qr_rejected";
         Arc::new(FakeEhr { patient: PatientId::parse("pat-1").unwrap(), data: Mutex::new(d) })
     }
 
@@ -263,6 +266,9 @@ impl Ehr for FakeEhr {
         self.scoped(p)?;
         let mut d = self.data.lock().unwrap();
         d.down()?;
+        if d.questionnaire_rejected {
+            return Err(Error::Rejected { status: 422, diagnostics: "unknown encounter".into() });
+        }
         if let Some(id) = d.keys.get(&key.0).cloned() {
             return Ok(ResourceRef(id));
         }
