@@ -84,7 +84,8 @@ async fn booking_survives_the_ehr_going_down(db: &str, replicas: usize) {
     assert_eq!(kept["escalated"], false, "no person needed: {kept}");
     // Let the outbox find the EHR still down at least once.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(!texts(&p, &conv).await.iter().any(|t| t.contains("system is back")), "nothing told while down");
+    let history = texts(&p, &conv).await;
+    assert!(!history.iter().any(|t| t.contains("system is back:")), "nothing told while down: {history:?}\n{}", agents[0].logs());
 
     let ehr = Sekmet::start_async(ehr_opts).await.expect("sekmet starts again on its data");
     let started = Instant::now();
@@ -95,7 +96,7 @@ async fn booking_survives_the_ehr_going_down(db: &str, replicas: usize) {
     // More passes of every replica's outbox change nothing.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let history = texts(&p, &conv).await;
-    assert_eq!(history.iter().filter(|t| t.contains("system is back")).count(), 1, "told once: {history:?}");
+    assert_eq!(history.iter().filter(|t| t.contains("system is back:")).count(), 1, "told once: {history:?}");
 
     let fhir = FhirClient::new(&ehr.config()).unwrap();
     let booked = fhir.upcoming_appointments(&patient).await.unwrap();
