@@ -234,7 +234,7 @@ async fn finish_turn(
         },
         audit: audit_entry(state, patient, conv_id, said.as_ref(), &outcome, now).await?,
         escalation: outcome.escalation.as_ref().map(|e| escalation_row(e, now, &state.policy.sla)),
-        outbox: crate::outbox::rows_for(state, conv_id, patient, &outcome, now).await?,
+        outbox: crate::outbox::rows_for(state, conv_id, patient, &outcome.deferred, now).await?,
         now,
     };
     if let Err(e) = state.store.commit_turn(&commit).await {

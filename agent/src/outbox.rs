@@ -8,7 +8,7 @@
 
 use fhir_client::PatientId;
 use serde::{Deserialize, Serialize};
-use workflows::{Effect, EscalationReason, Lang, PendingWrite, Priority, TurnOutcome};
+use workflows::{Effect, EscalationReason, Lang, PendingWrite, Priority};
 
 use crate::chat::{self, ChatMessage};
 use crate::config::ConfigError;
@@ -61,10 +61,10 @@ fn body_aad<'a>(id: &'a str, patient: &'a str) -> Aad<'a> {
     Aad { table: "outbox", row: id, patient }
 }
 
-/// The outbox rows of a turn's kept writes, sealed, due at once (the worker's next pass).
-pub async fn rows_for(state: &AppState, conversation_id: &str, patient: &PatientId, o: &TurnOutcome, now: i64) -> Result<Vec<OutboxRow>, ApiError> {
-    let mut rows = Vec::with_capacity(o.deferred.len());
-    for w in &o.deferred {
+/// The outbox rows of a turn's kept writes, sealed, due after the first wait.
+pub async fn rows_for(state: &AppState, conversation_id: &str, patient: &PatientId, kept: &[PendingWrite], now: i64) -> Result<Vec<OutboxRow>, ApiError> {
+    let mut rows = Vec::with_capacity(kept.len());
+    for w in kept {
         let id = uuid::Uuid::now_v7().to_string();
         rows.push(OutboxRow {
             body: chat::seal_json(state, &body_aad(&id, patient.as_str()), w).await?,

@@ -120,3 +120,58 @@ async fn postgres_two_replicas_make_a_kept_booking_exactly_once() {
     let db = e2e::inproc::postgres_schema_url().await;
     booking_survives_the_ehr_going_down(&db, 2).await;
 }
+
+/// The EHR came back, but another patient took the slot before the outbox got to it: the
+/// patient is told a person will sort it out and a coordinator case opens (in-process, real
+/// demo EHR and store, fake clock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_booking_whose_slot_was_taken_meanwhile_goes_to_a_person() {
+    use agent::store::{AuditEntry, TurnCommit};
+    use fhir_client::{IdempotencyKey, SlotQuery};
+    use workflows::{Lang, PendingWrite, Write};
+
+    let app = e2e::inproc::InProcess::start().await;
+    let p = Patient::demo(&app.base_url, 0).await.unwrap();
+    let (conv, _) = p.start().await.unwrap();
+    let patient = PatientId::parse(p.id.clone()).unwrap();
+    let query = SlotQuery { from: Some(chrono::Utc::now() + chrono::Duration::days(1)), limit: 1, ..SlotQuery::default() };
+    let slot = app.state.ehr.free_slots(&query).await.unwrap().remove(0);
+    let rival = PatientId::parse(app.state.demo_patients[1].id.clone()).unwrap();
+    app.state.ehr.book(&rival, &slot.id, &IdempotencyKey("rival-first".into())).await.unwrap();
+
+    // The turn that kept the booking (what chat::post commits when the EHR does not answer).
+    let kept = PendingWrite { write: Write::Book { slot: slot.id.clone() }, key: format!("{conv}-3-book_act"), label: "Mon 30 Nov, 09:00".into(), lang: Lang::En };
+    let now = app.state.clock.now_ms();
+    let row = app.state.store.conversation(&conv).await.unwrap().unwrap();
+    app.state.store.begin_turn(&conv, "turn", now, now + 60_000).await.unwrap();
+    let commit = TurnCommit {
+        conversation_id: conv.clone(),
+        lock_token: "turn".into(),
+        expected_state_version: row.state_version,
+        state: row.state.clone(),
+        status: "finished".into(),
+        script_id: Some("appointment".into()),
+        script_version: Some(1),
+        messages: vec![],
+        idempotency: None,
+        audit: AuditEntry { at: now, actor: "patient".into(), action: format!("chat.turn/{conv}"), payload: vec![1] },
+        escalation: None,
+        outbox: agent::outbox::rows_for(&app.state, &conv, &patient, &[kept], now).await.unwrap(),
+        now,
+    };
+    app.state.store.commit_turn(&commit).await.unwrap();
+
+    // (The service's own sweep may take a pass too: the counts below hold either way.)
+    assert_eq!(agent::outbox::drain(&app.state).await.unwrap(), 0, "not due before the first wait");
+    app.clock.advance_ms(app.state.policy.outbox.backoff_ms(1));
+    agent::outbox::drain(&app.state).await.unwrap();
+    agent::outbox::drain(&app.state).await.unwrap();
+
+    let history = texts(&p, &conv).await;
+    let told: Vec<&String> = history.iter().filter(|t| t.contains("could not be completed")).collect();
+    assert!(matches!(told.as_slice(), [t] if t.contains("Mon 30 Nov, 09:00")), "told once: {history:?}");
+    let cases = app.state.store.escalations_of(&conv).await.unwrap();
+    assert!(matches!(cases.as_slice(), [(prio, reason, _)] if prio == "normal" && reason.contains("kept_book_refused")), "{cases:?}");
+    assert_eq!(app.state.store.outbox().writes_of(&conv).await.unwrap(), [("book".to_owned(), "failed".to_owned())]);
+    assert!(app.state.ehr.upcoming_appointments(&patient).await.unwrap().is_empty(), "nothing booked for the patient");
+}
