@@ -7,6 +7,7 @@ pub mod followups;
 pub mod outbox;
 mod keys;
 mod sql;
+mod tx;
 pub mod scripts;
 pub mod staff;
 

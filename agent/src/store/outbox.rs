@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{append_audit, insert_escalation, tell_under_lock};
+use super::sql::append_audit;
+use super::tx::{insert_escalation, tell_under_lock};
 use super::{AuditEntry, NewEscalation, SqlStore, Store, StoreResult};
 
 /// A kept write as the turn commits it.
