@@ -47,7 +47,10 @@ impl Template {
             (false, _, (Some(start), Some(end))) => {
                 (Kind::ChatMl { start, end }, [Some(end), tok.token_id("<|endoftext|>"), eos])
             }
-            _ => return Err(Error::Model("no chat template: the vocabulary has neither ChatML nor gemma turn markers".into())),
+            _ => {
+                let why = "no chat template: the vocabulary has neither ChatML nor gemma turn markers";
+                return Err(Error::Model(why.into()));
+            }
         };
         let mut stops: Vec<u32> = stops.into_iter().flatten().collect();
         stops.sort_unstable();
@@ -70,7 +73,7 @@ impl Template {
     /// The messages as tokens, then (when `open_answer`) the opening of the assistant's turn.
     /// Returns the tokens and where the system part ends (the shareable prefix). The first
     /// message must be the system prompt.
-    pub fn render(&self, tok: &ChatTokenizer, messages: &[Message], open_answer: bool) -> Result<(Vec<u32>, usize)> {
+    pub fn render(&self, tok: &ChatTokenizer, messages: &[Message], open_answer: bool) -> Rendered {
         if messages.first().map(|m| m.role) != Some(Role::System) {
             return Err(Error::InvalidRequest("the prompt must start with a system message".into()));
         }
@@ -81,7 +84,10 @@ impl Template {
     }
 }
 
-fn chatml(tok: &ChatTokenizer, start: u32, end: u32, messages: &[Message], open_answer: bool) -> Result<(Vec<u32>, usize)> {
+/// Prompt tokens and where the system part ends.
+type Rendered = Result<(Vec<u32>, usize)>;
+
+fn chatml(tok: &ChatTokenizer, start: u32, end: u32, messages: &[Message], open_answer: bool) -> Rendered {
     let mut tokens = Vec::new();
     let mut system_end = 0;
     for (i, m) in messages.iter().enumerate() {
@@ -107,7 +113,8 @@ fn chatml(tok: &ChatTokenizer, start: u32, end: u32, messages: &[Message], open_
 
 /// gemma's template (as its `tokenizer.chat_template`): contents trimmed, the system prompt
 /// and a blank line at the head of the first user turn.
-fn gemma(tok: &ChatTokenizer, bos: Option<u32>, (start, end): (u32, u32), messages: &[Message], open_answer: bool) -> Result<(Vec<u32>, usize)> {
+fn gemma(tok: &ChatTokenizer, bos: Option<u32>, turn: (u32, u32), messages: &[Message], open_answer: bool) -> Rendered {
+    let (start, end) = turn;
     let mut tokens: Vec<u32> = bos.into_iter().collect();
     tokens.push(start);
     tokens.extend(tok.encode(&format!("user\n{}\n\n", messages[0].content.trim()))?);

@@ -156,7 +156,8 @@ impl Config {
             (None, _) => self.head_dim as f32,
         };
         self.attn_scale = 1.0 / scalar.sqrt();
-        let window = opt("attention.sliding_window")?.ok_or_else(|| format!("GGUF has no {name}.attention.sliding_window"))?;
+        let window = opt("attention.sliding_window")?
+            .ok_or_else(|| format!("GGUF has no {name}.attention.sliding_window"))?;
         self.sliding = Some(Sliding {
             window,
             pattern: opt("attention.sliding_window_type")?.unwrap_or(6),

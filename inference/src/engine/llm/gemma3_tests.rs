@@ -12,7 +12,7 @@ use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_gemma3;
 
-use super::tests::{assert_close, ours, Tensors, D, HEADS, KV, LAYERS};
+use super::tests::{assert_close, ours, Tensors, D, HEADS, KV, LAYERS, VOCAB};
 use super::{Act, Item, KvCache, Llm};
 
 /// Head size unlike `D / HEADS`, as in real gemma3 (1B: 4 heads of 256 for 1152 wide).
@@ -20,11 +20,11 @@ const HD: usize = 24;
 
 /// A gemma3 GGUF with random weights: layer 0 slides over `window` positions, layer 1 is global.
 fn tiny_gemma3(window: usize) -> Vec<u8> {
-    tiny_gemma3_with(window, Vec::new())
+    tiny_gemma3_with(window, VOCAB, Vec::new())
 }
 
-fn tiny_gemma3_with(window: usize, more_meta: Vec<(String, Value)>) -> Vec<u8> {
-    let mut t = Tensors::common(HD);
+fn tiny_gemma3_with(window: usize, vocab: usize, more_meta: Vec<(String, Value)>) -> Vec<u8> {
+    let mut t = Tensors::common(HD, vocab);
     for i in 0..LAYERS {
         let p = |s: &str| format!("blk.{i}.{s}");
         t.add(p("attn_q_norm.weight"), &[HD], false, 1.0);
@@ -148,7 +148,7 @@ fn second_pair_angle(llm: &Llm, l: usize, pos: usize) -> f32 {
 #[test]
 fn gemma3_layers_rotate_with_their_own_base_and_scaling() {
     let factor = ("gemma3.rope.scaling.factor".to_string(), Value::F32(8.0));
-    let llm = ours(&tiny_gemma3_with(4, vec![factor]));
+    let llm = ours(&tiny_gemma3_with(4, VOCAB, vec![factor]));
     let freq = |theta: f32| theta.powf(-2.0 / HD as f32);
     // Layer 0 slides: local base, no scaling. Layer 1 is global: its base, positions / 8.
     assert!((second_pair_angle(&llm, 0, 3) - 3.0 * freq(10_000.0)).abs() < 1e-5);
@@ -165,4 +165,59 @@ fn gemma3_config_reads_its_differences() {
     assert!((c.embed_scale - (D as f32).sqrt()).abs() < 1e-6);
     assert!((c.attn_scale - 1.0 / (HD as f32).sqrt()).abs() < 1e-6);
     assert!(llm.weights.output.is_none(), "gemma3 ties its output to the embeddings");
+}
+
+/// A gemma-style SentencePiece vocabulary in GGUF metadata: control tokens, turn markers,
+/// byte pieces, and a few text pieces.
+fn gemma_vocab() -> Vec<(String, Value)> {
+    let specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"];
+    let mut tokens: Vec<String> = specials.map(String::from).to_vec();
+    let mut types = vec![3, 3, 3, 2, 3, 3];
+    tokens.extend((0..=255u32).map(|b| format!("<0x{b:02X}>")));
+    types.extend([6; 256]);
+    let text = ["\u{2581}", "\n", "user", "model", "u", "s", "e", "r", "m", "o", "d", "l", "H", "i", "B", "k", "n", "."];
+    tokens.extend(text.iter().map(|t| t.to_string()));
+    types.extend(text.iter().map(|_| 1));
+    let strings = |v: Vec<String>| Value::Array(v.into_iter().map(Value::String).collect());
+    vec![
+        ("tokenizer.ggml.model".into(), Value::String("llama".into())),
+        ("tokenizer.ggml.scores".into(), Value::Array((0..tokens.len()).map(|i| Value::F32(-(i as f32))).collect())),
+        ("tokenizer.ggml.token_type".into(), Value::Array(types.into_iter().map(Value::I32).collect())),
+        ("tokenizer.ggml.tokens".into(), strings(tokens)),
+        ("tokenizer.ggml.add_space_prefix".into(), Value::Bool(false)),
+        ("tokenizer.ggml.bos_token_id".into(), Value::U32(2)),
+        ("tokenizer.ggml.eos_token_id".into(), Value::U32(1)),
+    ]
+}
+
+#[test]
+fn a_gemma3_gguf_loads_as_a_chat_model_with_its_template() {
+    use crate::engine::chat::ChatModel;
+    use crate::{Message, Role};
+    let meta = gemma_vocab();
+    let vocab = match meta.iter().find(|(k, _)| k == "tokenizer.ggml.tokens") {
+        Some((_, Value::Array(tokens))) => tokens.len(),
+        _ => unreachable!(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-gemma3.gguf");
+    std::fs::write(&path, tiny_gemma3_with(4, vocab, meta)).unwrap();
+    let model = ChatModel::load(&path).unwrap();
+    let messages = [
+        Message { role: Role::System, content: "Be kind.".into() },
+        Message { role: Role::User, content: "Hi".into() },
+    ];
+    let (ids, system_end) = model.render(&messages, true).unwrap();
+    let tok = &model.tokenizer;
+    assert_eq!(ids[..2], [2, tok.token_id("<start_of_turn>").unwrap()], "BOS, then the user turn");
+    assert!(system_end < ids.len());
+    let text: Vec<u8> = ids.iter().flat_map(|&i| tok.token_bytes(i).to_vec()).collect();
+    let want = "<bos><start_of_turn>user\nBe kind.\n\nHi<end_of_turn>\n<start_of_turn>model\n";
+    assert_eq!(String::from_utf8(text).unwrap(), want);
+    let mut seq = model.new_sequence();
+    let logits = seq.feed(&ids, &model).unwrap();
+    assert_eq!(logits.len(), vocab);
+    assert!(logits.iter().all(|l| l.is_finite()));
+    assert!(model.is_end_of_turn(tok.token_id("<end_of_turn>").unwrap()) && model.is_end_of_turn(1));
+    assert_eq!(model.dims.head_dim, HD);
 }

@@ -44,10 +44,10 @@ impl Tensors {
         self.list.push((name, QTensor::quantize(&t, dtype).unwrap()));
     }
 
-    /// The tensors every architecture has, for heads of `hd` values.
-    pub(super) fn common(hd: usize) -> Self {
+    /// The tensors every architecture has, for heads of `hd` values and `vocab` tokens.
+    pub(super) fn common(hd: usize, vocab: usize) -> Self {
         let mut t = Self::default();
-        t.add("token_embd.weight".into(), &[VOCAB, D], true, 1.0);
+        t.add("token_embd.weight".into(), &[vocab, D], true, 1.0);
         for i in 0..LAYERS {
             let p = |s: &str| format!("blk.{i}.{s}");
             t.add(p("attn_q.weight"), &[HEADS * hd, D], true, 0.2);
@@ -92,7 +92,7 @@ impl Tensors {
 /// A GGUF with random weights for `arch` (llama or qwen2).
 fn tiny_gguf(arch: &str, tied: bool) -> Vec<u8> {
     let hd = D / HEADS;
-    let mut t = Tensors::common(hd);
+    let mut t = Tensors::common(hd, VOCAB);
     for i in 0..LAYERS {
         if arch == "qwen2" {
             t.add(format!("blk.{i}.attn_q.bias"), &[D], false, 0.1);
