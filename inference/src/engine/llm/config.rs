@@ -70,7 +70,7 @@ impl Config {
 
     /// The sliding window of layer `l`; `None` for a global layer.
     pub fn window(&self, l: usize) -> Option<usize> {
-        self.sliding.filter(|s| (l + 1) % s.pattern.max(1) != 0).map(|s| s.window)
+        self.sliding.filter(|s| !(l + 1).is_multiple_of(s.pattern.max(1))).map(|s| s.window)
     }
 }
 

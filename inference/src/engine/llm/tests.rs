@@ -191,3 +191,12 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(llm.forward(&mut [Item { cache: &mut c, tokens: &[VOCAB as u32] }]).is_err());
     assert!(c.is_empty());
 }
+
+#[test]
+fn an_unsupported_architecture_is_refused_by_name() {
+    let bytes = tiny_gguf("phi3", false);
+    let mut cur = Cursor::new(&bytes[..]);
+    let content = gguf_file::Content::read(&mut cur).unwrap();
+    let err = Weights::load(&content, &mut cur).err().unwrap();
+    assert!(err.contains("unsupported architecture \"phi3\"") && err.contains("gemma3"), "{err}");
+}
