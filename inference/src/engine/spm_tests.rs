@@ -13,7 +13,7 @@ use crate::{Message, Role};
 const PIECES: &[&str] = &[
     "\u{2581}hola", "ción", "\u{2581}the", "hola", "hol", "ho", "\u{2581}h", "the", "th", "ci", "ón", "en", "es",
     "er", "in", "os", "as", "\u{2581}de", "\u{2581}la", "\u{2581}el", "\n\n", "\u{2581}\u{2581}", "us", "use", "user",
-    "mo", "mod", "mode", "model",
+    "mo", "mod", "mode", "model", "ola", "la", "\u{2581}ho", "ab", "bc", "abc", "cd", "bcd", "\u{2581}ca", "af", "fé",
 ];
 
 /// A gemma-style vocabulary: control tokens, `markers`, 256 byte pieces, then text pieces
@@ -154,4 +154,50 @@ fn chatml_is_picked_by_the_declared_template_or_the_vocabulary() {
     let plain = vocab(&[], false, None);
     let err = Template::from_gguf(&plain, &ChatTokenizer::from_gguf(&plain).unwrap()).unwrap_err();
     assert!(err.to_string().contains("chat template"), "{err}");
+}
+
+/// llama.cpp's SentencePiece tokenizer (`llm_tokenizer_spm`): start from characters, merge the
+/// adjacent pair whose union is the best-scoring text piece (leftmost on ties) until none is,
+/// then spell what is not a piece in byte pieces.
+fn llama_cpp_spm(content: &Content, text: &str) -> Vec<u32> {
+    let Some(Value::Array(tokens)) = content.metadata.get("tokenizer.ggml.tokens") else { unreachable!() };
+    let Some(Value::Array(types)) = content.metadata.get("tokenizer.ggml.token_type") else { unreachable!() };
+    let text_ids: HashMap<String, usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| types[i].to_i32().unwrap() == 1)
+        .map(|(i, t)| (t.to_string().unwrap().clone(), i))
+        .collect();
+    let all_ids: HashMap<String, usize> =
+        tokens.iter().enumerate().map(|(i, t)| (t.to_string().unwrap().clone(), i)).collect();
+    let mut symbols: Vec<String> = text.replace(' ', "\u{2581}").chars().map(String::from).collect();
+    loop {
+        // Scores fall with the id in these vocabularies: the best union has the lowest id.
+        let best = (0..symbols.len().saturating_sub(1))
+            .filter_map(|i| text_ids.get(&format!("{}{}", symbols[i], symbols[i + 1])).map(|&id| (id, i)))
+            .min();
+        let Some((_, i)) = best else { break };
+        let right = symbols.remove(i + 1);
+        symbols[i].push_str(&right);
+    }
+    let spell = |s: &String| match text_ids.get(s) {
+        Some(&id) => vec![id as u32],
+        None => s.bytes().map(|b| all_ids[&format!("<0x{b:02X}>")] as u32).collect(),
+    };
+    symbols.iter().flat_map(spell).collect()
+}
+
+#[test]
+fn spm_tokenizes_like_llama_cpp() {
+    let content = vocab(GEMMA_MARKERS, false, None);
+    let tok = ChatTokenizer::from_gguf(&content).unwrap();
+    for text in [
+        "hola holas ola la abcd abc bcd cabcd",
+        " the theme in thin threads",
+        "acción, canción y café: ¿de dónde?",
+        "model  user\n\nmodels used",
+        "😀 fé af abcdabcd",
+    ] {
+        assert_eq!(tok.encode(text).unwrap(), llama_cpp_spm(&content, text), "{text:?}");
+    }
 }
