@@ -19,7 +19,8 @@ pub enum Act {
     /// SwiGLU (llama, qwen2).
     Silu,
     /// GeGLU with the tanh approximation of GELU (gemma3, as in HF `gelu_pytorch_tanh` and
-    /// llama.cpp; candle 0.11.1's `quantized_gemma3` uses SiLU here, which is wrong).
+    /// llama.cpp; candle 0.11.1's `quantized_gemma3` uses SiLU here, which is wrong:
+    /// huggingface/candle#3745).
     GeluTanh,
 }
 

@@ -1,10 +1,10 @@
 //! gemma3 in our forward pass against candle's `quantized_gemma3` on small random GGUF files.
 //! candle 0.11.1 departs from gemma3 (HF, llama.cpp) in three places, so the comparisons stay
 //! where it is right and the rest is checked on its own: its MLP gate uses SiLU instead of
-//! GELU (we compare with our activation switched to SiLU, and check GELU separately), its
-//! sliding window is one position wider (its GGUF gets a window one smaller), and it only
-//! applies that window inside one prefill chunk (we compare a single prefill, then check that
-//! feeding in chunks gives the same as one prefill).
+//! GELU (huggingface/candle#3745; we compare with our activation switched to SiLU, and check
+//! GELU separately), its sliding window is one position wider (its GGUF gets a window one
+//! smaller), and it only applies that window inside one prefill chunk (candle#3299; we compare
+//! a single prefill, then check that feeding in chunks gives the same as one prefill).
 
 use std::io::Cursor;
 
