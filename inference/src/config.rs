@@ -26,7 +26,7 @@ pub struct ModelConfig {
     pub kv_cache_bytes: u64,
     /// Folder with `manifest.toml` and `cache/`; default: see `models::default_models_dir`.
     pub models_dir: Option<PathBuf>,
-    /// A site's own chat GGUF (llama or qwen2 architecture), used instead of the manifest's.
+    /// A site's own chat GGUF (llama, qwen2 or gemma3 architecture), used instead of the manifest's.
     pub chat_gguf: Option<PathBuf>,
     /// A site's own BERT folder (`model.safetensors`, `config.json`, `tokenizer.json`).
     pub embedding_dir: Option<PathBuf>,

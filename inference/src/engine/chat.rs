@@ -1,5 +1,6 @@
-//! The chat model: loading a GGUF (llama or qwen2, checked against `general.architecture`)
-//! into our own forward pass (`llm`), the ChatML template, and [`Sequence`], one
+//! The chat model: loading a GGUF (llama, qwen2 or gemma3, checked against
+//! `general.architecture`) into our own forward pass (`llm`), its chat template (`template`:
+//! ChatML or gemma's turns), and [`Sequence`], one
 //! conversation's position with its KV cache. The KV cache lives outside the weights, so
 //! cloning a sequence is a snapshot: that is what the prefix cache and `choose` rely on.
 
@@ -8,8 +9,9 @@ use std::path::Path;
 use candle_core::quantized::gguf_file;
 
 use super::llm::{Item, KvCache, Llm, Weights};
+use super::template::Template;
 use super::tokenizer::ChatTokenizer;
-use crate::{Error, Message, Result, Role};
+use crate::{Error, Message, Result};
 
 /// Sizes needed to account for KV-cache memory.
 #[derive(Clone, Copy, Debug)]
@@ -30,9 +32,7 @@ pub struct ChatModel {
     llm: Llm,
     pub tokenizer: ChatTokenizer,
     pub dims: Dims,
-    pub im_start: u32,
-    pub im_end: u32,
-    pub end_of_text: u32,
+    pub template: Template,
 }
 
 /// One sequence: its KV cache and the tokens already fed.
@@ -58,9 +58,7 @@ impl ChatModel {
         let dims = Dims { layers: c.layers, kv_heads: c.kv_heads, head_dim: c.head_dim };
         Ok(Self {
             llm: Llm::new(weights),
-            im_start: tokenizer.special_id("<|im_start|>")?,
-            im_end: tokenizer.special_id("<|im_end|>")?,
-            end_of_text: tokenizer.special_id("<|endoftext|>")?,
+            template: Template::from_gguf(&content, &tokenizer)?,
             tokenizer,
             dims,
         })
@@ -97,37 +95,13 @@ impl ChatModel {
 
     /// True for the tokens that end the assistant's turn.
     pub fn is_end_of_turn(&self, id: u32) -> bool {
-        id == self.im_end || id == self.end_of_text
+        self.template.is_stop(id)
     }
 
-    /// ChatML: `<|im_start|>role\ncontent<|im_end|>\n` per message, then (when `open_answer`)
-    /// `<|im_start|>assistant\n`. Returns the tokens and where the system part ends (the
-    /// shareable prefix). No BOS; a system message is always present.
+    /// The prompt in the model's chat template: the tokens and where the system part ends
+    /// (the shareable prefix). A system message is always first.
     pub fn render(&self, messages: &[Message], open_answer: bool) -> Result<(Vec<u32>, usize)> {
-        if messages.first().map(|m| m.role) != Some(Role::System) {
-            return Err(Error::InvalidRequest("the prompt must start with a system message".into()));
-        }
-        let mut tokens = Vec::new();
-        let mut system_end = 0;
-        for (i, m) in messages.iter().enumerate() {
-            let role = match m.role {
-                Role::System => "system",
-                Role::User => "user",
-                Role::Assistant => "assistant",
-            };
-            tokens.push(self.im_start);
-            tokens.extend(self.tokenizer.encode(&format!("{role}\n{}", m.content))?);
-            tokens.push(self.im_end);
-            tokens.extend(self.tokenizer.encode("\n")?);
-            if i == 0 {
-                system_end = tokens.len();
-            }
-        }
-        if open_answer {
-            tokens.push(self.im_start);
-            tokens.extend(self.tokenizer.encode("assistant\n")?);
-        }
-        Ok((tokens, system_end))
+        self.template.render(&self.tokenizer, messages, open_answer)
     }
 }
 

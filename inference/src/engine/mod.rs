@@ -10,7 +10,11 @@ mod embed;
 mod extract;
 pub mod llm;
 mod prefix;
+mod spm;
+#[cfg(test)]
+mod spm_tests;
 mod stats;
+mod template;
 mod tokenizer;
 mod worker;
 
@@ -33,7 +37,7 @@ use stats::Counters;
 pub use tokenizer::ChatTokenizer;
 use worker::{Job, Worker};
 
-/// The local model: SmolLM2 (or any llama / qwen2 GGUF) for chat, MiniLM (any BERT) for
+/// The local model: SmolLM2 (or any llama / qwen2 / gemma3 GGUF) for chat, MiniLM (any BERT) for
 /// embeddings. Cheap to share behind `Arc<dyn LanguageModel>`; dropping the last handle ends
 /// the worker thread once its current job is done.
 pub struct CandleModel {

@@ -1,11 +1,12 @@
 //! The chat model's tokenizer, built from GGUF metadata (the GGUF packages ship no
-//! tokenizer.json): byte-level BPE from `tokenizer.ggml.tokens` / `merges`, with the
-//! pre-tokenizer `tokenizer.ggml.pre` names (qwen2's regex split, else SmolLM2's digits +
-//! byte-level). Decoding is our own byte table, which also gives the
+//! tokenizer.json). `tokenizer.ggml.model = "gpt2"`: byte-level BPE from
+//! `tokenizer.ggml.tokens` / `merges`, with the pre-tokenizer `tokenizer.ggml.pre` names
+//! (qwen2's regex split, else SmolLM2's digits + byte-level); `"llama"`: a SentencePiece
+//! vocabulary (`spm`; gemma). Decoding is our own byte table, which also gives the
 //! constrained decoder each token's exact bytes.
 //!
 //! Message text is encoded without special-token parsing, so a patient typing `<|im_end|>`
-//! gets plain characters, never a control token.
+//! or `<end_of_turn>` gets plain characters, never a control token.
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ use tokenizers::SplitDelimiterBehavior;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::Tokenizer;
 
+use super::spm;
 use crate::{Error, Result};
 
 pub struct ChatTokenizer {
@@ -52,7 +54,7 @@ fn byte_level_table() -> HashMap<char, u8> {
     table
 }
 
-fn model_err(what: impl std::fmt::Display) -> Error {
+pub(super) fn model_err(what: impl std::fmt::Display) -> Error {
     Error::Model(format!("tokenizer: {what}"))
 }
 
@@ -85,36 +87,21 @@ fn pre_tokenizer(name: Option<&str>) -> Result<Sequence> {
 impl ChatTokenizer {
     pub fn from_gguf(content: &Content) -> Result<Self> {
         let tokens = string_array(content, "tokenizer.ggml.tokens")?;
-        let merges = string_array(content, "tokenizer.ggml.merges")?;
         let types: Vec<i32> = match content.metadata.get("tokenizer.ggml.token_type") {
             Some(Value::Array(items)) => items.iter().map(|v| v.to_i32().unwrap_or(1)).collect(),
             _ => vec![1; tokens.len()],
         };
-        let ids: HashMap<String, u32> =
-            tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-        let merges: Vec<(String, String)> = merges
-            .iter()
-            .filter_map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
-            .collect();
-        let bpe = BPE::builder()
-            .vocab_and_merges(ids.iter().map(|(k, v)| (k.clone(), *v)).collect::<Vocab>(), merges)
-            .build()
-            .map_err(model_err)?;
-        let mut tokenizer = Tokenizer::new(bpe);
-        let pre = content.metadata.get("tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).cloned();
-        tokenizer.with_pre_tokenizer(Some(pre_tokenizer(pre.as_deref())?));
-        let table = byte_level_table();
-        let special: Vec<bool> = (0..tokens.len())
-            .map(|i| matches!(types.get(i), Some(3) | Some(4)) || is_chat_marker(&tokens[i]))
-            .collect();
-        let bytes: Vec<Vec<u8>> = tokens
-            .iter()
-            .zip(&special)
-            .map(|(t, &s)| match s {
-                true => t.as_bytes().to_vec(),
-                false => t.chars().map(|c| table.get(&c).copied().unwrap_or(b'?')).collect(),
-            })
-            .collect();
+        let model = content.metadata.get("tokenizer.ggml.model").and_then(|v| v.to_string().ok()).cloned();
+        let (tokenizer, special, bytes) = match model.as_deref().unwrap_or("gpt2") {
+            "gpt2" => byte_level_bpe(content, &tokens, &types)?,
+            "llama" => {
+                let special = spm::special(&tokens, &types);
+                let bytes = spm::piece_bytes(&tokens, &special);
+                (spm::tokenizer(content, &tokens, &types, &special)?, special, bytes)
+            }
+            other => return Err(model_err(format!("unsupported tokenizer model {other:?} (gpt2, llama)"))),
+        };
+        let ids: HashMap<String, u32> = tokens.into_iter().enumerate().map(|(i, t)| (t, i as u32)).collect();
         let mut by_first_byte = vec![Vec::new(); 256];
         for (id, b) in bytes.iter().enumerate() {
             if let (Some(&first), false) = (b.first(), special[id]) {
@@ -122,6 +109,11 @@ impl ChatTokenizer {
             }
         }
         Ok(Self { bpe: tokenizer, bytes, special, ids, by_first_byte })
+    }
+
+    /// The id of a token, if the vocabulary has it.
+    pub fn token_id(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
     }
 
     /// Reads only the metadata of a GGUF file.
@@ -168,8 +160,39 @@ impl ChatTokenizer {
     }
 }
 
-fn is_chat_marker(token: &str) -> bool {
-    token.starts_with("<|") && token.ends_with("|>") && token.len() > 4
+/// Byte-level BPE (`tokenizer.ggml.model = "gpt2"`): the tokenizer, which tokens are special,
+/// and each token's bytes.
+fn byte_level_bpe(content: &Content, tokens: &[String], types: &[i32]) -> Result<(Tokenizer, Vec<bool>, Vec<Vec<u8>>)> {
+    let merges = string_array(content, "tokenizer.ggml.merges")?;
+    let merges: Vec<(String, String)> = merges
+        .iter()
+        .filter_map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
+        .collect();
+    let vocab: Vocab = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+    let bpe = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(model_err)?;
+    let mut tokenizer = Tokenizer::new(bpe);
+    let pre = content.metadata.get("tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).cloned();
+    tokenizer.with_pre_tokenizer(Some(pre_tokenizer(pre.as_deref())?));
+    let table = byte_level_table();
+    let special: Vec<bool> = (0..tokens.len())
+        .map(|i| matches!(types.get(i), Some(3) | Some(4)) || is_chat_marker(&tokens[i]))
+        .collect();
+    let bytes: Vec<Vec<u8>> = tokens
+        .iter()
+        .zip(&special)
+        .map(|(t, &s)| match s {
+            true => t.as_bytes().to_vec(),
+            false => t.chars().map(|c| table.get(&c).copied().unwrap_or(b'?')).collect(),
+        })
+        .collect();
+    Ok((tokenizer, special, bytes))
+}
+
+/// Chat-template markers: ChatML's `<|...|>` and gemma's turn markers.
+pub(super) fn is_chat_marker(token: &str) -> bool {
+    (token.starts_with("<|") && token.ends_with("|>") && token.len() > 4)
+        || token == "<start_of_turn>"
+        || token == "<end_of_turn>"
 }
 
 /// Turns a stream of token bytes into text pieces that never split a UTF-8 character.

@@ -150,7 +150,7 @@ impl Worker {
         let encoded: Vec<Vec<u32>> = options
             .iter()
             .map(|o| self.chat.tokenizer.encode(o).map(|mut t| {
-                t.push(self.chat.im_end);
+                t.push(self.chat.template.end_of_turn());
                 t
             }))
             .collect::<Result<_>>()?;

@@ -95,7 +95,7 @@ impl Manifest {
 }
 
 /// The files the engine loads. Built by [`fetch`] / [`verify`], or by hand for a site's own
-/// model (any llama or qwen2 GGUF and any BERT folder).
+/// model (any llama, qwen2 or gemma3 GGUF and any BERT folder).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ModelPaths {
     pub chat_id: String,

@@ -16,14 +16,15 @@ pub struct Rope {
 }
 
 impl Rope {
-    pub fn new(head_dim: usize, theta: f32, positions: usize, neox: bool) -> Self {
+    /// `scale`: linear position scaling (positions are divided by it; 1 = none).
+    pub fn new(head_dim: usize, theta: f32, scale: f32, positions: usize, neox: bool) -> Self {
         let half = head_dim / 2;
         let mut cos = Vec::with_capacity(positions * half);
         let mut sin = Vec::with_capacity(positions * half);
         for p in 0..positions {
             for i in 0..half {
                 let freq = (theta as f64).powf(-2.0 * i as f64 / head_dim as f64);
-                let angle = p as f64 * freq;
+                let angle = p as f64 / scale as f64 * freq;
                 cos.push(angle.cos() as f32);
                 sin.push(angle.sin() as f32);
             }
@@ -63,19 +64,20 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Attention of one token (its query heads in `q`) at `pos` against positions `0..=pos` of
-/// `cache` in layer `l`; writes `heads × head_dim` values into `out`.
+/// Attention of one token (its query heads in `q`) at `pos` against positions `..=pos` of
+/// `cache` in layer `l` (all of them, or the layer's sliding window); writes `heads × head_dim` values into `out`.
 fn attend_one(c: &Config, l: usize, cache: &KvCache, pos: usize, q: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
     let (hd, kvd) = (c.head_dim, c.kv_dim());
     let group = c.heads / c.kv_heads;
-    let scale = 1.0 / (hd as f32).sqrt();
+    let scale = c.attn_scale;
     let (keys, values) = (&cache.k[l], &cache.v[l]);
-    let n = pos + 1;
+    // A sliding layer sees only the last `window` positions, this one included.
+    let first = c.window(l).map_or(0, |w| (pos + 1).saturating_sub(w));
     for h in 0..c.heads {
         let g = h / group;
         let qh = &q[h * hd..(h + 1) * hd];
         scores.clear();
-        scores.extend((0..n).map(|t| dot(qh, &keys[t * kvd + g * hd..t * kvd + (g + 1) * hd]) * scale));
+        scores.extend((first..=pos).map(|t| dot(qh, &keys[t * kvd + g * hd..t * kvd + (g + 1) * hd]) * scale));
         let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0;
         for s in scores.iter_mut() {
@@ -84,7 +86,7 @@ fn attend_one(c: &Config, l: usize, cache: &KvCache, pos: usize, q: &[f32], out:
         }
         let o = &mut out[h * hd..(h + 1) * hd];
         o.fill(0.0);
-        for (t, &p) in scores.iter().enumerate() {
+        for (t, &p) in (first..).zip(scores.iter()) {
             let v = &values[t * kvd + g * hd..t * kvd + (g + 1) * hd];
             let w = p / sum;
             for (o, v) in o.iter_mut().zip(v) {

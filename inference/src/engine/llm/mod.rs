@@ -1,4 +1,5 @@
-//! Our own forward pass for llama-family chat models (llama, qwen2) on candle's GGUF reader.
+//! Our own forward pass for llama-family chat models (llama, qwen2, gemma3) on candle's GGUF
+//! reader.
 //! candle's `quantized_llama` keeps the KV cache inside the weights, copies the whole cache on
 //! every token and runs one sequence at a time; this pass keeps each sequence's KV cache
 //! outside the weights (cheap snapshots for the prefix cache and `choose`), feeds the tokens
@@ -6,15 +7,20 @@
 //! its time in one quantized kernel (`kernels`).
 
 mod attention;
+mod config;
 pub mod kernels;
 mod kernels_x86;
 mod weights;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod gemma3_tests;
 
 use attention::Rope;
 use kernels::{matmul, QActs};
-pub use weights::{Config, Weights};
+pub use config::{Act, Config};
+pub use weights::Weights;
+use weights::Layer;
 
 /// One sequence's keys and values: per layer, token-major `[len, kv_dim]`.
 #[derive(Clone, Default)]
@@ -44,6 +50,8 @@ pub struct Item<'a> {
 pub struct Llm {
     pub weights: Weights,
     rope: Rope,
+    /// The sliding-window layers' rotary tables (gemma3), when they have their own.
+    local_rope: Option<Rope>,
 }
 
 /// Reused buffers of one forward pass.
@@ -57,12 +65,37 @@ struct Scratch {
 }
 
 fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    out.copy_from_slice(x);
+    rms_norm_in_place(out, w, eps);
+}
+
+/// RMSNorm of every `w.len()` values of `x`, in place.
+fn rms_norm_in_place(x: &mut [f32], w: &[f32], eps: f32) {
     let d = w.len();
-    for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+    for row in x.chunks_exact_mut(d) {
         let ms = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
         let inv = 1.0 / (ms + eps).sqrt();
-        for ((o, v), g) in o.iter_mut().zip(row).zip(w) {
-            *o = v * inv * g;
+        for (v, g) in row.iter_mut().zip(w) {
+            *v *= inv * g;
+        }
+    }
+}
+
+/// GELU, tanh approximation (`gelu_pytorch_tanh`).
+fn gelu_tanh(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
+}
+
+/// `act(gate) * up` for every row of stacked `[gate | up]` values.
+fn gated(act: Act, gate_up: &[f32], ffn: usize, out: &mut [f32]) {
+    for (gu, h) in gate_up.chunks_exact(2 * ffn).zip(out.chunks_exact_mut(ffn)) {
+        let (g, u) = gu.split_at(ffn);
+        for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
+            *h = match act {
+                Act::Silu => g / (1.0 + (-g).exp()),
+                Act::GeluTanh => gelu_tanh(g),
+            } * u;
         }
     }
 }
@@ -76,8 +109,17 @@ fn add_in_place(x: &mut [f32], y: &[f32]) {
 impl Llm {
     pub fn new(weights: Weights) -> Self {
         let c = &weights.config;
-        let rope = Rope::new(c.head_dim, c.rope_theta, c.context.clamp(512, 32_768), c.rope_neox);
-        Self { weights, rope }
+        let positions = c.context.clamp(512, 32_768);
+        let rope = Rope::new(c.head_dim, c.rope_theta, c.rope_scale, positions, c.rope_neox);
+        let local_rope = c.sliding.map(|s| Rope::new(c.head_dim, s.rope_theta, 1.0, positions, c.rope_neox));
+        Self { weights, rope, local_rope }
+    }
+
+    fn rope(&self, l: usize) -> &Rope {
+        match (&self.local_rope, self.weights.config.window(l)) {
+            (Some(local), Some(_)) => local,
+            _ => &self.rope,
+        }
     }
 
     /// Most positions a sequence may hold.
@@ -114,6 +156,9 @@ impl Llm {
         let tokens = items.iter().flat_map(|it| it.tokens.iter());
         for (t, row) in tokens.zip(s.x.chunks_exact_mut(c.d_model)) {
             self.weights.embed.row(*t as usize, row);
+            if c.embed_scale != 1.0 {
+                row.iter_mut().for_each(|v| *v *= c.embed_scale);
+            }
         }
         for layer in 0..c.layers {
             self.layer(layer, items, &rows, &mut s);
@@ -128,18 +173,47 @@ impl Llm {
         let c = &self.weights.config;
         let w = &self.weights.layers[l];
         let n = rows.len();
-        let (qd, kvd) = (c.q_dim(), c.kv_dim());
-        let width = qd + 2 * kvd;
         s.xn.resize(n * c.d_model, 0.0);
         rms_norm(&s.x, &w.attn_norm, c.eps, &mut s.xn);
+        self.attention(l, w, items, rows, s);
+        if let Some(e) = &w.extra {
+            rms_norm_in_place(&mut s.xn, &e.post_attn, c.eps);
+        }
+        add_in_place(&mut s.x, &s.xn);
+
+        rms_norm(&s.x, &w.ffn_norm, c.eps, &mut s.xn);
+        s.acts.quantize(&s.xn, n, c.d_model);
+        s.big.resize(n * 2 * c.ffn, 0.0);
+        matmul(&s.acts, &w.gate_up, &mut s.big);
+        s.mid.resize(n * c.ffn, 0.0);
+        gated(c.act, &s.big, c.ffn, &mut s.mid);
+        s.acts.quantize(&s.mid, n, c.ffn);
+        matmul(&s.acts, &w.down, &mut s.xn);
+        if let Some(e) = &w.extra {
+            rms_norm_in_place(&mut s.xn, &e.post_ffn, c.eps);
+        }
+        add_in_place(&mut s.x, &s.xn);
+    }
+
+    /// Self-attention of the normed rows in `s.xn`; leaves the output projection in `s.xn`.
+    fn attention(&self, l: usize, w: &Layer, items: &mut [Item<'_>], rows: &[(usize, usize)], s: &mut Scratch) {
+        let c = &self.weights.config;
+        let n = rows.len();
+        let (qd, kvd) = (c.q_dim(), c.kv_dim());
+        let width = qd + 2 * kvd;
         s.acts.quantize(&s.xn, n, c.d_model);
         s.big.resize(n * width, 0.0);
         matmul(&s.acts, &w.qkv, &mut s.big);
+        let rope = self.rope(l);
         for (row, &(_, pos)) in s.big.chunks_exact_mut(width).zip(rows) {
             if let Some(b) = &w.qkv_bias {
                 add_in_place(row, b);
             }
-            self.rope.apply(&mut row[..qd + kvd], pos);
+            if let Some(e) = &w.extra {
+                rms_norm_in_place(&mut row[..qd], &e.q, c.eps);
+                rms_norm_in_place(&mut row[qd..qd + kvd], &e.k, c.eps);
+            }
+            rope.apply(&mut row[..qd + kvd], pos);
         }
         for (row, &(item, _)) in s.big.chunks_exact(width).zip(rows) {
             let cache = &mut items[item].cache;
@@ -152,22 +226,6 @@ impl Llm {
         s.acts.quantize(&s.mid, n, qd);
         s.xn.resize(n * c.d_model, 0.0);
         matmul(&s.acts, &w.wo, &mut s.xn);
-        add_in_place(&mut s.x, &s.xn);
-
-        rms_norm(&s.x, &w.ffn_norm, c.eps, &mut s.xn);
-        s.acts.quantize(&s.xn, n, c.d_model);
-        s.big.resize(n * 2 * c.ffn, 0.0);
-        matmul(&s.acts, &w.gate_up, &mut s.big);
-        s.mid.resize(n * c.ffn, 0.0);
-        for (gu, h) in s.big.chunks_exact(2 * c.ffn).zip(s.mid.chunks_exact_mut(c.ffn)) {
-            let (g, u) = gu.split_at(c.ffn);
-            for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
-                *h = g / (1.0 + (-g).exp()) * u;
-            }
-        }
-        s.acts.quantize(&s.mid, n, c.ffn);
-        matmul(&s.acts, &w.down, &mut s.xn);
-        add_in_place(&mut s.x, &s.xn);
     }
 
     fn logits(&self, items: &[Item<'_>], s: &mut Scratch) -> Vec<Vec<f32>> {

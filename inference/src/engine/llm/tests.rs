@@ -10,14 +10,14 @@ use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
 use super::{Item, KvCache, Llm, Weights};
 
-const D: usize = 64;
-const HEADS: usize = 4;
-const KV: usize = 2;
-const FFN: usize = 128;
-const LAYERS: usize = 2;
-const VOCAB: usize = 96;
+pub(super) const D: usize = 64;
+pub(super) const HEADS: usize = 4;
+pub(super) const KV: usize = 2;
+pub(super) const FFN: usize = 128;
+pub(super) const LAYERS: usize = 2;
+pub(super) const VOCAB: usize = 96;
 
-fn random(shape: &[usize], seed: u64, scale: f32) -> Tensor {
+pub(super) fn random(shape: &[usize], seed: u64, scale: f32) -> Tensor {
     let n: usize = shape.iter().product();
     let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     let v: Vec<f32> = (0..n)
@@ -29,60 +29,86 @@ fn random(shape: &[usize], seed: u64, scale: f32) -> Tensor {
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
 
-/// A GGUF with random weights for `arch` (Q8_0 matrices, f32 norms and biases).
-fn tiny_gguf(arch: &str, tied: bool) -> Vec<u8> {
-    let mut tensors: Vec<(String, QTensor)> = Vec::new();
-    let mut seed = 1;
-    let mut add = |name: String, shape: &[usize], q: bool, scale: f32| {
-        seed += 1;
-        let t = random(shape, seed, scale);
-        let dtype = if q { GgmlDType::Q8_0 } else { GgmlDType::F32 };
-        tensors.push((name, QTensor::quantize(&t, dtype).unwrap()));
-    };
-    let hd = D / HEADS;
-    add("token_embd.weight".into(), &[VOCAB, D], true, 1.0);
-    for i in 0..LAYERS {
-        let p = |s: &str| format!("blk.{i}.{s}");
-        add(p("attn_q.weight"), &[D, D], true, 0.2);
-        add(p("attn_k.weight"), &[KV * hd, D], true, 0.2);
-        add(p("attn_v.weight"), &[KV * hd, D], true, 0.2);
-        add(p("attn_output.weight"), &[D, D], true, 0.2);
-        add(p("ffn_gate.weight"), &[FFN, D], true, 0.2);
-        add(p("ffn_up.weight"), &[FFN, D], true, 0.2);
-        add(p("ffn_down.weight"), &[D, FFN], true, 0.2);
-        add(p("attn_norm.weight"), &[D], false, 1.0);
-        add(p("ffn_norm.weight"), &[D], false, 1.0);
-        if arch == "qwen2" {
-            add(p("attn_q.bias"), &[D], false, 0.1);
-            add(p("attn_k.bias"), &[KV * hd], false, 0.1);
-            add(p("attn_v.bias"), &[KV * hd], false, 0.1);
-        }
-    }
-    add("output_norm.weight".into(), &[D], false, 1.0);
-    if !tied {
-        add("output.weight".into(), &[VOCAB, D], true, 0.5);
-    }
-    use gguf_file::Value;
-    let meta: Vec<(String, Value)> = vec![
-        ("general.architecture".into(), Value::String(arch.into())),
-        (format!("{arch}.attention.head_count"), Value::U32(HEADS as u32)),
-        (format!("{arch}.attention.head_count_kv"), Value::U32(KV as u32)),
-        (format!("{arch}.block_count"), Value::U32(LAYERS as u32)),
-        (format!("{arch}.embedding_length"), Value::U32(D as u32)),
-        (format!("{arch}.feed_forward_length"), Value::U32(FFN as u32)),
-        (format!("{arch}.rope.dimension_count"), Value::U32(hd as u32)),
-        (format!("{arch}.context_length"), Value::U32(512)),
-        (format!("{arch}.attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
-        (format!("{arch}.rope.freq_base"), Value::F32(10_000.0)),
-    ];
-    let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let mut out = Cursor::new(Vec::new());
-    gguf_file::write(&mut out, &meta_refs, &tensor_refs).unwrap();
-    out.into_inner()
+/// Random tensors for a GGUF, each from its own seed (Q8_0 matrices, f32 vectors).
+#[derive(Default)]
+pub(super) struct Tensors {
+    list: Vec<(String, QTensor)>,
+    seed: u64,
 }
 
-fn ours(bytes: &[u8]) -> Llm {
+impl Tensors {
+    pub(super) fn add(&mut self, name: String, shape: &[usize], q: bool, scale: f32) {
+        self.seed += 1;
+        let t = random(shape, self.seed, scale);
+        let dtype = if q { GgmlDType::Q8_0 } else { GgmlDType::F32 };
+        self.list.push((name, QTensor::quantize(&t, dtype).unwrap()));
+    }
+
+    /// The tensors every architecture has, for heads of `hd` values and `vocab` tokens.
+    pub(super) fn common(hd: usize, vocab: usize) -> Self {
+        let mut t = Self::default();
+        t.add("token_embd.weight".into(), &[vocab, D], true, 1.0);
+        for i in 0..LAYERS {
+            let p = |s: &str| format!("blk.{i}.{s}");
+            t.add(p("attn_q.weight"), &[HEADS * hd, D], true, 0.2);
+            t.add(p("attn_k.weight"), &[KV * hd, D], true, 0.2);
+            t.add(p("attn_v.weight"), &[KV * hd, D], true, 0.2);
+            t.add(p("attn_output.weight"), &[D, HEADS * hd], true, 0.2);
+            t.add(p("ffn_gate.weight"), &[FFN, D], true, 0.2);
+            t.add(p("ffn_up.weight"), &[FFN, D], true, 0.2);
+            t.add(p("ffn_down.weight"), &[D, FFN], true, 0.2);
+            t.add(p("attn_norm.weight"), &[D], false, 1.0);
+            t.add(p("ffn_norm.weight"), &[D], false, 1.0);
+        }
+        t.add("output_norm.weight".into(), &[D], false, 1.0);
+        t
+    }
+
+    /// The metadata every architecture has, under `arch`.
+    pub(super) fn common_meta(arch: &str, hd: usize) -> Vec<(String, gguf_file::Value)> {
+        use gguf_file::Value;
+        vec![
+            ("general.architecture".into(), Value::String(arch.into())),
+            (format!("{arch}.attention.head_count"), Value::U32(HEADS as u32)),
+            (format!("{arch}.attention.head_count_kv"), Value::U32(KV as u32)),
+            (format!("{arch}.block_count"), Value::U32(LAYERS as u32)),
+            (format!("{arch}.embedding_length"), Value::U32(D as u32)),
+            (format!("{arch}.feed_forward_length"), Value::U32(FFN as u32)),
+            (format!("{arch}.rope.dimension_count"), Value::U32(hd as u32)),
+            (format!("{arch}.context_length"), Value::U32(512)),
+            (format!("{arch}.attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
+        ]
+    }
+
+    pub(super) fn write(&self, meta: &[(String, gguf_file::Value)]) -> Vec<u8> {
+        let meta_refs: Vec<(&str, &gguf_file::Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let tensor_refs: Vec<(&str, &QTensor)> = self.list.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let mut out = Cursor::new(Vec::new());
+        gguf_file::write(&mut out, &meta_refs, &tensor_refs).unwrap();
+        out.into_inner()
+    }
+}
+
+/// A GGUF with random weights for `arch` (llama or qwen2).
+fn tiny_gguf(arch: &str, tied: bool) -> Vec<u8> {
+    let hd = D / HEADS;
+    let mut t = Tensors::common(hd, VOCAB);
+    for i in 0..LAYERS {
+        if arch == "qwen2" {
+            t.add(format!("blk.{i}.attn_q.bias"), &[D], false, 0.1);
+            t.add(format!("blk.{i}.attn_k.bias"), &[KV * hd], false, 0.1);
+            t.add(format!("blk.{i}.attn_v.bias"), &[KV * hd], false, 0.1);
+        }
+    }
+    if !tied {
+        t.add("output.weight".into(), &[VOCAB, D], true, 0.5);
+    }
+    let mut meta = Tensors::common_meta(arch, hd);
+    meta.push((format!("{arch}.rope.freq_base"), gguf_file::Value::F32(10_000.0)));
+    t.write(&meta)
+}
+
+pub(super) fn ours(bytes: &[u8]) -> Llm {
     let mut cur = Cursor::new(bytes);
     let content = gguf_file::Content::read(&mut cur).unwrap();
     Llm::new(Weights::load(&content, &mut cur).unwrap())
@@ -116,7 +142,7 @@ fn reference(arch: &str, bytes: &[u8], chunks: &[&[u32]]) -> Vec<Vec<f32>> {
     out
 }
 
-fn assert_close(a: &[f32], b: &[f32], what: &str) {
+pub(super) fn assert_close(a: &[f32], b: &[f32], what: &str) {
     let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
     let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
     assert!(worst <= 0.03 * scale, "{what}: max difference {worst} vs logit scale {scale}");
@@ -164,4 +190,13 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(llm.forward(&mut [Item { cache: &mut c, tokens: &[] }]).is_err());
     assert!(llm.forward(&mut [Item { cache: &mut c, tokens: &[VOCAB as u32] }]).is_err());
     assert!(c.is_empty());
+}
+
+#[test]
+fn an_unsupported_architecture_is_refused_by_name() {
+    let bytes = tiny_gguf("phi3", false);
+    let mut cur = Cursor::new(&bytes[..]);
+    let content = gguf_file::Content::read(&mut cur).unwrap();
+    let err = Weights::load(&content, &mut cur).err().unwrap();
+    assert!(err.contains("unsupported architecture \"phi3\"") && err.contains("gemma3"), "{err}");
 }

@@ -8,42 +8,10 @@ use std::io::{Read, Seek, SeekFrom};
 use candle_core::quantized::{gguf_file, GgmlDType};
 use candle_core::Device;
 
+use super::config::{Arch, Config};
 use super::kernels::QMatrix;
 
-/// The architectures this engine runs (GGUF `general.architecture`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arch {
-    Llama,
-    Qwen2,
-}
-
-/// The shape of the network, from GGUF metadata.
-#[derive(Clone, Debug)]
-pub struct Config {
-    #[allow(dead_code)] // shown in Debug output; the layout differences are the fields below
-    pub arch: Arch,
-    pub layers: usize,
-    pub d_model: usize,
-    pub heads: usize,
-    pub kv_heads: usize,
-    pub head_dim: usize,
-    pub ffn: usize,
-    pub vocab: usize,
-    pub eps: f32,
-    pub rope_theta: f32,
-    /// Rotary pairs `(i, i + d/2)` (NeoX, qwen2) instead of `(2i, 2i + 1)` (llama GGUF).
-    pub rope_neox: bool,
-    pub context: usize,
-}
-
-impl Config {
-    pub fn q_dim(&self) -> usize {
-        self.heads * self.head_dim
-    }
-    pub fn kv_dim(&self) -> usize {
-        self.kv_heads * self.head_dim
-    }
-}
+type Res<T> = std::result::Result<T, String>;
 
 pub struct Layer {
     pub attn_norm: Vec<f32>,
@@ -55,6 +23,19 @@ pub struct Layer {
     /// gate and up projections stacked: `[2 ffn, d_model]`.
     pub gate_up: QMatrix,
     pub down: QMatrix,
+    /// gemma3's extra norms; `None` for llama and qwen2.
+    pub extra: Option<ExtraNorms>,
+}
+
+/// gemma3's norms beyond llama's two: per-head on queries and keys (before rotation), and on
+/// the attention and MLP outputs before each joins the residual stream. GGUF files store
+/// gemma's norm weights with the `1 +` of its RMSNorm already added, so every norm here is a
+/// plain RMSNorm.
+pub struct ExtraNorms {
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub post_attn: Vec<f32>,
+    pub post_ffn: Vec<f32>,
 }
 
 pub struct Weights {
@@ -64,60 +45,6 @@ pub struct Weights {
     pub out_norm: Vec<f32>,
     /// `None`: the output projection is tied to the token embeddings.
     pub output: Option<QMatrix>,
-}
-
-type Res<T> = std::result::Result<T, String>;
-
-fn meta_usize(content: &gguf_file::Content, key: &str) -> Res<Option<usize>> {
-    match content.metadata.get(key) {
-        None => Ok(None),
-        Some(v) => v.to_u32().map(|x| Some(x as usize)).map_err(|e| format!("{key}: {e}")),
-    }
-}
-
-fn meta_f32(content: &gguf_file::Content, key: &str) -> Option<f32> {
-    content.metadata.get(key).and_then(|v| v.to_f32().ok())
-}
-
-impl Config {
-    pub fn from_gguf(content: &gguf_file::Content) -> Res<Self> {
-        let name = content
-            .metadata
-            .get("general.architecture")
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-            .unwrap_or_default();
-        let arch = match name.as_str() {
-            "llama" => Arch::Llama,
-            "qwen2" => Arch::Qwen2,
-            other => return Err(format!("unsupported architecture {other:?} (llama, qwen2)")),
-        };
-        let need = |key: &str| -> Res<usize> {
-            meta_usize(content, &format!("{name}.{key}"))?.ok_or_else(|| format!("GGUF has no {name}.{key}"))
-        };
-        let d_model = need("embedding_length")?;
-        let heads = need("attention.head_count")?;
-        let kv_heads = meta_usize(content, &format!("{name}.attention.head_count_kv"))?.unwrap_or(heads);
-        let vocab = content
-            .tensor_infos
-            .get("token_embd.weight")
-            .map(|t| t.shape.dims()[0])
-            .ok_or("GGUF has no token_embd.weight")?;
-        Ok(Self {
-            arch,
-            layers: need("block_count")?,
-            d_model,
-            heads,
-            kv_heads,
-            head_dim: d_model / heads.max(1),
-            ffn: need("feed_forward_length")?,
-            vocab,
-            eps: meta_f32(content, &format!("{name}.attention.layer_norm_rms_epsilon")).unwrap_or(1e-5),
-            rope_theta: meta_f32(content, &format!("{name}.rope.freq_base")).unwrap_or(10_000.0),
-            rope_neox: arch == Arch::Qwen2,
-            context: meta_usize(content, &format!("{name}.context_length"))?.unwrap_or(4096),
-        })
-    }
 }
 
 /// Reads tensors by name from an open GGUF file.
@@ -192,6 +119,15 @@ impl Weights {
                 ffn_norm: r.floats(&p("ffn_norm.weight"))?,
                 gate_up: QMatrix::stack(&[r.matrix(&p("ffn_gate.weight"))?, r.matrix(&p("ffn_up.weight"))?]),
                 down: r.matrix(&p("ffn_down.weight"))?,
+                extra: match config.arch {
+                    Arch::Gemma3 => Some(ExtraNorms {
+                        q: r.floats(&p("attn_q_norm.weight"))?,
+                        k: r.floats(&p("attn_k_norm.weight"))?,
+                        post_attn: r.floats(&p("post_attention_norm.weight"))?,
+                        post_ffn: r.floats(&p("post_ffw_norm.weight"))?,
+                    }),
+                    Arch::Llama | Arch::Qwen2 => None,
+                },
             });
         }
         let output = if r.has("output.weight") { Some(r.matrix("output.weight")?) } else { None };
@@ -211,6 +147,9 @@ impl Weights {
         let l = &self.layers[0];
         let ok = l.qkv.rows == c.q_dim() + 2 * c.kv_dim()
             && l.qkv.cols == c.d_model
+            && l.wo.rows == c.d_model
+            && l.wo.cols == c.q_dim()
+            && l.extra.as_ref().is_none_or(|e| e.q.len() == c.head_dim && e.k.len() == c.head_dim)
             && l.gate_up.rows == 2 * c.ffn
             && l.down.cols == c.ffn
             && c.heads % c.kv_heads.max(1) == 0
