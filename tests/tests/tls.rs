@@ -2,7 +2,7 @@
 //! and every response carries HSTS; TLS 1.1 and plain HTTP on the same port are refused; a
 //! SIGHUP after the certificate files are replaced serves the new certificate to new
 //! connections without closing the listener or the connections already open, and a broken
-//! replacement keeps the certificate in use.
+//! replacement keeps the certificate in use. SIGTERM still stops it with connections open.
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -108,7 +108,7 @@ async fn serves_tls_only_with_hsts_and_reloads_the_certificate_on_sighup() {
     std::fs::create_dir(&tls_dir).unwrap();
     let first = new_pair();
     install(&tls_dir, &first.cert.pem(), &first.signing_key.serialize_pem());
-    let agent = start(dir.path(), &first).await;
+    let mut agent = start(dir.path(), &first).await;
     assert!(agent.base_url.starts_with("https://"), "{}", agent.base_url);
     let addr: SocketAddr = agent.base_url.trim_start_matches("https://").parse().unwrap();
 
@@ -182,6 +182,10 @@ async fn serves_tls_only_with_hsts_and_reloads_the_certificate_on_sighup() {
     let mut conn = connect(addr, &either).await.unwrap();
     assert_eq!(peer_cert(&conn), second.cert.der().to_vec());
     assert!(health(&mut conn).await.starts_with("HTTP/1.1 200"));
+
+    // SIGTERM still stops it promptly with TLS connections open.
+    let took = agent.terminate(Duration::from_secs(15)).expect("stops after SIGTERM");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
 fn hangup(pid: u32) {
