@@ -64,11 +64,9 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     tracing::info!(port = local.port(), tls = tls.is_some(), "serving");
     let state = service.state.clone();
     let stop = crate::app::shutdown_signal();
+    let _hangups = crate::tls::on_sighup(tls.clone()).context("listening for SIGHUP")?;
     match tls {
-        Some(certs) => {
-            let _reloader = certs.reload_on_sighup().context("listening for SIGHUP")?;
-            crate::app::run_tls(listener, certs, state, stop).await.context("serving HTTPS")?;
-        }
+        Some(certs) => crate::app::run_tls(listener, certs, state, stop).await.context("serving HTTPS")?,
         None => crate::app::run(listener, state, stop).await.context("serving HTTP")?,
     }
     tracing::info!("stopped");

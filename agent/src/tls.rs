@@ -124,21 +124,22 @@ impl Certificates {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = config;
         Ok(())
     }
+}
 
-    /// Reloads on every SIGHUP for as long as the process runs.
-    pub fn reload_on_sighup(&self) -> std::io::Result<tokio::task::JoinHandle<()>> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hangups = signal(SignalKind::hangup())?;
-        let certs = self.clone();
-        Ok(tokio::spawn(async move {
-            while hangups.recv().await.is_some() {
-                match certs.reload() {
-                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-                    Err(e) => tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays in use"),
-                }
+/// Handles SIGHUP for as long as the process runs: reloads `certs`, or without TLS only logs
+/// (the default action would end the process, and `systemctl reload` sends SIGHUP).
+pub fn on_sighup(certs: Option<Certificates>) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match certs.as_ref().map(Certificates::reload) {
+                Some(Ok(())) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Some(Err(e)) => tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the previous one stays in use"),
+                None => tracing::info!("SIGHUP: nothing to reload (no [server.tls])"),
             }
-        }))
-    }
+        }
+    }))
 }
 
 /// A TCP listener whose connections come out TLS-wrapped; handshakes run on their own tasks.
