@@ -123,9 +123,13 @@ async fn serves_tls_only_with_hsts_and_reloads_the_certificate_on_sighup() {
         assert_eq!(r.headers().get("strict-transport-security").map(|v| v.to_str().unwrap()), Some(HSTS), "{path}");
     }
 
-    // TLS 1.2 and TLS 1.3 clients each get in, and get HSTS.
+    // TLS 1.2 and TLS 1.3 clients each get in, and get HSTS, while a client that connected
+    // first and says nothing holds only its own handshake.
+    let _silent = TcpStream::connect(addr).await.unwrap();
     for (version, expect) in [(&rustls::version::TLS12, ProtocolVersion::TLSv1_2), (&rustls::version::TLS13, ProtocolVersion::TLSv1_3)] {
-        let mut conn = connect(addr, &client(&[&first], &[version])).await.unwrap();
+        let only = client(&[&first], &[version]);
+        let connecting = connect(addr, &only);
+        let mut conn = tokio::time::timeout(Duration::from_secs(5), connecting).await.expect("not held up").unwrap();
         assert_eq!(conn.get_ref().1.protocol_version(), Some(expect));
         let response = health(&mut conn).await;
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
