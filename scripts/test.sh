@@ -23,6 +23,11 @@ set +e
 cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee "$target_dir/test-output.log"
 status=${PIPESTATUS[0]}
 
+# Deployment files: Kubernetes manifests against the API schemas, the systemd unit.
+deploy/validate 2>&1 | tee "$target_dir/deploy-output.log"
+deploy=${PIPESTATUS[0]}
+[ "$deploy" -eq 0 ] || status=$deploy
+
 # Browser tests: Debian's chromium driven by playwright-core, against the real binary.
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && node --test --test-concurrency=1 .) \
   2>&1 | tee "$target_dir/browser-output.log"

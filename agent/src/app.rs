@@ -6,10 +6,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::http::{header, HeaderValue};
+use axum::serve::{Listener, ListenerExt};
+use futures::FutureExt;
 use fhir_client::sekmet::{Sekmet, SekmetOptions};
 use fhir_client::{Ehr, FhirClient};
 use inference::LanguageModel;
 use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -157,8 +161,28 @@ async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn L
 /// How long in-flight requests and open streams get once shutdown starts.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Serves `state`'s routes on `listener` until `shutdown` completes; in-flight requests finish.
+/// Serves `state`'s routes over plain HTTP on `listener` until `shutdown` completes;
+/// in-flight requests finish.
 pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    run_on(listener, None, state, shutdown).await
+}
+
+/// `run` over TLS with `certs` (reloadable); every response carries HSTS.
+pub async fn run_tls(
+    listener: TcpListener,
+    certs: crate::tls::Certificates,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run_on(listener, Some(certs), state, shutdown).await
+}
+
+async fn run_on(
+    listener: TcpListener,
+    tls: Option<crate::tls::Certificates>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let sweep = std::time::Duration::from_millis(state.policy.sla_sweep_ms.max(100));
     let sla = tokio::spawn(crate::staff::queue::watch_sla(state.clone(), sweep));
     let _followups = crate::followups::spawn(state.clone(), sweep);
@@ -170,9 +194,14 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         shutdown.await;
         let _ = stopping.send(true);
     };
-    let serve = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(signal)
-        .into_future();
+    let serve = match tls {
+        None => serve_on(listener, app, signal).boxed(),
+        Some(certs) => {
+            let hsts = HeaderValue::from_static(crate::tls::HSTS);
+            let app = app.layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, hsts));
+            serve_on(crate::tls::TlsListener::new(listener, certs)?, app, signal).boxed()
+        }
+    };
     let deadline = async move {
         let _ = stop_seen.wait_for(|s| *s).await;
         tokio::time::sleep(DRAIN).await;
@@ -186,6 +215,17 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     };
     sla.abort();
     served
+}
+
+/// axum's server on any listener, with the peer's socket address as `ConnectInfo` (the rate
+/// limits and the audit read it); `tap_io` is what gives a custom listener that `ConnectInfo`.
+fn serve_on<L>(listener: L, app: axum::Router, signal: impl Future<Output = ()> + Send + 'static) -> impl Future<Output = std::io::Result<()>> + Send
+where
+    L: Listener<Addr = std::net::SocketAddr>,
+{
+    axum::serve(listener.tap_io(|_| ()), app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(signal)
+        .into_future()
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

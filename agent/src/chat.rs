@@ -328,6 +328,7 @@ async fn audit_entry(
         "conversation": conv_id,
         "patient": patient.as_str(),
         "actor": {"role": "patient", "id": patient.as_str()},
+        "source": {"address": crate::limits::current_client_addr()},
         "at": now,
         "input_sha256": input_hash,
         "intent": o.intent,

@@ -48,8 +48,9 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
-    // Check the key before anything starts (a bad key file is a configuration error).
+    // Check the key and the certificate before anything starts (configuration errors).
     crate::crypto::Cipher::from_key_file(&settings.crypto.key_file)?;
+    let tls = settings.server.tls.as_ref().map(crate::tls::Certificates::load).transpose()?;
     // Bind first: a taken port fails before the demo EHR or the model start.
     let addr = (settings.server.host.as_str(), settings.server.port);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -57,10 +58,17 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}:{}", settings.server.host, settings.server.port))?;
     let service = crate::app::build(settings).await?;
     let local = listener.local_addr().context("reading the bound address")?;
-    println!("agent listening on http://{local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("agent listening on {scheme}://{local}");
     std::io::stdout().flush().ok();
-    tracing::info!(port = local.port(), "serving");
-    crate::app::run(listener, service.state.clone(), crate::app::shutdown_signal()).await.context("serving HTTP")?;
+    tracing::info!(port = local.port(), tls = tls.is_some(), "serving");
+    let state = service.state.clone();
+    let stop = crate::app::shutdown_signal();
+    let _hangups = crate::tls::on_sighup(tls.clone()).context("listening for SIGHUP")?;
+    match tls {
+        Some(certs) => crate::app::run_tls(listener, certs, state, stop).await.context("serving HTTPS")?,
+        None => crate::app::run(listener, state, stop).await.context("serving HTTP")?,
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -80,6 +80,10 @@ pub struct ServerSettings {
     /// A turn that takes longer (stalled model or EHR) is handed to a person.
     #[serde(default = "default_turn_deadline_ms")]
     pub turn_deadline_ms: u64,
+    /// Serve HTTPS with this certificate and key (reloaded on SIGHUP); absent: plain HTTP,
+    /// for a reverse proxy that terminates TLS (see `limits.trusted_proxies`) or a local demo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsSettings>,
 }
 
 fn default_turn_deadline_ms() -> u64 {
@@ -294,6 +298,32 @@ mod tests {
         let e = check_database_url("postgres//nohost").unwrap_err();
         assert_eq!(e.key, "database.url");
         assert!(check_database_url("mysql://x/y").is_err());
+    }
+
+    #[test]
+    fn a_plain_http_ehr_is_refused_unless_allowed() {
+        let plain = "[fhir]\nbase_url = \"http://ehr.example/fhir\"\nallow_plain_http = false\n";
+        let e = Settings::from_toml_overrides(&[plain]).unwrap_err();
+        assert_eq!(e.key, "fhir");
+        assert!(e.message.contains("allow_plain_http"), "{e}");
+        let https = "[fhir]\nbase_url = \"https://ehr.example/fhir\"\nallow_plain_http = false\n";
+        Settings::from_toml_overrides(&[https]).unwrap();
+    }
+
+    /// The settings shipped in deploy/k8s/configmap.yaml load (no unknown or misspelt keys).
+    #[test]
+    fn the_kubernetes_config_map_is_a_valid_config() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/k8s/configmap.yaml");
+        let yaml = std::fs::read_to_string(path).unwrap();
+        let toml: Vec<&str> = yaml
+            .lines()
+            .skip_while(|l| l.trim() != "agent.toml: |")
+            .skip(1)
+            .map(|l| l.strip_prefix("    ").unwrap_or(l.trim()))
+            .collect();
+        let s = Settings::from_toml_overrides(&[&toml.join("\n")]).unwrap();
+        assert!(!s.server.demo && !s.demo_ehr.enabled && !s.fhir.allow_plain_http);
+        assert_eq!(s.server.tls.unwrap().cert_file, Path::new("/etc/agent/tls/tls.crt"));
     }
 
     #[test]

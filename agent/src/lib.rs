@@ -27,5 +27,6 @@ pub mod staff;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod understand;
 pub mod users_cli;

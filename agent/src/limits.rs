@@ -90,19 +90,37 @@ impl Limiters {
 
     /// The client address of a request (see module docs).
     pub fn client_addr(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
-        let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        if !self.trusted_proxies.contains(&peer) {
-            return peer;
-        }
-        let hops: Vec<IpAddr> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|h| h.trim().parse().ok())
-            .collect();
-        hops.into_iter().rev().find(|h| !self.trusted_proxies.contains(h)).unwrap_or(peer)
+        client_addr(&self.trusted_proxies, peer, headers)
     }
+}
+
+/// The client address by the module's rule: the socket's peer, or behind trusted proxies the
+/// nearest `X-Forwarded-For` hop that is not one. The rate limits and the audit records'
+/// `source` both use this.
+pub fn client_addr(trusted_proxies: &[IpAddr], peer: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
+    let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    if !trusted_proxies.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.into_iter().rev().find(|h| !trusted_proxies.contains(h)).unwrap_or(peer)
+}
+
+tokio::task_local! {
+    /// The client address of the request being served, set for every request by the outermost
+    /// middleware (`routes::observe`), read when an audit record is written.
+    pub static CLIENT_ADDR: IpAddr;
+}
+
+/// The current request's client address, for audit records; `None` outside a request (CLI).
+pub fn current_client_addr() -> Option<String> {
+    CLIENT_ADDR.try_with(|a| a.to_string()).ok()
 }
 
 /// Forgets keys whose buckets are full again, so memory follows current traffic.

@@ -143,4 +143,22 @@ mod tests {
         cfg.max_attempts = 0;
         assert!(cfg.validate().is_err());
     }
+
+    #[test]
+    fn a_plain_http_token_url_is_refused_and_the_client_will_not_build() {
+        let smart = AuthConfig::Smart {
+            client_id: "agent".into(),
+            token_url: "http://ehr.example/token".into(),
+            private_key_path: "keys/agent.pem".into(),
+            key_id: None,
+            alg: SmartAlg::RS384,
+            scopes: default_scopes(),
+        };
+        let cfg = FhirConfig { base_url: "https://ehr.example/fhir".into(), auth: smart, ..FhirConfig::default() };
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("auth.token_url") && e.contains("allow_plain_http"), "{e}");
+        let plain = FhirConfig { base_url: "http://ehr.example/fhir".into(), ..FhirConfig::default() };
+        assert!(crate::FhirClient::new(&plain).is_err(), "FhirClient::new validates too");
+        assert!(crate::FhirClient::new(&FhirConfig::local("http://127.0.0.1:1/fhir")).is_ok(), "allowed for a local EHR");
+    }
 }

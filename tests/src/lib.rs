@@ -58,7 +58,12 @@ pub struct RunningAgent {
 
 impl RunningAgent {
     /// Starts `agent serve` and waits until it prints its address and `/ready` answers 200.
-    pub async fn start(mut cmd: Command) -> anyhow::Result<Self> {
+    pub async fn start(cmd: Command) -> anyhow::Result<Self> {
+        Self::start_with_client(cmd, reqwest::Client::new()).await
+    }
+
+    /// `start`, asking `/ready` with `client` (one that trusts a test certificate, for HTTPS).
+    pub async fn start_with_client(mut cmd: Command, client: reqwest::Client) -> anyhow::Result<Self> {
         let mut child = cmd.arg("serve").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
         let logs = Arc::new(Mutex::new(String::new()));
         let mut stderr = child.stderr.take().expect("piped");
@@ -85,13 +90,12 @@ impl RunningAgent {
         agent.base_url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(240)))
             .await?
             .map_err(|_| anyhow::anyhow!("agent did not start; its log:\n{}", "see stderr"))?;
-        agent.wait_ready(Duration::from_secs(120)).await?;
+        agent.wait_ready(&client, Duration::from_secs(120)).await?;
         Ok(agent)
     }
 
-    async fn wait_ready(&self, limit: Duration) -> anyhow::Result<()> {
+    async fn wait_ready(&self, client: &reqwest::Client, limit: Duration) -> anyhow::Result<()> {
         let started = Instant::now();
-        let client = reqwest::Client::new();
         loop {
             if let Ok(r) = client.get(format!("{}/ready", self.base_url)).send().await {
                 if r.status().is_success() {
@@ -103,6 +107,11 @@ impl RunningAgent {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// The process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn logs(&self) -> String {

@@ -49,6 +49,16 @@ fn world_readable_key_file_is_refused() {
 }
 
 #[test]
+fn missing_tls_certificate_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    init_key(dir.path());
+    let cert = dir.path().join("no-such.crt").display().to_string();
+    let key = dir.path().join("no-such.key").display().to_string();
+    let env = [("AGENT__SERVER__TLS__CERT_FILE", cert.as_str()), ("AGENT__SERVER__TLS__KEY_FILE", key.as_str())];
+    serve_fails_with(dir.path(), &env, "server.tls.cert_file");
+}
+
+#[test]
 fn wrong_type_is_named() {
     let dir = tempfile::tempdir().unwrap();
     init_key(dir.path());

@@ -80,7 +80,7 @@ fn a_second_fetch_downloads_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stops_the_service_even_with_a_live_stream_open() {
+async fn sighup_is_harmless_and_sigterm_stops_the_service_even_with_a_live_stream_open() {
     ensure_models();
     let dir = tempfile::tempdir().unwrap();
     init_key(dir.path());
@@ -95,6 +95,15 @@ async fn sigterm_stops_the_service_even_with_a_live_stream_open() {
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
+    // SIGHUP (`systemctl reload`) without [server.tls] is logged, not the end of the process.
+    let hup = std::process::Command::new("kill").arg("-HUP").arg(agent.pid().to_string()).status().unwrap();
+    assert!(hup.success());
+    let started = std::time::Instant::now();
+    while !agent.logs().contains("SIGHUP: nothing to reload") {
+        assert!(started.elapsed() < Duration::from_secs(10), "SIGHUP not handled:\n{}", agent.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(reqwest::get(format!("{}/health", agent.base_url)).await.unwrap().status(), 200, "still serving");
     let took = tokio::task::block_in_place(|| agent.terminate(Duration::from_secs(20))).unwrap();
     assert!(took < Duration::from_secs(15), "stopped after {took:?}");
     drop(stream);

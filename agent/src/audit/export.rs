@@ -47,14 +47,19 @@ pub fn audit_event(row: &AuditRow, record: Option<&Value>) -> Value {
         "requestor": false,
     })];
     if row.actor == "patient" {
-        agents.insert(0, json!({
+        let mut source = json!({
             "type": {"coding": [{"system": DCM, "code": "110153", "display": "Source Role ID"}]},
             "who": match patient {
                 Some(p) => json!({"reference": format!("Patient/{p}")}),
                 None => json!({"display": "patient (record sealed with a destroyed key)"}),
             },
             "requestor": true,
-        }));
+        });
+        // BALP: the client's network address (type 2: IP address), as the rate limits saw it.
+        if let Some(address) = record.and_then(|r| r.pointer("/source/address")).and_then(Value::as_str) {
+            source["network"] = json!({"address": address, "type": "2"});
+        }
+        agents.insert(0, source);
     }
     let mut entities = vec![json!({
         "what": {"identifier": {"system": "urn:agent:audit-log", "value": row.seq.to_string()}},
@@ -127,5 +132,13 @@ mod tests {
         assert!(!sealed.to_string().contains("Patient/"), "{sealed}");
         assert_eq!(sealed["entity"][0]["detail"][0]["valueString"], "ab");
         assert_eq!(jsonl(&row(), None)["readable"], false);
+    }
+
+    #[test]
+    fn the_client_address_is_the_source_agents_network() {
+        let rec = json!({"patient": "p-1", "source": {"address": "203.0.113.7"}});
+        let ev = audit_event(&row(), Some(&rec));
+        assert_eq!(ev["agent"][0]["network"], json!({"address": "203.0.113.7", "type": "2"}));
+        assert!(audit_event(&row(), Some(&json!({"patient": "p-1"})))["agent"][0].get("network").is_none());
     }
 }

@@ -177,18 +177,29 @@ impl Cipher {
 }
 
 /// Reads a secret from a file that only its owner may read; `key` names the setting in errors.
+/// Group read is also accepted when the file's group is the service's own effective group and
+/// nothing else is allowed (mode 0440/0640): a Kubernetes Secret mounted into a pod whose
+/// `fsGroup` and `runAsGroup` are the service's looks like that, and no other user can read it.
 pub fn read_secret_file(key: &str, path: &Path) -> Result<String, ConfigError> {
     let err = |m: String| ConfigError { key: key.into(), message: m };
     let meta = std::fs::metadata(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
+        let own_group_reads = mode & 0o070 == 0o040 && Some(meta.gid()) == effective_gid();
+        if mode & 0o007 != 0 || (mode & 0o070 != 0 && !own_group_reads) {
             return Err(err(format!("{} is readable by other users (mode {mode:o}); chmod 600 it", path.display())));
         }
     }
     std::fs::read_to_string(path).map_err(|e| err(format!("{}: {e}", path.display())))
+}
+
+/// This process's effective group id (Linux: from /proc, no unsafe code); `None` elsewhere.
+fn effective_gid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Gid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Creates a new random key file with mode 0600; refuses to overwrite an existing one.
@@ -223,6 +234,26 @@ pub fn write_new_secret_file(path: &Path, contents: &str) -> anyhow::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_files_readable_by_others_are_refused_and_by_the_own_group_accepted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        std::fs::write(&path, "secret").unwrap();
+        let with_mode = |mode| {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            read_secret_file("x.key_file", &path)
+        };
+        assert_eq!(with_mode(0o600).unwrap(), "secret");
+        // A new file takes this process's effective group: what a pod's fsGroup gives.
+        assert_eq!(with_mode(0o440).unwrap(), "secret", "Kubernetes Secret mounted with fsGroup");
+        for refused in [0o604, 0o644, 0o660, 0o620] {
+            let e = with_mode(refused).unwrap_err();
+            assert_eq!(e.key, "x.key_file", "{refused:o}");
+        }
+        assert!(effective_gid().is_some());
+    }
 
     fn aad<'a>(row: &'a str) -> Aad<'a> {
         Aad { table: "messages", row, patient: "p1" }

@@ -14,7 +14,9 @@ mod staff;
 mod staff_takeover;
 mod widget;
 
-use axum::extract::{MatchedPath, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -52,8 +54,9 @@ pub fn router(state: AppState) -> Router {
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
     connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'";
 
-/// Gives each request an id (echoed as `x-request-id`), counts it by route template and
-/// status, logs it without the URI (which may carry identifiers), and sets security headers.
+/// Gives each request an id (echoed as `x-request-id`) and its client address (for the audit;
+/// never logged), counts it by route template and status, logs it without the URI (which may
+/// carry identifiers), and sets security headers.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let route = req
@@ -63,7 +66,10 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
     let started = std::time::Instant::now();
-    let mut resp = REQUEST_ID.scope(request_id.clone(), next.run(req)).await;
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let client = crate::limits::client_addr(&state.policy.limits.trusted_proxies, peer, req.headers());
+    let served = crate::limits::CLIENT_ADDR.scope(client, next.run(req));
+    let mut resp = REQUEST_ID.scope(request_id.clone(), served).await;
     let status = resp.status().as_u16();
     state.metrics.http_requests.get_or_create(&HttpLabels { route: route.clone(), status }).inc();
     tracing::info!(

@@ -164,6 +164,7 @@ pub fn sealed_audit_entry(cipher: &crate::crypto::Cipher, r: AuditRecord<'_>) ->
         "target": target,
         "patient": patient,
         "actor": {"role": "staff", "id": actor},
+        "source": {"address": crate::limits::current_client_addr()},
         "at": now,
         "details": details,
     });

@@ -207,6 +207,7 @@ pub async fn patient_post(
         "conversation": conv.id,
         "patient": pid,
         "actor": {"role": "patient", "id": pid},
+        "source": {"address": crate::limits::current_client_addr()},
         "at": now,
         "input_sha256": hex::encode(Sha256::digest(text.as_bytes())),
         "outcome": TAKEN_OVER,
