@@ -65,15 +65,22 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     // Embed the intent examples now rather than in the first patient's turn.
     let examples = engine.warm_up().await.context("embedding the script examples")?;
     tracing::info!(count = examples, "script examples embedded");
+    let metrics = Arc::new(Metrics::with_alerts(settings.alerts.clone()));
+    if let Some(env) = cipher.envelope() {
+        let (m, c) = (metrics.clone(), clock.clone());
+        env.on_usage(Arc::new(move |before, after, max| m.alerts.key_uses(before, after, max, c.now_ms())));
+    }
+    let audit = crate::audit_cli::LogCheck::from_settings(settings, store.clone())?;
+    crate::alerts::spawn_verify(audit.clone(), metrics.clone(), clock.clone());
     let state = AppState {
-        audit: crate::audit_cli::LogCheck::from_settings(settings, store.clone())?,
+        audit,
         store,
         model,
         ehr: ehr.clone(),
         dialogue: Arc::new(EngineDialogue::reloadable(Arc::new(engine), ehr.clone())),
         cipher,
         clock,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         policy: Policy {
             demo: settings.server.demo,
             turn_deadline_ms: settings.server.turn_deadline_ms,

@@ -49,6 +49,8 @@ pub struct Settings {
     pub limits: crate::limits::LimitSettings,
     #[serde(default)]
     pub outreach: crate::followups::OutreachSettings,
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// The staff side: how long each escalation priority may wait (minutes).
@@ -222,6 +224,9 @@ impl Settings {
             }
         }
         self.outreach.validate()?;
+        if let Some((key, message)) = self.alerts.problem() {
+            return Err(ConfigError::new(key, message));
+        }
         Ok(())
     }
 
@@ -274,6 +279,7 @@ mod tests {
         s.validate().unwrap();
         assert!(s.server.demo);
         assert_eq!(s.limits, crate::limits::LimitSettings::default(), "base.toml and the code agree");
+        assert_eq!(s.alerts, crate::alerts::AlertSettings::default(), "base.toml and the code agree");
     }
 
     #[test]

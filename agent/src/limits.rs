@@ -142,6 +142,16 @@ fn retry_after(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
+tokio::task_local! {
+    /// The client address of the request being served (audit records of staff actions name it).
+    pub static CLIENT_ADDR: IpAddr;
+}
+
+/// The client address of the request this task serves, when inside one.
+pub fn client_addr() -> Option<IpAddr> {
+    CLIENT_ADDR.try_with(|a| *a).ok()
+}
+
 /// The layer: the address's bucket first, then the session's (a request without a session
 /// token only counts against its address).
 pub async fn enforce(State(limits): State<Limiters>, req: Request, next: Next) -> Response {
@@ -156,7 +166,7 @@ pub async fn enforce(State(limits): State<Limiters>, req: Request, next: Next) -
         let wait = retry_after(not_until.wait_time_from(now)).max(1);
         return ApiError::TooManyRequests { retry_after: wait }.into_response();
     }
-    next.run(req).await
+    CLIENT_ADDR.scope(addr, next.run(req)).await
 }
 
 #[cfg(test)]

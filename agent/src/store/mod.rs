@@ -5,6 +5,7 @@
 mod audit;
 pub mod followups;
 mod keys;
+pub mod outcomes;
 mod sql;
 pub mod scripts;
 pub mod staff;
@@ -166,6 +167,8 @@ pub trait Store: Send + Sync {
     fn scripts(&self) -> &dyn scripts::ScriptStore;
     /// Background follow-ups: unanswered outreach, refill Tasks being watched.
     fn followups(&self) -> &dyn followups::FollowupStore;
+    /// Outcome figures (containment, escalations, time to a person, SLA breaches).
+    fn outcomes(&self) -> &dyn outcomes::OutcomeStore;
 }
 
 /// Hash of one audit row, chained to the previous one: sha256(prev | seq | at | actor |

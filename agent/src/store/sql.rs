@@ -343,6 +343,10 @@ impl Store for SqlStore {
     fn followups(&self) -> &dyn super::followups::FollowupStore {
         self
     }
+
+    fn outcomes(&self) -> &dyn super::outcomes::OutcomeStore {
+        self
+    }
 }
 
 async fn insert_escalation(
