@@ -95,6 +95,7 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_turn() {
     .await
     .unwrap();
     let during = acked.lock().unwrap().len() - before.len();
+    eprintln!("drill: {} turns acknowledged before the backup, {during} while it ran", before.len());
     assert!(out.status.success(), "backup create: {}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("backup written: drill.bak"), "{}", text(&out.stdout));
     wait_for(&acked, before.len() + during + 6).await;
