@@ -163,3 +163,36 @@ async fn the_webhook_gets_the_alert_without_phi_and_a_dead_one_holds_nothing_up(
     assert!(started.elapsed() < std::time::Duration::from_millis(100));
     assert_eq!(alerts.count(Kind::BreakGlass), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpointer_refuses_to_sign_over_a_changed_record_and_raises_the_alert() {
+    use agent::audit::checkpointer::{checkpoint_now, round, LogAltered};
+    use agent::store::AuditStore;
+    let app = App::start(Db::Sqlite).await;
+    let patient = app.patient_token("p-cp").await;
+    let conv = app.open_conversation(&patient).await;
+    app.patient_says(&patient, &conv, "hello").await;
+    let store = app.state.audit.store();
+    let signer = app.audit_signer();
+    let signed = checkpoint_now(store, &signer, None, 1).await.unwrap().unwrap();
+    let settings = agent::audit::AuditSettings { checkpoint_every_records: 1, checkpoint_file: app.dir.path().join("cp.jsonl"), ..Default::default() };
+    app.patient_says(&patient, &conv, "again").await;
+    // An honest round signs the new records and raises nothing.
+    round(store, &signer, &settings, &app.state.metrics.alerts, 2).await;
+    let honest = store.latest_checkpoint().await.unwrap().unwrap();
+    assert!(honest.size > signed.size);
+    assert_eq!(scraped(&app, Kind::AuditVerifyFailed).await, 0);
+
+    sqlx::query("DROP TRIGGER audit_log_no_update").execute(store.pool()).await.unwrap();
+    // The record rewritten with a well-formed hash of its own (the stored tree changes).
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE audit_log SET payload = X'00', hash = '{}' WHERE seq = 1", "ab".repeat(32))))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    app.patient_says(&patient, &conv, "once more").await;
+    let e = checkpoint_now(store, &signer, None, 3).await.unwrap_err();
+    assert!(e.downcast_ref::<LogAltered>().is_some(), "{e}");
+    round(store, &signer, &settings, &app.state.metrics.alerts, 3).await;
+    assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().size, honest.size, "nothing signed over the change");
+    assert_eq!(scraped(&app, Kind::AuditVerifyFailed).await, 1);
+}
