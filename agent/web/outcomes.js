@@ -29,7 +29,7 @@
     const res = await api("GET", "/api/admin/outcomes");
     if (res.status !== 200) { $("status").textContent = errorText(res, "The figures could not be loaded."); return; }
     const o = res.data;
-    $("containment").textContent = "Containment: " + (o.containment * 100).toFixed(1) + "% of conversations that ended finished without a person.";
+    $("containment").textContent = "Containment: " + (o.containment * 100).toFixed(1) + "% — the share of conversations that ended without needing a person.";
     fill("conversations", ["Outcome", "Conversations"], [
       ["Finished without a person", String(o.contained)],
       ["Escalated to a person", String(o.escalated)],
