@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
-    /// Receives each alert as a JSON POST (no PHI in it); unset: log and counter only.
+    /// Receives each alert as a JSON POST (no PHI in it); unset: log and counter only. May
+    /// carry a token (chat webhooks do): `config check` shows it redacted.
+    #[serde(serialize_with = "redacted")]
     pub webhook_url: Option<String>,
     pub webhook_timeout_ms: u64,
     /// Failed sign-in steps for one account (or for unknown names, together) within the window.
@@ -35,6 +37,13 @@ pub struct AlertSettings {
     /// How often the service verifies the whole audit log (0: never; the admin API's verify
     /// raises the alert too).
     pub verify_every_secs: u64,
+}
+
+fn redacted<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(_) => s.serialize_str("[redacted]"),
+        None => s.serialize_none(),
+    }
 }
 
 impl Default for AlertSettings {
@@ -295,5 +304,7 @@ mod tests {
         let s = AlertSettings { webhook_url: Some("ftp://x".into()), ..AlertSettings::default() };
         assert_eq!(s.problem().unwrap().0, "alerts.webhook_url");
         assert!(AlertSettings::default().problem().is_none());
+        let hook = AlertSettings { webhook_url: Some("https://hooks.example/T0/secret-token".into()), ..AlertSettings::default() };
+        assert!(!toml::to_string(&hook).unwrap().contains("secret-token"));
     }
 }
