@@ -49,7 +49,8 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         .context("opening the database")?;
     tracing::info!(backend = store.backend(), "database ready");
     let store = Arc::new(store);
-    crate::audit::checkpointer::spawn(store.clone(), &settings.audit, clock.clone())?;
+    let metrics = Arc::new(Metrics::with_alerts(settings.alerts.clone()));
+    crate::audit::checkpointer::spawn(store.clone(), &settings.audit, clock.clone(), metrics.clone())?;
     crate::audit::retention::spawn(store.clone(), settings.retention.clone(), clock.clone());
     let cipher = cipher.with_envelope(store.clone(), crate::keys_cli::key_policy(settings));
     crate::keys_cli::spawn_rewrap(&cipher, std::time::Duration::from_secs(settings.crypto.key_cache_secs));
@@ -69,15 +70,21 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     // Embed the intent examples now rather than in the first patient's turn.
     let examples = engine.warm_up().await.context("embedding the script examples")?;
     tracing::info!(count = examples, "script examples embedded");
+    if let Some(env) = cipher.envelope() {
+        let (m, c) = (metrics.clone(), clock.clone());
+        env.on_usage(Arc::new(move |before, after, max| m.alerts.key_uses(before, after, max, c.now_ms())));
+    }
+    let audit = crate::audit_cli::LogCheck::from_settings(settings, store.clone())?;
+    crate::alerts::spawn_verify(audit.clone(), metrics.clone(), clock.clone());
     let state = AppState {
-        audit: crate::audit_cli::LogCheck::from_settings(settings, store.clone())?,
+        audit,
         store,
         model,
         ehr: ehr.clone(),
         dialogue: Arc::new(EngineDialogue::reloadable(Arc::new(engine), ehr.clone())),
         cipher,
         clock,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         policy: Policy {
             demo: settings.server.demo,
             turn_deadline_ms: settings.server.turn_deadline_ms,

@@ -112,7 +112,7 @@ fn read_public_key(path: &std::path::Path) -> anyhow::Result<VerifyingKey> {
 
 /// Public keys to check checkpoints with: every --public-key, else `<signing key>.pub`, else
 /// the signing key itself.
-fn verifying_keys(settings: &Settings, public_keys: Vec<PathBuf>) -> anyhow::Result<Vec<VerifyingKey>> {
+pub(crate) fn verifying_keys(settings: &Settings, public_keys: Vec<PathBuf>) -> anyhow::Result<Vec<VerifyingKey>> {
     if !public_keys.is_empty() {
         return public_keys.iter().map(|p| read_public_key(p)).collect();
     }
@@ -234,35 +234,83 @@ fn parse_time(text: &str, end: bool) -> anyhow::Result<i64> {
 }
 
 async fn export_cmd(settings: &Settings, from: Option<String>, to: Option<String>, format: Format) -> anyhow::Result<()> {
-    let from = from.as_deref().map(|t| parse_time(t, false)).transpose()?.unwrap_or(i64::MIN);
-    let to = to.as_deref().map(|t| parse_time(t, true)).transpose()?.unwrap_or(i64::MAX);
-    let store = open_store(settings).await?;
-    let store = std::sync::Arc::new(store);
-    let cipher = Cipher::from_key_file(&settings.crypto.key_file)?
-        .with_envelope(store.clone(), crate::keys_cli::key_policy(settings));
-    let mut patients: HashMap<String, Option<String>> = HashMap::new();
+    let (from, to) = time_range(from.as_deref(), to.as_deref())?;
+    let reader = RecordReader::open(settings).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut next = i64::MIN;
-    loop {
-        let rows = store.audit_range(next, PAGE).await?;
-        for row in rows.iter().filter(|r| r.at >= from && r.at < to) {
-            let record = open_record(&store, &cipher, &mut patients, row).await?;
+    reader
+        .each_between(from, to, |row, record| {
             let value = match format {
-                Format::Fhir => export::audit_event(row, record.as_ref()),
-                Format::Jsonl => export::jsonl(row, record.as_ref()),
+                Format::Fhir => export::audit_event(row, record),
+                Format::Jsonl => export::jsonl(row, record),
             };
-            writeln!(out, "{value}").context("writing the export")?;
-        }
-        match rows.last() {
-            Some(last) if rows.len() as i64 == PAGE => next = last.seq + 1,
-            _ => break,
-        }
-    }
+            writeln!(out, "{value}").context("writing the export")
+        })
+        .await?;
     out.flush().context("writing the export")
 }
 
+/// `--from`/`--to` as a half-open range in ms (unbounded where absent).
+pub(crate) fn time_range(from: Option<&str>, to: Option<&str>) -> anyhow::Result<(i64, i64)> {
+    let from = from.map(|t| parse_time(t, false)).transpose()?.unwrap_or(i64::MIN);
+    let to = to.map(|t| parse_time(t, true)).transpose()?.unwrap_or(i64::MAX);
+    Ok((from, to))
+}
+
+/// Reads the log with each record's sealed payload opened (the key file's keys and the
+/// patients' data keys): what `audit export` and `security report` are made from.
+pub struct RecordReader {
+    store: Arc<SqlStore>,
+    cipher: Cipher,
+}
+
+impl RecordReader {
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let store = Arc::new(open_store(settings).await?);
+        let cipher = Cipher::from_key_file(&settings.crypto.key_file)?
+            .with_envelope(store.clone(), crate::keys_cli::key_policy(settings));
+        Ok(Self { store, cipher })
+    }
+
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// Calls `f` with every record recorded in [from, to), in order, and its opened payload.
+    pub async fn each_between(
+        &self,
+        from: i64,
+        to: i64,
+        mut f: impl FnMut(&AuditRow, Option<&serde_json::Value>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let mut patients: HashMap<String, Option<String>> = HashMap::new();
+        let mut next = i64::MIN;
+        loop {
+            let rows = self.store.audit_range(next, PAGE).await?;
+            for row in rows.iter().filter(|r| r.at >= from && r.at < to) {
+                let record = open_record(&self.store, &self.cipher, &mut patients, row).await?;
+                f(row, record.as_ref())?;
+            }
+            match rows.last() {
+                Some(last) if rows.len() as i64 == PAGE => next = last.seq + 1,
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The patient a record's target belongs to: the conversation's, or (staff records about a
+/// case) the escalation's; `None` when it belongs to no patient or no longer exists.
+async fn patient_of(store: &SqlStore, target: &str) -> anyhow::Result<Option<String>> {
+    if let Some(c) = store.conversation(target).await? {
+        return Ok(Some(c.patient_id));
+    }
+    Ok(store.staff().escalation(target).await?.map(|e| e.patient_id))
+}
+
 /// The record's sealed JSON, opened; `None` when it no longer opens (conversation gone or key
-/// destroyed).
+/// destroyed). Staff records about no patient (sign-ins, break-glass) are sealed with an empty
+/// patient.
 async fn open_record(
     store: &SqlStore,
     cipher: &Cipher,
@@ -273,14 +321,25 @@ async fn open_record(
         // Operator actions (holds, shreds) name only the patient id and are stored in clear.
         return Ok(serde_json::from_slice(&row.payload).ok());
     }
-    let Some((_, conv)) = row.action.split_once('/') else { return Ok(None) };
-    if !patients.contains_key(conv) {
-        let patient = store.conversation(conv).await?.map(|c| c.patient_id);
-        patients.insert(conv.to_owned(), patient);
+    let Some((_, target)) = row.action.split_once('/') else { return Ok(None) };
+    if !patients.contains_key(target) {
+        let patient = patient_of(store, target).await?;
+        patients.insert(target.to_owned(), patient);
     }
-    let Some(Some(patient)) = patients.get(conv) else { return Ok(None) };
-    let aad = Aad { table: "audit_log", row: conv, patient };
-    Ok(cipher.open_for(&aad, &row.payload).await.ok().and_then(|b| serde_json::from_slice(&b).ok()))
+    let known = patients.get(target).cloned().flatten();
+    let candidates: Vec<&str> = match (&known, row.actor.starts_with("staff:")) {
+        (Some(p), true) => vec![p.as_str(), ""],
+        (Some(p), false) => vec![p.as_str()],
+        (None, true) => vec![""],
+        (None, false) => vec![],
+    };
+    for patient in candidates {
+        let aad = Aad { table: "audit_log", row: target, patient };
+        if let Ok(bytes) = cipher.open_for(&aad, &row.payload).await {
+            return Ok(serde_json::from_slice(&bytes).ok());
+        }
+    }
+    Ok(None)
 }
 
 async fn prove_cmd(settings: &Settings, seq: i64) -> anyhow::Result<()> {

@@ -56,6 +56,16 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::audit_cli::AuditCommand,
     },
+    /// Encrypted online backups of the SQLite database (create, verify, restore).
+    Backup {
+        #[command(subcommand)]
+        command: crate::backup_cli::BackupCommand,
+    },
+    /// Security investigation commands (report).
+    Security {
+        #[command(subcommand)]
+        command: crate::security_cli::SecurityCommand,
+    },
     /// Patient data commands (crypto-shredding, legal holds).
     Patient {
         #[command(subcommand)]

@@ -21,6 +21,8 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
         Command::Keys { command: KeysCommand::Retire { version, force } } => {
             crate::keys_cli::retire(&settings, version, force).await
         }
+        Command::Backup { command } => crate::backup_cli::run(&settings, command).await,
+        Command::Security { command } => crate::security_cli::run(&settings, command).await,
         Command::Patient { command } => crate::keys_cli::run(&settings, command).await,
         Command::Scripts { command: ScriptsCommand::Validate { path } } => crate::scripts_cli::validate(&path),
         Command::Scripts { command: ScriptsCommand::Test { dir } } => crate::scripts_cli::test(&settings, &dir).await,

@@ -51,6 +51,8 @@ pub struct Settings {
     pub outreach: crate::followups::OutreachSettings,
     #[serde(default)]
     pub outbox: crate::outbox::OutboxSettings,
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// The staff side: how long each escalation priority may wait (minutes).
@@ -229,6 +231,9 @@ impl Settings {
         }
         self.outreach.validate()?;
         self.outbox.validate()?;
+        if let Some((key, message)) = self.alerts.problem() {
+            return Err(ConfigError::new(key, message));
+        }
         Ok(())
     }
 
@@ -281,6 +286,7 @@ mod tests {
         s.validate().unwrap();
         assert!(s.server.demo);
         assert_eq!(s.limits, crate::limits::LimitSettings::default(), "base.toml and the code agree");
+        assert_eq!(s.alerts, crate::alerts::AlertSettings::default(), "base.toml and the code agree");
     }
 
     #[test]

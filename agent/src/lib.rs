@@ -1,9 +1,11 @@
 //! The agent service: configuration, telemetry, the store, sessions, the chat turn pipeline,
 //! the HTTP routes and the CLI. `main.rs` only wires these together.
 
+pub mod alerts;
 pub mod app;
 pub mod audit;
 pub mod audit_cli;
+pub mod backup_cli;
 pub mod chat;
 pub mod cli;
 pub mod commands;
@@ -21,6 +23,7 @@ pub mod metrics;
 pub mod outreach;
 pub mod routes;
 pub mod scripts_cli;
+pub mod security_cli;
 mod scripts_fixture;
 pub mod session;
 pub mod staff;

@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -22,10 +23,90 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     pub turns: Family<OutcomeLabels, Counter>,
     pub escalations: Family<OutcomeLabels, Counter>,
+    /// Security alerts (their counter is registered here as `agent_security_alerts`).
+    pub alerts: crate::alerts::Alerts,
+    /// Outcome figures from the data, refreshed when scraped (at most every `OUTCOMES_EVERY`).
+    pub outcomes: OutcomeGauges,
+}
+
+/// The least time between two reads of the outcome figures (each is a few aggregate queries).
+pub const OUTCOMES_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+type Labels = Vec<(String, String)>;
+type F64Gauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+/// `agent_outcome_*` gauges: containment, escalations by reason, time to a person by priority
+/// (median and p90, seconds), SLA breaches by priority, conversations finished by script.
+#[derive(Default)]
+pub struct OutcomeGauges {
+    conversations: Family<Labels, F64Gauge>,
+    containment: F64Gauge,
+    escalations: Family<Labels, F64Gauge>,
+    time_to_person: Family<Labels, F64Gauge>,
+    sla_breaches: Family<Labels, F64Gauge>,
+    completed: Family<Labels, F64Gauge>,
+    refreshed: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+fn label(k: &str, v: &str) -> Labels {
+    vec![(k.to_owned(), v.to_owned())]
+}
+
+impl OutcomeGauges {
+    fn register(&self, r: &mut Registry) {
+        r.register("outcome_conversations", "Conversations: contained (finished, no person), escalated, active", self.conversations.clone());
+        r.register("outcome_containment_ratio", "Contained / (contained + escalated) conversations", self.containment.clone());
+        r.register("outcome_escalations", "Escalations by reason kind", self.escalations.clone());
+        r.register("outcome_time_to_person_seconds", "Case creation to first claim, by priority (quantile 0.5, 0.9)", self.time_to_person.clone());
+        r.register("outcome_sla_breaches", "Cases that breached their SLA, by priority", self.sla_breaches.clone());
+        r.register("outcome_completed", "Conversations finished by script", self.completed.clone());
+    }
+
+    /// Whether the figures are older than `OUTCOMES_EVERY` (and marks them fresh if so).
+    pub fn due(&self) -> bool {
+        let mut at = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+        if at.is_some_and(|t| t.elapsed() < OUTCOMES_EVERY) {
+            return false;
+        }
+        *at = Some(std::time::Instant::now());
+        true
+    }
+
+    pub fn set(&self, o: &crate::store::outcomes::Outcomes) {
+        for f in [&self.conversations, &self.escalations, &self.time_to_person, &self.sla_breaches, &self.completed] {
+            f.clear();
+        }
+        for (k, n) in [("contained", o.contained), ("escalated", o.escalated), ("active", o.active)] {
+            self.conversations.get_or_create(&label("outcome", k)).set(n as f64);
+        }
+        self.containment.set(o.containment);
+        for (reason, n) in &o.escalations_by_reason {
+            self.escalations.get_or_create(&label("reason", reason)).set(*n as f64);
+        }
+        for (priority, w) in &o.time_to_person {
+            for (q, ms) in [("0.5", w.median_ms), ("0.9", w.p90_ms)] {
+                let l = vec![("priority".to_owned(), priority.clone()), ("quantile".to_owned(), q.to_owned())];
+                self.time_to_person.get_or_create(&l).set(ms as f64 / 1000.0);
+            }
+        }
+        for (priority, n) in &o.sla_breaches {
+            self.sla_breaches.get_or_create(&label("priority", priority)).set(*n as f64);
+        }
+        for (script, n) in &o.completed_by_script {
+            self.completed.get_or_create(&label("script", script)).set(*n as f64);
+        }
+    }
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        Self::with_alerts(crate::alerts::AlertSettings::default())
+    }
+}
+
+impl Metrics {
+    /// The metrics, with alerts raised as `[alerts]` says.
+    pub fn with_alerts(settings: crate::alerts::AlertSettings) -> Self {
         let mut registry = Registry::with_prefix("agent");
         let http_requests = Family::<HttpLabels, Counter>::default();
         let turns = Family::<OutcomeLabels, Counter>::default();
@@ -33,11 +114,13 @@ impl Default for Metrics {
         registry.register("http_requests", "HTTP requests by route template and status", http_requests.clone());
         registry.register("chat_turns", "Chat turns by outcome", turns.clone());
         registry.register("escalations", "Escalations by priority", escalations.clone());
-        Self { registry, http_requests, turns, escalations }
+        let alerts = crate::alerts::Alerts::new(settings);
+        registry.register("security_alerts", "Security alerts raised, by kind", alerts.counter.clone());
+        let outcomes = OutcomeGauges::default();
+        outcomes.register(&mut registry);
+        Self { registry, http_requests, turns, escalations, alerts, outcomes }
     }
-}
 
-impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {

@@ -155,6 +155,26 @@ test("an admin publishes a script change, then rolls it back", { timeout: 120_00
   assertClean(seen, "admin");
 });
 
+test("an admin reads the outcome figures; a coordinator is refused them", { timeout: 60_000 }, async () => {
+  const page = await (await browser.newContext()).newPage();
+  const seen = watch(page, agent.baseUrl);
+  await signIn(page, agent.baseUrl, "/outcomes", addStaff(agent, "olu.admin", "admin"));
+  await page.locator("#containment").getByText(/^Containment: \d+\.\d%/).waitFor();
+  await page.locator("#conversations tr", { hasText: "Escalated to a person" }).waitFor();
+  await page.locator("#reasons tr").nth(1).waitFor();
+  const figures = await page.locator("#app").textContent();
+  assert.doesNotMatch(figures, /chest pain|Wei Chen|emergency room/, "no patient content in the figures");
+  assert.deepEqual(await axeViolations(page), [], "outcomes page");
+  await shot(page, "outcomes.png");
+  assertClean(seen, "outcomes");
+
+  const other = await (await browser.newContext()).newPage();
+  await signIn(other, agent.baseUrl, "/outcomes", addStaff(agent, "max.coordinator", "coordinator"));
+  await other.locator("#status").getByText(/./).waitFor();
+  assert.doesNotMatch(await other.locator("#status").textContent(), /^Updated/);
+  assert.equal(await other.locator("#conversations tr").count(), 0, "no figures for a coordinator");
+});
+
 test("the three pages have no serious or critical axe-core violation", { timeout: 120_000 }, async () => {
   const results = {};
   // Sign-in forms first (the console and admin pages look alike there).

@@ -94,6 +94,10 @@ fn every_subcommand_has_help() {
         vec!["scripts", "test", "--help"],
         vec!["understand", "--help"],
         vec!["bench", "model", "--help"],
+        vec!["backup", "create", "--help"],
+        vec!["backup", "verify", "--help"],
+        vec!["backup", "restore", "--help"],
+        vec!["security", "report", "--help"],
     ] {
         let out = agent_command(dir.path()).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -1,14 +1,15 @@
 //! The audit log's integrity: each record's canonical bytes and chain hash (`record`), the
 //! RFC 9162 Merkle tree over the records (`merkle`), signed checkpoints of that tree
-//! (`checkpoint`, `checkpointer`), the verifier behind `agent audit verify` (`verify`) and the
-//! export formats (`export`). The rows themselves are written by the store, in the same
-//! transaction as the turn they record.
+//! (`checkpoint`, `checkpointer`), the verifier behind `agent audit verify` (`verify`), the
+//! export formats (`export`) and the security report (`report`). The rows themselves are
+//! written by the store, in the same transaction as the turn they record.
 
 pub mod checkpoint;
 pub mod checkpointer;
 pub mod export;
 pub mod merkle;
 pub mod record;
+pub mod report;
 pub mod retention;
 pub mod verify;
 

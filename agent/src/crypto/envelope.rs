@@ -38,11 +38,16 @@ struct Cached {
     reserved: HashMap<String, (u32, u64)>,
 }
 
+/// Told of each block of uses reserved: (uses before, uses after, the limit).
+pub type UsageHook = Arc<dyn Fn(u64, u64, u64) + Send + Sync>;
+
 pub struct Envelope {
     store: Arc<dyn KeyStore>,
     keks: Arc<KekRing>,
     policy: KeyPolicy,
     cached: Mutex<Cached>,
+    /// The key-use alert (set once the service's metrics exist).
+    usage: Mutex<Option<UsageHook>>,
 }
 
 /// What the KEK's associated data binds when wrapping a data key.
@@ -53,7 +58,12 @@ fn wrap_aad(patient: &str, version: u32, kek_version: u32) -> Vec<u8> {
 
 impl Envelope {
     pub fn new(store: Arc<dyn KeyStore>, keks: Arc<KekRing>, policy: KeyPolicy) -> Self {
-        Self { store, keks, policy, cached: Mutex::new(Cached::default()) }
+        Self { store, keks, policy, cached: Mutex::new(Cached::default()), usage: Mutex::new(None) }
+    }
+
+    /// Calls `hook` with each block of uses reserved (the key-use alert watches it).
+    pub fn on_usage(&self, hook: UsageHook) {
+        *self.usage.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
@@ -94,6 +104,10 @@ impl Envelope {
             }
             let used = self.store.reserve_key_uses(patient, row.version, block as i64).await? as u64;
             let start = used - block;
+            let hook = self.usage.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(hook) = hook {
+                hook(start, used.min(max), max);
+            }
             if start < max {
                 let usable = used.min(max) - start;
                 self.lock().reserved.insert(patient.to_owned(), (row.version, usable - 1));

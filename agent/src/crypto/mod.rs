@@ -11,6 +11,7 @@
 
 pub mod envelope;
 pub mod kek;
+pub mod stream;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -78,11 +78,15 @@ async fn verify(State(state): State<AppState>, _staff: Staff) -> Result<Json<ser
             "root": hex::encode(v.root),
             "checked_at": checked_at,
         }),
-        Err(f) => json!({
-            "status": "failed",
-            "first_bad_record": f.seq,
-            "message": f.message,
-            "checked_at": checked_at,
-        }),
+        Err(f) => {
+            let alert = json!({ "first_bad_record": f.seq });
+            state.metrics.alerts.fire(crate::alerts::Kind::AuditVerifyFailed, "audit_log", checked_at, alert);
+            json!({
+                "status": "failed",
+                "first_bad_record": f.seq,
+                "message": f.message,
+                "checked_at": checked_at,
+            })
+        }
     }))
 }

@@ -52,6 +52,12 @@ async fn openapi() -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if state.metrics.outcomes.due() {
+        match state.store.outcomes().figures().await {
+            Ok(o) => state.metrics.outcomes.set(&o),
+            Err(e) => tracing::warn!(error = %e, "reading the outcome figures failed"),
+        }
+    }
     (
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         state.metrics.render(),

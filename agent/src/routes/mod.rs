@@ -3,6 +3,7 @@
 //! (API routes only).
 
 mod admin_audit;
+mod admin_outcomes;
 mod admin_scripts;
 mod chat;
 mod demo;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(staff_takeover::router())
                 .merge(admin_scripts::router())
                 .merge(admin_audit::router())
+                .merge(admin_outcomes::router())
                 .route_layer(middleware::from_fn_with_state(state.clone(), crate::staff::rbac::enforce)),
         )
         // Rate limits cover every route merged above; the ones merged below are not limited.

@@ -1,8 +1,9 @@
-//! The staff pages: the coordinator console (`/console`) and the admin script editor
-//! (`/admin`). Static HTML, CSS and JS compiled into the binary (no front-end build), under the
-//! same strict CSP as the widget (only our own scripts and styles, no inline code); every
-//! string from the server is rendered as text. The pages themselves are public: everything
-//! they show comes from staff API routes, which the RBAC table guards.
+//! The staff pages: the coordinator console (`/console`), the admin script editor
+//! (`/admin`) and the outcome figures (`/outcomes`). Static HTML, CSS and JS compiled into the
+//! binary (no front-end build), under the same strict CSP as the widget (only our own scripts
+//! and styles, no inline code); every string from the server is rendered as text. The pages
+//! themselves are public: everything they show comes from staff API routes, which the RBAC
+//! table guards.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -19,10 +20,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(|| asset(HTML, include_str!("../../web/console.html"))))
         .route("/admin", get(|| asset(HTML, include_str!("../../web/admin.html"))))
+        .route("/outcomes", get(|| asset(HTML, include_str!("../../web/outcomes.html"))))
         .route("/static/staff.js", get(|| asset(JS, include_str!("../../web/staff.js"))))
         .route("/static/staff.css", get(|| asset(CSS, include_str!("../../web/staff.css"))))
         .route("/static/console.js", get(|| asset(JS, include_str!("../../web/console.js"))))
         .route("/static/admin.js", get(|| asset(JS, include_str!("../../web/admin.js"))))
+        .route("/static/outcomes.js", get(|| asset(JS, include_str!("../../web/outcomes.js"))))
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
@@ -38,12 +41,14 @@ mod tests {
         ("index.html", include_str!("../../web/index.html")),
         ("console.html", include_str!("../../web/console.html")),
         ("admin.html", include_str!("../../web/admin.html")),
+        ("outcomes.html", include_str!("../../web/outcomes.html")),
     ];
     const SCRIPTS: &[(&str, &str)] = &[
         ("widget.js", include_str!("../../web/widget.js")),
         ("staff.js", include_str!("../../web/staff.js")),
         ("console.js", include_str!("../../web/console.js")),
         ("admin.js", include_str!("../../web/admin.js")),
+        ("outcomes.js", include_str!("../../web/outcomes.js")),
     ];
 
     #[test]

@@ -126,5 +126,7 @@ async fn break_glass(
     let details = json!({ "break_glass": true, "reason": reason, "until": until });
     let audit = crate::staff::audit_entry(&state, &staff.id, "staff.break_glass", &staff.id, "", details)?;
     state.store.staff().set_break_glass(&staff.token_hash, until, &audit).await?;
+    let alert = json!({ "minutes": body.minutes, "role": staff.role });
+    state.metrics.alerts.fire(crate::alerts::Kind::BreakGlass, &staff.id, state.clock.now_ms(), alert);
     Ok(Json(json!({ "break_glass_until": until })))
 }

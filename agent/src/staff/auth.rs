@@ -156,7 +156,10 @@ pub async fn login(state: &AppState, username: &str, password: &str) -> Result<S
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?;
-    let Some(user) = user else { return Err(ApiError::Unauthorized) };
+    let Some(user) = user else {
+        unknown_name(state).await?;
+        return Err(ApiError::Unauthorized);
+    };
     if !ok {
         failed(state, &user.id).await?;
         return Err(ApiError::Unauthorized);
@@ -169,9 +172,22 @@ pub async fn login(state: &AppState, username: &str, password: &str) -> Result<S
     Ok(token)
 }
 
-/// Counts a failed step; the failure that locks the account is audited.
+/// A sign-in with a name no account has: audited and counted towards the alert under
+/// "unknown" (the name itself is not kept: it may be a password typed in the wrong box).
+async fn unknown_name(state: &AppState) -> Result<(), ApiError> {
+    state.metrics.alerts.sign_in_failed("unknown", state.clock.now_ms());
+    let audit = super::audit_entry(state, "unknown", "staff.sign_in_failed", "unknown", "", serde_json::json!({}))?;
+    state.store.staff().append_staff_audit(&audit).await?;
+    Ok(())
+}
+
+/// Counts a failed step (audited, and towards the repeated-failures alert); the failure that
+/// locks the account is audited too.
 async fn failed(state: &AppState, user_id: &str) -> Result<(), ApiError> {
     let store = state.store.staff();
+    state.metrics.alerts.sign_in_failed(user_id, state.clock.now_ms());
+    let audit = super::audit_entry(state, user_id, "staff.sign_in_failed", user_id, "", serde_json::json!({}))?;
+    store.append_staff_audit(&audit).await?;
     if store.note_login_failure(user_id, state.clock.now_ms(), LOCKOUT_AFTER, LOCKOUT_MS).await? {
         let details = serde_json::json!({ "failures": LOCKOUT_AFTER, "locked_ms": LOCKOUT_MS });
         let audit = super::audit_entry(state, user_id, "staff.locked_out", user_id, "", details)?;

@@ -133,7 +133,9 @@ impl Sla {
 }
 
 /// The sealed audit record of a staff action. `patient` is the patient whose data it touches
-/// ("" when none); `break_glass` flags access granted only by a declared emergency.
+/// ("" when none); `break_glass` flags access granted only by a declared emergency. The
+/// request's client address goes into the details (`ip`), and a staff member viewing a
+/// patient counts towards the distinct-patients alert.
 pub fn audit_entry(
     state: &AppState,
     actor: &str,
@@ -142,7 +144,11 @@ pub fn audit_entry(
     patient: &str,
     details: serde_json::Value,
 ) -> Result<AuditEntry, ApiError> {
-    let record = AuditRecord { actor, action, target, patient, details, now: state.clock.now_ms() };
+    let now = state.clock.now_ms();
+    if !patient.is_empty() && action.starts_with("staff.view") {
+        state.metrics.alerts.patient_read(actor, patient, now);
+    }
+    let record = AuditRecord { actor, action, target, patient, details, now };
     sealed_audit_entry(&state.cipher, record).map_err(ApiError::Internal)
 }
 

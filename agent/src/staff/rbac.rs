@@ -56,6 +56,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/admin/scripts/{id}/rollback", &[Admin], &[]),
     rule("GET", "/api/admin/audit", OVERSIGHT, &[]),
     rule("GET", "/api/admin/audit/verify", OVERSIGHT, &[]),
+    rule("GET", "/api/admin/outcomes", &[Admin], &[]),
 ];
 
 pub fn rule_for(method: &str, path: &str) -> Option<&'static Rule> {

@@ -6,6 +6,7 @@ mod audit;
 pub mod followups;
 pub mod outbox;
 mod keys;
+pub mod outcomes;
 mod sql;
 mod tx;
 pub mod scripts;
@@ -172,6 +173,8 @@ pub trait Store: Send + Sync {
     fn followups(&self) -> &dyn followups::FollowupStore;
     /// EHR writes kept while the EHR did not answer.
     fn outbox(&self) -> &dyn outbox::OutboxStore;
+    /// Outcome figures (containment, escalations, time to a person, SLA breaches).
+    fn outcomes(&self) -> &dyn outcomes::OutcomeStore;
 }
 
 /// Hash of one audit row, chained to the previous one: sha256(prev | seq | at | actor |

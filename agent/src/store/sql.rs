@@ -346,6 +346,10 @@ impl Store for SqlStore {
         self
     }
 
+    fn outcomes(&self) -> &dyn super::outcomes::OutcomeStore {
+        self
+    }
+
     fn outbox(&self) -> &dyn super::outbox::OutboxStore {
         self
     }

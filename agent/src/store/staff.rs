@@ -345,7 +345,8 @@ impl StaffStore for SqlStore {
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE escalations SET status = $1, claimed_by = COALESCE($2, claimed_by), note = COALESCE($3, note), \
-             resolved_at = COALESCE($4, resolved_at), updated_at = $5, version = version + 1 \
+             resolved_at = COALESCE($4, resolved_at), updated_at = $5, version = version + 1, \
+             claimed_at = COALESCE(claimed_at, $8) \
              WHERE id = $6 AND version = $7",
         )
         .bind(c.status)
@@ -355,6 +356,8 @@ impl StaffStore for SqlStore {
         .bind(c.now)
         .bind(c.id)
         .bind(c.expected_version)
+        // The first claim is when a person took the case (time to a person).
+        .bind(c.claimed_by.map(|_| c.now))
         .execute(&mut *tx)
         .await?;
         audit_if_one(tx, done.rows_affected(), self.backend(), audit).await

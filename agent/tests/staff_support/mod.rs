@@ -140,17 +140,29 @@ impl App {
     /// `sla_sweep_ms`: how often the server's own SLA sweep runs (real time).
     pub async fn start_with(db: Db, sla_sweep_ms: u64) -> App {
         let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("master.key");
-        agent::crypto::init_key_file(&key).unwrap();
         let url = match db {
             Db::Sqlite => format!("sqlite://{}/agent.db", dir.path().display()),
             Db::Postgres => postgres_url().await,
         };
+        Self::start_in(dir, &url, sla_sweep_ms).await
+    }
+
+    /// The service on `url` with the keys in `dir`, each made there when missing (a restored
+    /// copy starts on the keys it was restored with).
+    pub async fn start_in(dir: tempfile::TempDir, url: &str, sla_sweep_ms: u64) -> App {
+        let key = dir.path().join("master.key");
+        if !key.exists() {
+            agent::crypto::init_key_file(&key).unwrap();
+        }
         let settings = agent::config::Settings::from_toml_overrides(&[]).unwrap();
-        let store = Arc::new(SqlStore::connect(&url, 4).await.unwrap());
+        let store = Arc::new(SqlStore::connect(url, 4).await.unwrap());
         // The audit viewer checks checkpoints signed with this key (tests sign with it).
         let signing = dir.path().join("audit-signing.key");
-        let public = agent::audit::checkpoint::init_signing_key(&signing).unwrap();
+        let public = if signing.exists() {
+            agent::audit::checkpoint::AuditSigner::from_key_file(&signing).unwrap().verifying_key()
+        } else {
+            agent::audit::checkpoint::init_signing_key(&signing).unwrap()
+        };
         let checkpoints = dir.path().join("audit-checkpoints.jsonl");
         let clock = FakeClock::at(1_800_000_000_000);
         let dialogue = Arc::new(StepDialogue::default());
