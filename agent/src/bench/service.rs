@@ -121,7 +121,8 @@ impl PgReplica {
         let base = &demo.running.state;
         let cipher = crate::crypto::Cipher::from_key_file(&settings.crypto.key_file)?
             .with_envelope(store.clone(), crate::keys_cli::key_policy(settings));
-        crate::audit::checkpointer::spawn(store.clone(), &settings.audit, base.clock.clone())?;
+        // No checkpointer here: it signs in the background (never inside a turn) and would
+        // outlive the schema dropped at the end.
         let state = AppState { store, cipher, ..base.clone() };
         Ok(Self { running: serve(state).await?, admin, schema })
     }

@@ -47,8 +47,11 @@ pub async fn run(state: &AppState, base_url: &str, who: &Discharged, idle: usize
     let room = (fd_limit as usize).saturating_sub(2 * active + 512) / 2;
     let idle_target = idle.min(room);
     let client = Client::new(base_url);
+    // One conversation per discharged patient, in `who` order (the workers index tokens by it).
+    let mut convs = open_followups(state, who, who.len()).await?;
+    convs.sort();
     let mut tokens = Vec::new();
-    for (i, c) in open_followups(state, who, who.len()).await? {
+    for (i, c) in convs {
         tokens.push((who[i].0.clone(), client.sign_in(who[i].0.as_str()).await?, c));
     }
     let rss_mb_before = rss_mb();
