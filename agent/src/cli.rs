@@ -165,12 +165,13 @@ pub enum BenchCommand {
         /// Conversation cases the patients play (booking, refill and discharge ones are used).
         #[arg(long, default_value = "workflows/conversations")]
         conversations: std::path::PathBuf,
-        /// Model-free turns per level (store, pipeline, HTTP) and backend.
-        #[arg(long, default_value_t = 4000)]
+        /// Model-free turns per level (store, pipeline, HTTP), concurrency and backend.
+        #[arg(long, default_value_t = 2000)]
         modelfree_turns: usize,
-        /// Model-free turns in flight at once.
-        #[arg(long, default_value_t = 16)]
-        modelfree_concurrency: usize,
+        /// Model-free turns in flight at once, one run per count (1: the latency of a turn
+        /// alone; more: throughput, with queueing in the latency).
+        #[arg(long, value_delimiter = ',', default_value = "1,16")]
+        modelfree_concurrency: Vec<usize>,
         /// PostgreSQL URL for the model-free figures (a fresh schema, dropped afterwards).
         #[arg(long)]
         postgres: Option<String>,

@@ -131,7 +131,11 @@ async fn bench_model(settings: &Settings, options: inference::bench::BenchOption
 
 async fn bench_load(settings: &Settings, options: &crate::bench::LoadOptions, json: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     anyhow::ensure!(!options.sessions.is_empty() && !options.sessions.contains(&0), "--sessions needs counts of at least 1");
-    anyhow::ensure!(options.turns > 0 && options.modelfree_concurrency > 0, "--turns and --modelfree-concurrency must be at least 1");
+    anyhow::ensure!(options.turns > 0, "--turns must be at least 1");
+    anyhow::ensure!(
+        !options.modelfree_concurrency.is_empty() && !options.modelfree_concurrency.contains(&0),
+        "--modelfree-concurrency needs counts of at least 1"
+    );
     let report = crate::bench::run(settings, options).await.context("running the load benchmark")?;
     println!("{report}");
     if let Some(path) = json {

@@ -98,8 +98,8 @@ pub async fn level(state: &AppState, client: &Client, scenarios: &[Scenario], se
     for _ in 0..sessions {
         let mut mine = HashMap::new();
         for s in scenarios {
-            if !mine.contains_key(s.patient.as_str()) {
-                mine.insert(s.patient.as_str().to_owned(), client.sign_in(s.patient.as_str()).await?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = mine.entry(s.patient.as_str().to_owned()) {
+                slot.insert(client.sign_in(s.patient.as_str()).await?);
             }
         }
         tokens.push(mine);

@@ -30,7 +30,7 @@ pub struct LoadOptions {
     pub conversations: PathBuf,
     /// Model-free turns per depth and backend, and how many run at once.
     pub modelfree_turns: usize,
-    pub modelfree_concurrency: usize,
+    pub modelfree_concurrency: Vec<usize>,
     /// PostgreSQL server for the model-free figures (a fresh schema, dropped afterwards).
     pub postgres: Option<String>,
     pub idle_streams: usize,
@@ -52,12 +52,24 @@ pub async fn run(settings: &Settings, o: &LoadOptions) -> anyhow::Result<LoadRep
         tracing::info!(sessions = n, "load level");
         levels.push(load::level(state, &client, &scenarios, n, o.turns).await.with_context(|| format!("{n} sessions"))?);
     }
-    let mut model_free = modelfree::run(state, &demo.running.base_url, &who, o.modelfree_turns, o.modelfree_concurrency).await?;
+    let mut model_free = Vec::new();
+    for &c in &o.modelfree_concurrency {
+        model_free.extend(modelfree::run(state, &demo.running.base_url, &who, o.modelfree_turns, c).await?);
+    }
     if let Some(url) = &o.postgres {
         let pg = service::PgReplica::start(&demo, url).await?;
-        let result = modelfree::run(&pg.running.state, &pg.running.base_url, &who, o.modelfree_turns, o.modelfree_concurrency).await;
+        let mut result = Ok(());
+        for &c in &o.modelfree_concurrency {
+            match modelfree::run(&pg.running.state, &pg.running.base_url, &who, o.modelfree_turns, c).await {
+                Ok(r) => model_free.extend(r),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
         pg.drop_schema().await;
-        model_free.extend(result?);
+        result?;
     }
     let streams = streams::run(state, &demo.running.base_url, &who, o.idle_streams, o.active_streams).await?;
     Ok(LoadReport::new(machine, settings, o, scenarios.iter().map(|s| s.name.clone()).collect(), levels, model_free, streams))

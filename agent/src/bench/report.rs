@@ -54,7 +54,7 @@ pub struct Conditions {
     pub model_queue_capacity: usize,
     pub turn_deadline_ms: u64,
     pub turns_per_session: usize,
-    pub modelfree_concurrency: usize,
+    pub modelfree_concurrency: Vec<usize>,
     /// The conversation cases the simulated patients play, in order.
     pub scenarios: Vec<String>,
 }
@@ -84,7 +84,7 @@ impl LoadReport {
             model_queue_capacity: settings.model.queue_capacity,
             turn_deadline_ms: settings.server.turn_deadline_ms,
             turns_per_session: o.turns,
-            modelfree_concurrency: o.modelfree_concurrency,
+            modelfree_concurrency: o.modelfree_concurrency.clone(),
             scenarios,
         };
         let targets = targets(&load, &model_free);
@@ -108,7 +108,7 @@ fn targets(load: &[LevelResult], model_free: &[ModelFreeResult]) -> Vec<Target> 
         out.push(target("p95 turn latency at 16 sessions (ms)".into(), l.latency.p95_ms, "<= 1000", l.latency.p95_ms <= 1000.0));
     }
     for m in model_free {
-        let name = format!("model-free {} {}", m.backend, m.level);
+        let name = format!("model-free {} {} x{}", m.backend, m.level, m.concurrency);
         out.push(target(format!("{name} turns/s"), m.turns_per_sec, ">= 2000", m.turns_per_sec >= 2000.0));
         out.push(target(format!("{name} p99 (ms)"), m.latency.p99_ms, "< 20", m.latency.p99_ms < 20.0));
     }
@@ -136,13 +136,13 @@ impl fmt::Display for LoadReport {
                 l.first_event.p50_ms, l.first_event.p99_ms, errors(&l.errors)
             )?;
         }
-        writeln!(f, "\nmodel-free turns (rules answer; audit committed), {} at once", c.modelfree_concurrency)?;
-        writeln!(f, "{:>9} {:>9} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8}  errors", "backend", "level", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms")?;
+        writeln!(f, "\nmodel-free turns (rules answer; audit committed)")?;
+        writeln!(f, "{:>9} {:>9} {:>7} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8}  errors", "backend", "level", "at once", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms")?;
         for r in &self.model_free {
             writeln!(
                 f,
-                "{:>9} {:>9} {:>6} {:>8.2} {:>9.1} {:>8.2} {:>8.2} {:>8.2}  {}",
-                r.backend, r.level, r.turns, r.seconds, r.turns_per_sec, r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms, errors(&r.errors)
+                "{:>9} {:>9} {:>7} {:>6} {:>8.2} {:>9.1} {:>8.2} {:>8.2} {:>8.2}  {}",
+                r.backend, r.level, r.concurrency, r.turns, r.seconds, r.turns_per_sec, r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms, errors(&r.errors)
             )?;
         }
         let s = &self.streams;

@@ -117,7 +117,7 @@ fn raise_fd_limit() -> u64 {
             lim = want;
         }
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 /// This process's resident memory in MiB (0 where /proc is missing).
