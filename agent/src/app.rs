@@ -169,6 +169,14 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         shutdown.await;
         let _ = stopping.send(true);
     };
+    // TCP_NODELAY: a streamed turn writes `progress`, then `turn`; with Nagle on, the second
+    // small write waits for the client's delayed ACK of the first (~40 ms on Linux), a floor
+    // under every turn that `agent bench load` measured (docs/reliability.md).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let serve = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(signal)
         .into_future();
