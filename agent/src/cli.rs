@@ -162,6 +162,9 @@ pub enum BenchCommand {
         /// Turns each simulated patient takes per level.
         #[arg(long, default_value_t = 6)]
         turns: usize,
+        /// ...or more, so that each level takes at least this many turns in all.
+        #[arg(long, default_value_t = 96)]
+        min_level_turns: usize,
         /// Conversation cases the patients play (booking, refill and discharge ones are used).
         #[arg(long, default_value = "workflows/conversations")]
         conversations: std::path::PathBuf,

@@ -20,6 +20,7 @@ const FIELDS: &[&str] = &[
     "/conditions/modelfree_concurrency",
     "/conditions/scenarios",
     "/load/0/sessions",
+    "/load/0/turns_per_session",
     "/load/0/turns",
     "/load/0/conversations",
     "/load/0/seconds",
@@ -79,7 +80,7 @@ fn short_load_run_has_no_errors_and_every_figure() {
     let dir = tempfile::tempdir().expect("tempdir");
     let r = bench(
         dir.path(),
-        &["--sessions", "4", "--turns", "3", "--modelfree-turns", "200", "--modelfree-concurrency", "8", "--idle-streams", "100", "--active-streams", "5"],
+        &["--sessions", "4", "--turns", "3", "--min-level-turns", "0", "--modelfree-turns", "200", "--modelfree-concurrency", "8", "--idle-streams", "100", "--active-streams", "5"],
     );
     let level = &r["load"][0];
     assert_eq!(level["sessions"], 4);

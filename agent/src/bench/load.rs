@@ -82,6 +82,7 @@ pub(super) async fn latest_discharge(state: &AppState, patient: &PatientId) -> O
 #[derive(Clone, Debug, Serialize)]
 pub struct LevelResult {
     pub sessions: usize,
+    pub turns_per_session: usize,
     pub turns: usize,
     pub conversations: usize,
     pub seconds: f64,
@@ -120,6 +121,7 @@ pub async fn level(state: &AppState, client: &Client, scenarios: &[Scenario], se
     let done = tally.turns.len();
     Ok(LevelResult {
         sessions,
+        turns_per_session: turns,
         turns: done,
         conversations,
         seconds: round2(seconds),

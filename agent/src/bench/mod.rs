@@ -24,8 +24,11 @@ pub use report::LoadReport;
 pub struct LoadOptions {
     /// Concurrent simulated patients, one level after another.
     pub sessions: Vec<usize>,
-    /// Turns each simulated patient takes per level.
+    /// Turns each simulated patient takes per level...
     pub turns: usize,
+    /// ...or more, so that every level takes at least this many turns in all (one patient
+    /// alone would otherwise give a baseline of a handful of turns).
+    pub min_level_turns: usize,
     /// The conversation cases the patients play.
     pub conversations: PathBuf,
     /// Model-free turns per depth and backend, and how many run at once.
@@ -50,7 +53,8 @@ pub async fn run(settings: &Settings, o: &LoadOptions) -> anyhow::Result<LoadRep
     let mut levels = Vec::new();
     for &n in &o.sessions {
         tracing::info!(sessions = n, "load level");
-        levels.push(load::level(state, &client, &scenarios, n, o.turns).await.with_context(|| format!("{n} sessions"))?);
+        let turns = o.turns.max(o.min_level_turns.div_ceil(n));
+        levels.push(load::level(state, &client, &scenarios, n, turns).await.with_context(|| format!("{n} sessions"))?);
     }
     let mut model_free = Vec::new();
     for &c in &o.modelfree_concurrency {
