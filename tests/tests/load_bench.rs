@@ -42,6 +42,8 @@ const FIELDS: &[&str] = &[
     "/streams/latency/p95_ms",
     "/streams/first_event/p99_ms",
     "/streams/errors",
+    "/streams/baseline_latency/p95_ms",
+    "/streams/baseline_turns_per_sec",
     "/streams/fd_limit",
     "/streams/rss_mb_before",
     "/streams/rss_mb_with_idle",

@@ -154,6 +154,11 @@ impl fmt::Display for LoadReport {
         )?;
         writeln!(
             f,
+            "  the same with no idle stream: {:.1}/s: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            s.baseline_turns_per_sec, s.baseline_latency.p50_ms, s.baseline_latency.p95_ms, s.baseline_latency.p99_ms
+        )?;
+        writeln!(
+            f,
             "  memory (client and server in one process): {:.0} MiB before, {:.0} MiB with idle streams, {:.0} MiB at end; {} open files (limit {})",
             s.rss_mb_before, s.rss_mb_with_idle, s.rss_mb_end, s.open_fds_with_streams, s.fd_limit
         )?;
