@@ -220,5 +220,18 @@ async fn turn(client: &Client, token: &str, conv: &str, text: &str, tally: &mut 
 /// The turn ran past `server.turn_deadline_ms` and was handed to a person.
 fn stalled(body: &serde_json::Value) -> bool {
     let texts = body["replies"].as_array().into_iter().flatten().filter_map(|r| r["text"].as_str());
-    texts.into_iter().any(|t| t.contains("taking longer than it should") || t.contains("tardando más de lo debido"))
+    texts.into_iter().any(|t| chat::STALLED_REPLIES.contains(&t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stalled;
+
+    #[test]
+    fn a_turn_handed_over_for_its_deadline_is_told_apart() {
+        let late = serde_json::json!({"replies": [{"text": crate::chat::STALLED_REPLIES[1]}]});
+        let fine = serde_json::json!({"replies": [{"text": "Which day suits you?"}]});
+        assert!(stalled(&late));
+        assert!(!stalled(&fine));
+    }
 }

@@ -176,3 +176,37 @@ fn errors(e: &super::stats::Errors) -> String {
     }
     e.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::stats::Latency;
+
+    fn level(sessions: usize, turns_per_sec: f64, p95_ms: f64) -> LevelResult {
+        LevelResult {
+            sessions,
+            turns_per_session: 1,
+            turns: sessions,
+            conversations: sessions,
+            seconds: 1.0,
+            turns_per_sec,
+            latency: Latency { p95_ms, ..Latency::default() },
+            first_event: Latency::default(),
+            errors: Default::default(),
+        }
+    }
+
+    #[test]
+    fn targets_compare_the_top_level_with_one_patient_and_read_p95_at_16() {
+        let load = [level(1, 10.0, 100.0), level(16, 25.0, 1200.0), level(64, 31.0, 3000.0)];
+        let t = targets(&load, &[]);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].name.as_str(), t[0].value, t[0].met), ("turns/s at 64 sessions vs 1", 3.1, true));
+        assert_eq!((t[1].value, t[1].met), (1200.0, false));
+    }
+
+    #[test]
+    fn no_ratio_without_a_one_patient_level() {
+        assert!(targets(&[level(4, 10.0, 1.0), level(8, 20.0, 1.0)], &[]).is_empty());
+    }
+}
