@@ -201,8 +201,19 @@ async fn run_on(
         shutdown.await;
         let _ = stopping.send(true);
     };
+    // TCP_NODELAY: a streamed turn writes `progress`, then `turn`; with Nagle on, the second
+    // small write waits for the client's delayed ACK of the first (~40 ms on Linux), a floor
+    // under every turn that `agent bench load` measured (docs/reliability.md). The TLS
+    // listener sets it on each accepted stream too.
     let serve = match tls {
-        None => serve_on(listener, app, signal).boxed(),
+        None => {
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
+            });
+            serve_on(listener, app, signal).boxed()
+        }
         Some(certs) => {
             let hsts = HeaderValue::from_static(crate::tls::HSTS);
             let app = app.layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, hsts));

@@ -253,15 +253,18 @@ async fn finish_turn(
     Ok(response)
 }
 
+/// What the patient is told when a turn ran past the deadline (English, Spanish); the load
+/// bench counts these turns by it.
+pub const STALLED_REPLIES: [&str; 2] = [
+    "I'm sorry, this is taking longer than it should. I've asked a member of our care team to continue with you.",
+    "Lo siento, esto está tardando más de lo debido. He pedido a una persona de nuestro equipo que continúe con usted.",
+];
+
 /// The turn that took too long: state unchanged, the patient told a person will continue,
 /// and the case queued.
 fn stalled(engine_state: serde_json::Value) -> (serde_json::Value, TurnOutcome) {
     let spanish = engine_state.get("lang").and_then(|l| l.as_str()) == Some("es");
-    let text = if spanish {
-        "Lo siento, esto está tardando más de lo debido. He pedido a una persona de nuestro equipo que continúe con usted."
-    } else {
-        "I'm sorry, this is taking longer than it should. I've asked a member of our care team to continue with you."
-    };
+    let text = if spanish { STALLED_REPLIES[1] } else { STALLED_REPLIES[0] };
     let outcome = TurnOutcome {
         replies: vec![Reply { text: text.into(), options: vec![] }],
         escalation: Some(workflows::Escalation {

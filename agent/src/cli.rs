@@ -161,4 +161,41 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// Proof under load: simulated patients running the real workflows over HTTP (real model,
+    /// demo EHR) at each concurrency level, model-free turn throughput (SQLite, and PostgreSQL
+    /// with --postgres), and idle plus active event streams held at once. Rate limits are
+    /// raised for the run. Prints tables; build with --release for figures worth quoting.
+    Load {
+        /// Concurrent simulated patients, one level after another.
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
+        sessions: Vec<usize>,
+        /// Turns each simulated patient takes per level.
+        #[arg(long, default_value_t = 6)]
+        turns: usize,
+        /// ...or more, so that each level takes at least this many turns in all.
+        #[arg(long, default_value_t = 96)]
+        min_level_turns: usize,
+        /// Conversation cases the patients play (booking, refill and discharge ones are used).
+        #[arg(long, default_value = "workflows/conversations")]
+        conversations: std::path::PathBuf,
+        /// Model-free turns per level (store, pipeline, HTTP), concurrency and backend.
+        #[arg(long, default_value_t = 2000)]
+        modelfree_turns: usize,
+        /// Model-free turns in flight at once, one run per count (1: the latency of a turn
+        /// alone; more: throughput, with queueing in the latency).
+        #[arg(long, value_delimiter = ',', default_value = "1,16")]
+        modelfree_concurrency: Vec<usize>,
+        /// PostgreSQL URL for the model-free figures (a fresh schema, dropped afterwards).
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Idle patient event streams held open at once.
+        #[arg(long, default_value_t = 1000)]
+        idle_streams: usize,
+        /// Patients posting turns over event streams meanwhile.
+        #[arg(long, default_value_t = 50)]
+        active_streams: usize,
+        /// Also write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
 }

@@ -29,6 +29,20 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
         Command::Bench { command: BenchCommand::Model { rounds, peer_python, json } } => {
             bench_model(&settings, inference::bench::BenchOptions { rounds, peer_python }, json).await
         }
+        Command::Bench { command: BenchCommand::Load { sessions, turns, min_level_turns, conversations, modelfree_turns, modelfree_concurrency, postgres, idle_streams, active_streams, json } } => {
+            let options = crate::bench::LoadOptions {
+                sessions,
+                turns,
+                min_level_turns,
+                conversations,
+                modelfree_turns,
+                modelfree_concurrency,
+                postgres,
+                idle_streams,
+                active_streams,
+            };
+            bench_load(&settings, &options, json).await
+        }
         Command::Understand => crate::scripts_cli::understand(&settings).await,
         Command::Users { command: UsersCommand::Add { username, role } } => crate::users_cli::add(&settings, &username, &role).await,
         Command::Users { command: UsersCommand::Disable { username } } => crate::users_cli::disable(&settings, &username).await,
@@ -118,6 +132,22 @@ async fn bench_model(settings: &Settings, options: inference::bench::BenchOption
     })
     .await
     .context("benchmark panicked")??;
+    println!("{report}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report).context("encoding the results")?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn bench_load(settings: &Settings, options: &crate::bench::LoadOptions, json: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    anyhow::ensure!(!options.sessions.is_empty() && !options.sessions.contains(&0), "--sessions needs counts of at least 1");
+    anyhow::ensure!(options.turns > 0, "--turns must be at least 1");
+    anyhow::ensure!(
+        !options.modelfree_concurrency.is_empty() && !options.modelfree_concurrency.contains(&0),
+        "--modelfree-concurrency needs counts of at least 1"
+    );
+    let report = crate::bench::run(settings, options).await.context("running the load benchmark")?;
     println!("{report}");
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report).context("encoding the results")?;

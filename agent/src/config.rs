@@ -151,6 +151,12 @@ pub struct DemoEhrSettings {
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret set by code rather than read from configuration (`agent bench load` points
+    /// the database at its own scratch folder).
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

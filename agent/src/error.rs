@@ -84,6 +84,11 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status this error is answered with.
+    pub fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+
     /// Seconds the client should wait before retrying (429 and 503), sent as Retry-After.
     pub fn retry_after(&self) -> Option<u64> {
         match self {

@@ -6,6 +6,7 @@ pub mod app;
 pub mod audit;
 pub mod audit_cli;
 pub mod backup_cli;
+pub mod bench;
 pub mod chat;
 pub mod cli;
 pub mod commands;

@@ -198,6 +198,8 @@ async fn accept_loop(tcp: TcpListener, certs: Certificates, tx: mpsc::Sender<(Tl
                 }
             },
         };
+        // As on the plain listener: no Nagle delay between a stream's small events.
+        let _ = stream.set_nodelay(true);
         let acceptor = TlsAcceptor::from(certs.current());
         let tx = tx.clone();
         tokio::spawn(async move {

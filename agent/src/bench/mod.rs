@@ -1,0 +1,92 @@
+//! `agent bench load`: proof under load. Builds the service as demo mode does (real model,
+//! demo EHR, SQLite) on a loopback port and measures, in one run: simulated patients running
+//! the real workflows at rising concurrency, model-free turn throughput (store, pipeline, HTTP;
+//! SQLite and, given a URL, PostgreSQL), and many event streams held at once. Rate limits are
+//! raised for the run so that they never shape the load.
+
+pub mod client;
+pub mod load;
+pub mod modelfree;
+pub mod report;
+pub mod service;
+pub mod stats;
+pub mod streams;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::config::Settings;
+pub use report::LoadReport;
+
+/// What to run (the `agent bench load` flags).
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Concurrent simulated patients, one level after another.
+    pub sessions: Vec<usize>,
+    /// Turns each simulated patient takes per level...
+    pub turns: usize,
+    /// ...or more, so that every level takes at least this many turns in all (one patient
+    /// alone would otherwise give a baseline of a handful of turns).
+    pub min_level_turns: usize,
+    /// The conversation cases the patients play.
+    pub conversations: PathBuf,
+    /// Model-free turns per depth and backend, and how many run at once.
+    pub modelfree_turns: usize,
+    pub modelfree_concurrency: Vec<usize>,
+    /// PostgreSQL server for the model-free figures (a fresh schema, dropped afterwards).
+    pub postgres: Option<String>,
+    pub idle_streams: usize,
+    pub active_streams: usize,
+}
+
+/// Runs every phase and returns the report (print it with `Display`, or as JSON).
+pub async fn run(settings: &Settings, o: &LoadOptions) -> anyhow::Result<LoadReport> {
+    let machine = report::Machine::now(settings);
+    let demo = service::start_demo(settings).await?;
+    let state = &demo.running.state;
+    let who = discharged(state).await;
+    let scenarios = load::scenarios(&o.conversations, state).await?;
+    let client = client::Client::new(&demo.running.base_url);
+    // One conversation first, untimed: the model's first calls warm its caches.
+    let _ = load::level(state, &client, &scenarios[..1], 1, scenarios[0].says.len().min(2)).await?;
+    let mut levels = Vec::new();
+    for &n in &o.sessions {
+        tracing::info!(sessions = n, "load level");
+        let turns = o.turns.max(o.min_level_turns.div_ceil(n));
+        levels.push(load::level(state, &client, &scenarios, n, turns).await.with_context(|| format!("{n} sessions"))?);
+    }
+    let mut model_free = Vec::new();
+    for &c in &o.modelfree_concurrency {
+        model_free.extend(modelfree::run(state, &demo.running.base_url, &who, o.modelfree_turns, c).await?);
+    }
+    if let Some(url) = &o.postgres {
+        let pg = service::PgReplica::start(&demo, url).await?;
+        let mut result = Ok(());
+        for &c in &o.modelfree_concurrency {
+            match modelfree::run(&pg.running.state, &pg.running.base_url, &who, o.modelfree_turns, c).await {
+                Ok(r) => model_free.extend(r),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        pg.drop_schema().await;
+        result?;
+    }
+    let streams = streams::run(state, &demo.running.base_url, &who, o.idle_streams, o.active_streams).await?;
+    Ok(LoadReport::new(machine, settings, o, scenarios.iter().map(|s| s.name.clone()).collect(), levels, model_free, streams))
+}
+
+/// Demo patients with a recent discharge, and its encounter.
+async fn discharged(state: &crate::state::AppState) -> modelfree::Discharged {
+    let mut out = Vec::new();
+    for p in state.demo_patients.iter() {
+        let Ok(id) = fhir_client::PatientId::parse(p.id.clone()) else { continue };
+        if let Some(enc) = load::latest_discharge(state, &id).await {
+            out.push((id, enc));
+        }
+    }
+    out
+}

@@ -1,0 +1,212 @@
+//! The load report: the machine and the conditions of the run, each phase's figures, and the
+//! issue's targets with whether they were met; printed as tables, or written as JSON.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::load::LevelResult;
+use super::modelfree::ModelFreeResult;
+use super::service::BENCH_LIMIT;
+use super::streams::StreamsResult;
+use super::LoadOptions;
+use crate::config::Settings;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadReport {
+    pub machine: Machine,
+    pub conditions: Conditions,
+    pub load: Vec<LevelResult>,
+    pub model_free: Vec<ModelFreeResult>,
+    pub streams: StreamsResult,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    pub cpus: usize,
+    /// /proc/loadavg when the run started (1, 5, 15 minutes): other work on the machine.
+    pub load_average_at_start: [f64; 3],
+    /// "release" or "debug" (dependencies are optimised in both; see the root Cargo.toml).
+    pub build: String,
+}
+
+impl Machine {
+    pub fn now(_settings: &Settings) -> Self {
+        let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let mut avg = [0.0; 3];
+        for (slot, v) in avg.iter_mut().zip(text.split_whitespace()) {
+            *slot = v.parse().unwrap_or(0.0);
+        }
+        Self {
+            cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            load_average_at_start: avg,
+            build: if cfg!(debug_assertions) { "debug" } else { "release" }.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Conditions {
+    /// The bench's rate limits (per session and per address, per minute and burst).
+    pub rate_limit_per_minute: u32,
+    pub model_threads: usize,
+    pub model_queue_capacity: usize,
+    pub turn_deadline_ms: u64,
+    pub turns_per_session: usize,
+    pub modelfree_concurrency: Vec<usize>,
+    /// The conversation cases the simulated patients play, in order.
+    pub scenarios: Vec<String>,
+}
+
+/// One of the targets.
+#[derive(Clone, Debug, Serialize)]
+pub struct Target {
+    pub name: String,
+    pub value: f64,
+    pub target: String,
+    pub met: bool,
+}
+
+impl LoadReport {
+    pub fn new(
+        machine: Machine,
+        settings: &Settings,
+        o: &LoadOptions,
+        scenarios: Vec<String>,
+        load: Vec<LevelResult>,
+        model_free: Vec<ModelFreeResult>,
+        streams: StreamsResult,
+    ) -> Self {
+        let conditions = Conditions {
+            rate_limit_per_minute: BENCH_LIMIT,
+            model_threads: settings.model.threads,
+            model_queue_capacity: settings.model.queue_capacity,
+            turn_deadline_ms: settings.server.turn_deadline_ms,
+            turns_per_session: o.turns,
+            modelfree_concurrency: o.modelfree_concurrency.clone(),
+            scenarios,
+        };
+        let targets = targets(&load, &model_free);
+        Self { machine, conditions, load, model_free, streams, targets }
+    }
+}
+
+fn target(name: String, value: f64, target: &str, met: bool) -> Target {
+    Target { name, value, target: target.into(), met }
+}
+
+fn targets(load: &[LevelResult], model_free: &[ModelFreeResult]) -> Vec<Target> {
+    let mut out = Vec::new();
+    let one = load.iter().find(|l| l.sessions == 1);
+    let top = load.iter().max_by_key(|l| l.sessions).filter(|l| l.sessions > 1);
+    if let (Some(one), Some(top)) = (one, top) {
+        let ratio = super::stats::round2(top.turns_per_sec / one.turns_per_sec.max(1e-9));
+        out.push(target(format!("turns/s at {} sessions vs 1", top.sessions), ratio, ">= 3x", ratio >= 3.0));
+    }
+    if let Some(l) = load.iter().find(|l| l.sessions == 16) {
+        out.push(target("p95 turn latency at 16 sessions (ms)".into(), l.latency.p95_ms, "<= 1000", l.latency.p95_ms <= 1000.0));
+    }
+    for m in model_free {
+        let name = format!("model-free {} {} x{}", m.backend, m.level, m.concurrency);
+        out.push(target(format!("{name} turns/s"), m.turns_per_sec, ">= 2000", m.turns_per_sec >= 2000.0));
+        out.push(target(format!("{name} p99 (ms)"), m.latency.p99_ms, "< 20", m.latency.p99_ms < 20.0));
+    }
+    out
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = &self.machine;
+        let c = &self.conditions;
+        let [a, b, d] = m.load_average_at_start;
+        writeln!(f, "machine: {} cpus, load average at start {a:.2} {b:.2} {d:.2}, {} build", m.cpus, m.build)?;
+        writeln!(
+            f,
+            "conditions: rate limits raised to {}/min (bench only), model threads {}, model queue {}, turn deadline {} ms",
+            c.rate_limit_per_minute, c.model_threads, c.model_queue_capacity, c.turn_deadline_ms
+        )?;
+        writeln!(f, "\nsimulated patients (real model, demo EHR, HTTP + SSE), at least {} turns each", c.turns_per_session)?;
+        writeln!(f, "{:>8} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>10}  errors", "sessions", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms", "1st ev p50", "1st ev p99")?;
+        for l in &self.load {
+            writeln!(
+                f,
+                "{:>8} {:>6} {:>8.1} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>10.1}  {}",
+                l.sessions, l.turns, l.seconds, l.turns_per_sec, l.latency.p50_ms, l.latency.p95_ms, l.latency.p99_ms,
+                l.first_event.p50_ms, l.first_event.p99_ms, errors(&l.errors)
+            )?;
+        }
+        writeln!(f, "\nmodel-free turns (rules answer; audit committed)")?;
+        writeln!(f, "{:>9} {:>9} {:>7} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8}  errors", "backend", "level", "at once", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms")?;
+        for r in &self.model_free {
+            writeln!(
+                f,
+                "{:>9} {:>9} {:>7} {:>6} {:>8.2} {:>9.1} {:>8.2} {:>8.2} {:>8.2}  {}",
+                r.backend, r.level, r.concurrency, r.turns, r.seconds, r.turns_per_sec, r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms, errors(&r.errors)
+            )?;
+        }
+        let s = &self.streams;
+        writeln!(f, "\nstreams held: {} idle open ({} asked, {} ended early), {} active", s.idle_open, s.idle_requested, s.idle_closed_early, s.active)?;
+        writeln!(
+            f,
+            "  active turns {} at {:.1}/s: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms; first event p99 {:.1} ms; errors {}",
+            s.active_turns, s.turns_per_sec, s.latency.p50_ms, s.latency.p95_ms, s.latency.p99_ms, s.first_event.p99_ms, errors(&s.errors)
+        )?;
+        writeln!(
+            f,
+            "  the same with no idle stream: {:.1}/s: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            s.baseline_turns_per_sec, s.baseline_latency.p50_ms, s.baseline_latency.p95_ms, s.baseline_latency.p99_ms
+        )?;
+        writeln!(
+            f,
+            "  memory (client and server in one process): {:.0} MiB before, {:.0} MiB with idle streams, {:.0} MiB at end; {} open files (limit {})",
+            s.rss_mb_before, s.rss_mb_with_idle, s.rss_mb_end, s.open_fds_with_streams, s.fd_limit
+        )?;
+        writeln!(f, "\ntargets")?;
+        for t in &self.targets {
+            writeln!(f, "  {:<4} {:<48} {:>10.2}  (target {})", if t.met { "met" } else { "MISS" }, t.name, t.value, t.target)?;
+        }
+        Ok(())
+    }
+}
+
+fn errors(e: &super::stats::Errors) -> String {
+    if e.is_empty() {
+        return "none".into();
+    }
+    e.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::stats::Latency;
+
+    fn level(sessions: usize, turns_per_sec: f64, p95_ms: f64) -> LevelResult {
+        LevelResult {
+            sessions,
+            turns_per_session: 1,
+            turns: sessions,
+            conversations: sessions,
+            seconds: 1.0,
+            turns_per_sec,
+            latency: Latency { p95_ms, ..Latency::default() },
+            first_event: Latency::default(),
+            errors: Default::default(),
+        }
+    }
+
+    #[test]
+    fn targets_compare_the_top_level_with_one_patient_and_read_p95_at_16() {
+        let load = [level(1, 10.0, 100.0), level(16, 25.0, 1200.0), level(64, 31.0, 3000.0)];
+        let t = targets(&load, &[]);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].name.as_str(), t[0].value, t[0].met), ("turns/s at 64 sessions vs 1", 3.1, true));
+        assert_eq!((t[1].value, t[1].met), (1200.0, false));
+    }
+
+    #[test]
+    fn no_ratio_without_a_one_patient_level() {
+        assert!(targets(&[level(4, 10.0, 1.0), level(8, 20.0, 1.0)], &[]).is_empty());
+    }
+}
