@@ -78,6 +78,11 @@ pub struct ServerSettings {
     /// A turn that takes longer (stalled model or EHR) is handed to a person.
     #[serde(default = "default_turn_deadline_ms")]
     pub turn_deadline_ms: u64,
+    /// A secret marker written into every system prompt the model sees, so that a red-team run
+    /// (`agent bench attack`, tests/tests/attack.rs) or a site's own monitoring can tell whether a
+    /// reply ever leaks the prompt. Unset by default.
+    #[serde(default)]
+    pub prompt_canary: Option<Secret>,
 }
 
 fn default_turn_deadline_ms() -> u64 {
