@@ -304,4 +304,12 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!toml::to_string(&DatabaseSettings { url: s, max_connections: 1 }).unwrap().contains("hunter2"));
     }
+
+    #[test]
+    fn the_prompt_canary_is_off_by_default_and_never_printed() {
+        assert!(Settings::from_toml_overrides(&[]).unwrap().server.prompt_canary.is_none());
+        let s = Settings::from_toml_overrides(&["[server]\nprompt_canary = \"ORCHID-77\"\n"]).unwrap();
+        assert_eq!(s.server.prompt_canary.as_ref().map(Secret::expose), Some("ORCHID-77"));
+        assert!(!s.redacted_toml().contains("ORCHID-77"));
+    }
 }
