@@ -72,15 +72,9 @@ async fn assert_all_present(http: &reqwest::Client, base: &str, token: &str, ack
     let mut histories: std::collections::HashMap<String, String> = Default::default();
     for a in acks {
         if !histories.contains_key(&a.conversation) {
-            let h: Value = http
-                .get(format!("{base}/api/conversations/{}/messages", a.conversation))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let r = http.get(format!("{base}/api/conversations/{}/messages", a.conversation)).bearer_auth(token).send().await.unwrap();
+            assert_eq!(r.status(), 200, "history of {}", a.conversation);
+            let h: Value = r.json().await.unwrap();
             histories.insert(a.conversation.clone(), h.to_string());
         }
         let h = &histories[&a.conversation];
@@ -116,7 +110,12 @@ async fn acknowledged_turns_survive_sigkill_and_the_audit_log_verifies() {
             .env("AGENT__FHIR__BASE_URL", ehr.base_url())
             .env("AGENT__FHIR__ALLOW_PLAIN_HTTP", "true")
             .env("AGENT__PORTAL__LAUNCH_KEY_FILE", &key)
-            .env("AGENT__PORTAL__AUDIENCE", "fault-suite");
+            .env("AGENT__PORTAL__AUDIENCE", "fault-suite")
+            // The final check reads every conversation of the run from one address.
+            .env("AGENT__LIMITS__SESSION_PER_MINUTE", "1000000")
+            .env("AGENT__LIMITS__SESSION_BURST", "1000000")
+            .env("AGENT__LIMITS__ADDRESS_PER_MINUTE", "1000000")
+            .env("AGENT__LIMITS__ADDRESS_BURST", "1000000");
         c
     };
     let http = reqwest::Client::new();
