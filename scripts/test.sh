@@ -33,6 +33,15 @@ deploy=${PIPESTATUS[0]}
   2>&1 | tee "$target_dir/browser-output.log"
 browser=${PIPESTATUS[0]}
 [ "$browser" -eq 0 ] || status=$browser
+# The API fuzzed by schemathesis against its OpenAPI document (patient, admin, coordinator), and
+# cargo-deny on licences, bans and sources; each script fetches its own pinned tool.
+scripts/schemathesis.sh 2>&1 | tee "$target_dir/schemathesis-output.log"
+st=${PIPESTATUS[0]}
+[ "$st" -eq 0 ] || status=$st
+scripts/deny.sh >"$target_dir/deny-output.log" 2>&1
+st=$?
+grep -E '^error|ok$' "$target_dir/deny-output.log"
+[ "$st" -eq 0 ] || status=$st
 echo "store stories: $(grep -cE '^test .*stories::sqlite.* ok$' "$target_dir/test-output.log") passed on SQLite, \
 $(grep -cE '^test .*stories::postgres.* ok$' "$target_dir/test-output.log") passed on PostgreSQL"
 exit "$status"

@@ -64,7 +64,8 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     let (client, demo_ehr, demo) = connect_ehr(settings).await?;
     let model = load_model(&settings.model).await?;
     let ehr: Arc<dyn Ehr> = Arc::new(client);
-    let understand = Arc::new(ModelUnderstand::new(model.clone()));
+    let canary = settings.server.prompt_canary.as_ref().map(|c| c.expose().to_owned());
+    let understand = Arc::new(ModelUnderstand::new(model.clone()).with_canary(canary));
     let scripts = crate::staff::scripts::engine_scripts(store.as_ref()).await.context("loading the workflow scripts")?;
     let engine = workflows::Engine::new(scripts, ehr.clone(), understand);
     // Embed the intent examples now rather than in the first patient's turn.

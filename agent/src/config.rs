@@ -86,6 +86,11 @@ pub struct ServerSettings {
     /// for a reverse proxy that terminates TLS (see `limits.trusted_proxies`) or a local demo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::tls::TlsSettings>,
+    /// A secret marker written into every system prompt the model sees, so that a red-team run
+    /// (`agent bench attack`, tests/tests/attack.rs) or a site's own monitoring can tell whether a
+    /// reply ever leaks the prompt. Unset by default.
+    #[serde(default)]
+    pub prompt_canary: Option<Secret>,
 }
 
 fn default_turn_deadline_ms() -> u64 {
@@ -343,5 +348,13 @@ mod tests {
         let s = Secret("postgres://u:hunter2@h/db".into());
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!toml::to_string(&DatabaseSettings { url: s, max_connections: 1 }).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn the_prompt_canary_is_off_by_default_and_never_printed() {
+        assert!(Settings::from_toml_overrides(&[]).unwrap().server.prompt_canary.is_none());
+        let s = Settings::from_toml_overrides(&["[server]\nprompt_canary = \"ORCHID-77\"\n"]).unwrap();
+        assert_eq!(s.server.prompt_canary.as_ref().map(Secret::expose), Some("ORCHID-77"));
+        assert!(!s.redacted_toml().contains("ORCHID-77"));
     }
 }

@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: run the real `agent` binary (built by
 //! `scripts/test.sh`) with a throwaway data folder, port 0, and captured output.
 
+pub mod attack;
 pub mod inproc;
 
 use std::io::{BufRead, BufReader, Read};

@@ -2,6 +2,7 @@
 //! (one turn at a time, `Idempotency-Key` for safe retries), read the history. Every handler
 //! takes `PatientSession` and only ever sees that patient's conversations.
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -64,9 +65,14 @@ struct StartBody {
 async fn start(
     State(state): State<AppState>,
     s: PatientSession,
-    body: Option<Json<StartBody>>,
+    body: Result<Json<StartBody>, JsonRejection>,
 ) -> Result<Json<TurnResponse>, ApiError> {
-    let lang = body.and_then(|b| b.0.lang).unwrap_or_default();
+    // No body at all is fine; a malformed one is a 400 OperationOutcome like every other error.
+    let lang = match body {
+        Ok(Json(b)) => b.lang.unwrap_or_default(),
+        Err(JsonRejection::MissingJsonContentType(_)) => Lang::default(),
+        Err(e) => return Err(ApiError::BadRequest(format!("body must be {{\"lang\": \"en\" | \"es\"}}: {}", e.body_text()))),
+    };
     Ok(Json(chat::open(&state, &s.patient, lang, Opening::Patient).await?))
 }
 
@@ -93,7 +99,7 @@ async fn send(
     s: PatientSession,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Result<Json<SendBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<SendBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let (text, key) = parse_send(&headers, body)?;
     let wants_stream = headers
@@ -123,7 +129,7 @@ async fn send(
 /// The message text and the optional idempotency key of a post.
 fn parse_send(
     headers: &HeaderMap,
-    body: Result<Json<SendBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<SendBody>, JsonRejection>,
 ) -> Result<(String, Option<String>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("body must be {{\"text\": ...}}: {}", e.body_text())))?;
     let key = match headers.get("idempotency-key") {

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
@@ -46,9 +47,14 @@ async fn claim(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
-    body: Option<Json<ClaimBody>>,
+    body: Result<Json<ClaimBody>, JsonRejection>,
 ) -> Result<Json<Case>, ApiError> {
-    let version = body.and_then(|b| b.0.version);
+    // No body: the current version; a malformed one is a 400 OperationOutcome.
+    let version = match body {
+        Ok(Json(b)) => b.version,
+        Err(JsonRejection::MissingJsonContentType(_)) => None,
+        Err(e) => return Err(ApiError::BadRequest(format!("body must be {{\"version\"}}: {}", e.body_text()))),
+    };
     Ok(Json(queue::transition(&state, &staff, &id, version, "claimed", None).await?))
 }
 
@@ -64,7 +70,7 @@ async fn resolve(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
-    body: Result<Json<ResolveBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<ResolveBody>, JsonRejection>,
 ) -> Result<Json<Case>, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("body must be {{\"note\"}}: {}", e.body_text())))?;
     let note = body.note.trim();
