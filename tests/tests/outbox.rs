@@ -82,6 +82,11 @@ async fn booking_survives_the_ehr_going_down(db: &str, replicas: usize) {
     let said = kept["replies"].to_string();
     assert!(said.contains("kept your request") && !said.contains("took that time"), "{kept}");
     assert_eq!(kept["escalated"], false, "no person needed: {kept}");
+    // The replica stays in service (the EHR is everyone's): ready, but degraded.
+    let ready = reqwest::get(format!("{}/ready", agents[0].base_url)).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!((ready["status"].as_str(), ready["checks"]["ehr"]["status"].as_str()), (Some("degraded"), Some("down")), "{ready}");
     // Let the outbox find the EHR still down at least once.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let history = texts(&p, &conv).await;

@@ -1,6 +1,8 @@
-//! Liveness (`/health`: the process answers) and readiness (`/ready`: model loaded, database
-//! reachable, EHR reachable, each named in the body), Prometheus `/metrics`, and the OpenAPI
-//! document.
+//! Liveness (`/health`: the process answers) and readiness (`/ready`: model loaded and database
+//! reachable; the EHR's state named beside them), Prometheus `/metrics`, and the OpenAPI
+//! document. An EHR that does not answer leaves a replica ready but `degraded`: it is shared by
+//! every replica, so taking them all out of service would help nobody, while they can still
+//! talk to patients, keep their requests in the outbox and hand lookups to a person.
 
 use std::time::Duration;
 
@@ -31,17 +33,22 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let ehr = matches!(tokio::time::timeout(limit, state.ehr.ping()).await, Ok(Ok(())));
     let info = state.model.info();
     let model = !info.sha256.is_empty();
-    let all = db && ehr && model;
+    let ready = db && model;
     let check = |ok: bool| if ok { "up" } else { "down" };
+    let status = match (ready, ehr) {
+        (false, _) => "not ready",
+        (true, false) => "degraded",
+        (true, true) => "ready",
+    };
     let body = json!({
-        "status": if all { "ready" } else { "not ready" },
+        "status": status,
         "checks": {
             "model": { "status": check(model), "id": info.id },
             "database": { "status": check(db), "backend": state.store.backend() },
             "ehr": { "status": check(ehr) },
         }
     });
-    let code = if all { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body))
 }
 
