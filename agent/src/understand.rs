@@ -73,3 +73,61 @@ impl Understand for ModelUnderstand {
         Ok(out.trim().to_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures::stream::{self, BoxStream};
+    use inference::{Choice, GenerateParams, ModelInfo};
+
+    use super::*;
+
+    /// Records every system prompt it is sent.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Recorder {
+        fn saw(&self, p: &Prompt) {
+            let system = p.messages.iter().filter(|m| matches!(m.role, Role::System)).map(|m| m.content.clone());
+            self.0.lock().unwrap().extend(system);
+        }
+    }
+
+    #[async_trait]
+    impl LanguageModel for Recorder {
+        fn info(&self) -> ModelInfo {
+            ModelInfo { id: "recorder".into(), sha256: String::new(), embedding_id: String::new(), embedding_sha256: String::new() }
+        }
+        async fn generate(&self, p: Prompt, _: GenerateParams) -> inference::Result<BoxStream<'static, inference::Result<String>>> {
+            self.saw(&p);
+            Ok(Box::pin(stream::iter(vec![Ok("fine".to_owned())])))
+        }
+        async fn choose(&self, p: Prompt, options: Vec<String>) -> inference::Result<Choice> {
+            self.saw(&p);
+            Ok(Choice { index: 0, logprobs: vec![0.0; options.len()] })
+        }
+        async fn extract(&self, p: Prompt, _: serde_json::Value) -> inference::Result<serde_json::Value> {
+            self.saw(&p);
+            Ok(serde_json::json!({}))
+        }
+        async fn embed(&self, texts: Vec<String>) -> inference::Result<Vec<Vec<f32>>> {
+            Ok(texts.iter().map(|_| vec![1.0]).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_canary_is_in_every_system_prompt_and_only_when_set() {
+        let model = Arc::new(Recorder::default());
+        let u = ModelUnderstand::new(model.clone()).with_canary(Some("ORCHID-77".into()));
+        u.choose("pick one", "hi", &["a".into()]).await.unwrap();
+        u.extract("fill it", "hi", &serde_json::json!({})).await.unwrap();
+        u.phrase("say it", "facts").await.unwrap();
+        let plain = ModelUnderstand::new(model.clone()).with_canary(Some(String::new()));
+        plain.choose("pick one", "hi", &["a".into()]).await.unwrap();
+        let seen = model.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 4);
+        assert!(seen[..3].iter().all(|s| s.contains("ORCHID-77")), "{seen:?}");
+        assert_eq!(seen[3], "pick one", "an empty canary adds nothing");
+    }
+}
