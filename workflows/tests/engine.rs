@@ -39,14 +39,21 @@ async fn booking_resumes_from_serialised_state_in_a_new_engine() {
     assert_eq!(ehr.data.lock().unwrap().writes, 1);
 }
 
-#[tokio::test]
-async fn a_retried_turn_does_not_book_twice() {
+/// A patient who asked for next Tuesday morning and picked the first time: the next turn confirms.
+async fn at_booking_confirmation() -> (Arc<FakeEhr>, Engine, ConversationState) {
     let ehr = FakeEhr::fixture("default");
     let patient = ehr.patient.clone();
     let e = engine(ehr.clone());
     let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
     e.turn(&mut st, &patient, "book next tuesday morning", now()).await.unwrap();
     e.turn(&mut st, &patient, "1", now()).await.unwrap();
+    (ehr, e, st)
+}
+
+#[tokio::test]
+async fn a_retried_turn_does_not_book_twice() {
+    let (ehr, e, mut st) = at_booking_confirmation().await;
+    let patient = ehr.patient.clone();
     let before_write = st.clone();
     let a = e.turn(&mut st, &patient, "yes", now()).await.unwrap();
     // the agent crashed before saving: the same turn runs again from the saved state
@@ -58,12 +65,8 @@ async fn a_retried_turn_does_not_book_twice() {
 
 #[tokio::test]
 async fn an_ehr_that_is_down_keeps_the_booking_for_later_and_it_is_made_once() {
-    let ehr = FakeEhr::fixture("default");
+    let (ehr, e, mut st) = at_booking_confirmation().await;
     let patient = ehr.patient.clone();
-    let e = engine(ehr.clone());
-    let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
-    e.turn(&mut st, &patient, "book next tuesday morning", now()).await.unwrap();
-    e.turn(&mut st, &patient, "1", now()).await.unwrap();
     ehr.data.lock().unwrap().writes_down = true;
     let down = e.turn(&mut st, &patient, "yes", now()).await.unwrap();
     let said: Vec<&str> = down.replies.iter().map(|r| r.text.as_str()).collect();

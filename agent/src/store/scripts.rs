@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{append_audit, audit_if_one};
+use super::sql::append_audit;
+use super::tx::audit_if_one;
 use super::{AuditEntry, SqlStore, Store, StoreResult};
 
 #[derive(Clone, Debug, PartialEq)]

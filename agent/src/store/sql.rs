@@ -355,22 +355,6 @@ impl Store for SqlStore {
     }
 }
 
-/// Ends a conditional write: when it changed exactly one row, appends `entry` to the audit log
-/// and commits (true); otherwise drops `tx`, rolling it back (false).
-pub(super) async fn audit_if_one(
-    mut tx: sqlx::Transaction<'_, sqlx::Any>,
-    affected: u64,
-    backend: &str,
-    entry: &AuditEntry,
-) -> StoreResult<bool> {
-    if affected != 1 {
-        return Ok(false);
-    }
-    append_audit(&mut tx, backend, entry).await?;
-    tx.commit().await?;
-    Ok(true)
-}
-
 /// Appends one audit row chained to the current tip. Writers are serialised: on PostgreSQL by
 /// a transaction-scoped advisory lock (replicas share one sequence), on SQLite by its single
 /// writer lock, which the caller's first statement already holds.

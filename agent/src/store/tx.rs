@@ -1,10 +1,12 @@
-//! Pieces of write transactions that several stores share: opening a coordinator case, and
-//! telling the patient one agent message under the conversation's turn lock (refill news, the
-//! outbox's "done"), each inside the caller's transaction so it commits with its audit record.
+//! Pieces of write transactions that several stores share: opening a coordinator case, telling
+//! the patient one agent message under the conversation's turn lock (refill news, the outbox's
+//! "done"), and ending a conditional write with its audit record, each inside the caller's
+//! transaction so it commits with its audit record.
 
 use sqlx::Row;
 
-use super::{NewEscalation, StoreError, StoreResult};
+use super::sql::append_audit;
+use super::{AuditEntry, NewEscalation, StoreError, StoreResult};
 
 pub(super) async fn insert_escalation(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -61,4 +63,20 @@ pub(super) async fn tell_under_lock(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Ends a conditional write: when it changed exactly one row, appends `entry` to the audit log
+/// and commits (true); otherwise drops `tx`, rolling it back (false).
+pub(super) async fn audit_if_one(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    affected: u64,
+    backend: &str,
+    entry: &AuditEntry,
+) -> StoreResult<bool> {
+    if affected != 1 {
+        return Ok(false);
+    }
+    append_audit(&mut tx, backend, entry).await?;
+    tx.commit().await?;
+    Ok(true)
 }
