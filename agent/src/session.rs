@@ -81,7 +81,11 @@ impl FromRequestParts<AppState> for PatientSession {
             state.store.delete_session(&token_hash).await?;
             return Err(ApiError::Unauthorized);
         }
-        state.store.touch_session(&token_hash, now).await?;
+        // Seen again: recorded at most once a minute (a tenth of the idle limit when that is
+        // shorter), not on every request; expiry is as exact as the idle limit needs.
+        if now - row.last_seen >= (state.policy.session_idle_ms / 10).min(60_000) {
+            state.store.touch_session(&token_hash, now).await?;
+        }
         let patient = PatientId::parse(row.patient_id).map_err(|e| ApiError::Internal(e.into()))?;
         Ok(Self { patient, token_hash })
     }

@@ -115,6 +115,50 @@ async fn audit_rows_form_one_chain_under_concurrency(s: Arc<dyn Store>) {
     }
 }
 
+/// Many turns commit at once: they share transactions (group commit), and the one whose lock
+/// was lost fails alone; every other turn is stored whole, with one unbroken audit chain.
+async fn a_lost_lock_fails_alone_in_a_group_commit(s: Arc<dyn Store>) {
+    let before = s.writer_stats();
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("g{i}");
+            s.create_conversation(&conv(&id, "p1")).await.unwrap();
+            s.begin_turn(&id, "L", 1, 1_000).await.unwrap();
+            let token = if i == 5 { "stolen" } else { "L" };
+            let mut c = commit(&id, token, 0, &["m", "reply"]);
+            c.idempotency = Some((format!("k{i}"), b"r".to_vec()));
+            s.commit_turn(&c).await
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let done = t.await.unwrap();
+        if i == 5 {
+            assert!(matches!(done, Err(StoreError::LockLost)), "{done:?}");
+        } else {
+            assert!(done.is_ok(), "turn {i}: {done:?}");
+        }
+    }
+    for i in 0..32 {
+        let id = format!("g{i}");
+        let (n, key) = (s.messages(&id).await.unwrap().len(), s.turn_result(&id, &format!("k{i}")).await.unwrap());
+        let row = s.conversation(&id).await.unwrap().unwrap();
+        if i == 5 {
+            assert_eq!((n, key, row.state_version), (0, None, 0), "nothing of the failed turn stays");
+            assert!(matches!(s.begin_turn(&id, "M", 2, 3).await, Err(StoreError::Busy)), "its lock is still held");
+        } else {
+            assert_eq!((n, key.as_deref(), row.state_version), (2, Some(&b"r"[..]), 1), "turn {i}");
+        }
+    }
+    let rows = s.audit_range(1, 100).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=31).collect::<Vec<_>>());
+    assert!(rows.windows(2).all(|w| w[1].prev_hash == w[0].hash), "one chain");
+    let after = s.writer_stats();
+    let (txs, writes) = (after.transactions - before.transactions, after.writes - before.writes);
+    assert!(writes >= 64 && txs < writes, "{txs} transactions for {writes} writes: some shared one");
+}
+
 fn kept(id: &str, due: i64) -> outbox::OutboxRow {
     outbox::OutboxRow {
         id: id.into(),
@@ -211,7 +255,7 @@ macro_rules! stories {
             stories!(@each $make; conversation_and_messages_roundtrip, second_turn_while_one_runs_is_busy,
                 commit_without_the_lock_writes_nothing, retried_turn_finds_its_result,
                 sessions_live_and_die, audit_rows_form_one_chain_under_concurrency,
-                a_kept_write_is_made_by_one_replica_and_told_once);
+                a_kept_write_is_made_by_one_replica_and_told_once, a_lost_lock_fails_alone_in_a_group_commit);
         }
     };
     (@each $make:ident; $($story:ident),*) => {

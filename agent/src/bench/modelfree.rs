@@ -37,6 +37,9 @@ pub struct ModelFreeResult {
     pub turns_per_sec: f64,
     pub latency: Latency,
     pub errors: Errors,
+    /// Turn-path writes (locks, commits, touches) per committed transaction: how many turns
+    /// one disk flush covered (the store's group commit).
+    pub writes_per_transaction: f64,
 }
 
 /// Who answers: demo patients with a recent discharge (the follow-up's encounter).
@@ -47,9 +50,9 @@ pub async fn run(state: &AppState, base_url: &str, who: &Discharged, turns: usiz
     anyhow::ensure!(!who.is_empty(), "no demo patient has a recent discharge");
     let backend = state.store.backend().to_owned();
     let mut out = Vec::new();
-    let started = Instant::now();
+    let (started, before) = (Instant::now(), state.store.writer_stats());
     let tally = store_level(state, &who[0].0, turns, concurrency).await?;
-    out.push(result(&backend, "store", concurrency, started.elapsed(), tally));
+    out.push(result(&backend, "store", concurrency, started.elapsed(), tally, grouped(state, before)));
     for level in ["pipeline", "http"] {
         let convs = open_followups(state, who, turns.div_ceil(ANSWERS.len())).await?;
         let client = Client::new(base_url);
@@ -57,14 +60,20 @@ pub async fn run(state: &AppState, base_url: &str, who: &Discharged, turns: usiz
         for (p, _) in who {
             tokens.push((p.clone(), client.sign_in(p.as_str()).await?));
         }
-        let started = Instant::now();
+        let (started, before) = (Instant::now(), state.store.writer_stats());
         let tally = answer_all(state, &client, &tokens, convs, concurrency, level == "http").await?;
-        out.push(result(&backend, level, concurrency, started.elapsed(), tally));
+        out.push(result(&backend, level, concurrency, started.elapsed(), tally, grouped(state, before)));
     }
     Ok(out)
 }
 
-fn result(backend: &str, level: &str, concurrency: usize, took: Duration, t: Tally) -> ModelFreeResult {
+/// Writes per transaction since `before`.
+fn grouped(state: &AppState, before: crate::store::WriterStats) -> f64 {
+    let now = state.store.writer_stats();
+    round2((now.writes - before.writes) as f64 / (now.transactions - before.transactions).max(1) as f64)
+}
+
+fn result(backend: &str, level: &str, concurrency: usize, took: Duration, t: Tally, grouped: f64) -> ModelFreeResult {
     let seconds = took.as_secs_f64();
     ModelFreeResult {
         backend: backend.into(),
@@ -75,6 +84,7 @@ fn result(backend: &str, level: &str, concurrency: usize, took: Duration, t: Tal
         turns_per_sec: round2(t.turns.len() as f64 / seconds.max(1e-9)),
         latency: Latency::of(&t.turns),
         errors: t.errors,
+        writes_per_transaction: grouped,
     }
 }
 

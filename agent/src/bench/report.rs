@@ -137,12 +137,13 @@ impl fmt::Display for LoadReport {
             )?;
         }
         writeln!(f, "\nmodel-free turns (rules answer; audit committed)")?;
-        writeln!(f, "{:>9} {:>9} {:>7} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8}  errors", "backend", "level", "at once", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms")?;
+        writeln!(f, "{:>9} {:>9} {:>7} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}  errors", "backend", "level", "at once", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms", "writes/tx")?;
         for r in &self.model_free {
             writeln!(
                 f,
-                "{:>9} {:>9} {:>7} {:>6} {:>8.2} {:>9.1} {:>8.2} {:>8.2} {:>8.2}  {}",
-                r.backend, r.level, r.concurrency, r.turns, r.seconds, r.turns_per_sec, r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms, errors(&r.errors)
+                "{:>9} {:>9} {:>7} {:>6} {:>8.2} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.1}  {}",
+                r.backend, r.level, r.concurrency, r.turns, r.seconds, r.turns_per_sec, r.latency.p50_ms, r.latency.p95_ms, r.latency.p99_ms,
+                r.writes_per_transaction, errors(&r.errors)
             )?;
         }
         let s = &self.streams;

@@ -9,6 +9,7 @@ mod keys;
 pub mod outcomes;
 mod sql;
 mod tx;
+mod writer;
 pub mod scripts;
 pub mod staff;
 
@@ -30,6 +31,9 @@ pub enum StoreError {
     NotFound,
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// The group commit this write was in did not commit (nothing in it happened).
+    #[error("{0}")]
+    Batch(String),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -134,10 +138,19 @@ pub struct TurnCommit {
     pub now: i64,
 }
 
+/// The turn path's group commit so far: transactions committed and the writes in them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WriterStats {
+    pub transactions: u64,
+    pub writes: u64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
+    /// How many turn-path writes the group commit has put in each transaction.
+    fn writer_stats(&self) -> WriterStats;
     async fn ping(&self) -> StoreResult<()>;
 
     async fn create_conversation(&self, row: &ConversationRow) -> StoreResult<()>;

@@ -8,44 +8,57 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use super::*;
-use super::tx::insert_escalation;
+use super::writer::{Op, Pools, Writer};
 
 pub struct SqlStore {
     pool: AnyPool,
     backend: &'static str,
+    /// The turn path's writes, group-committed (see `writer`).
+    writer: Writer,
 }
 
 impl SqlStore {
-    /// Connects, applies SQLite's durability pragmas, and runs the migrations.
+    /// Connects, applies SQLite's durability pragmas, runs the migrations, and starts the
+    /// writer task (call inside a tokio runtime).
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
         let url = if backend == "sqlite" { sqlite_url(url)? } else { url.to_owned() };
-        let mut opts = AnyPoolOptions::new().max_connections(max_connections);
-        if backend == "sqlite" {
-            opts = opts.after_connect(|conn, _| {
-                Box::pin(async move {
-                    // WAL for concurrent readers; FULL sync: an acknowledged turn survives power loss.
-                    conn.execute("PRAGMA journal_mode=WAL").await?;
-                    conn.execute("PRAGMA synchronous=FULL").await?;
-                    conn.execute("PRAGMA busy_timeout=10000").await?;
-                    conn.execute("PRAGMA foreign_keys=ON").await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = opts.connect(&url).await?;
+        let pool = if backend == "sqlite" {
+            // FULL sync: an acknowledged turn survives power loss.
+            sqlite_options(max_connections, "PRAGMA synchronous=FULL").connect(&url).await?
+        } else {
+            AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?
+        };
         if backend == "sqlite" {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         } else {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         }
-        Ok(Self { pool, backend })
+        // SQLite's sync mode is per connection: the writer's batches that need not wait for the
+        // disk go through a connection of their own (opened when first needed).
+        let quick = (backend == "sqlite").then(|| sqlite_options(1, "PRAGMA synchronous=NORMAL").connect_lazy(&url)).transpose()?;
+        let writer = Writer::spawn(Pools { durable: pool.clone(), quick, backend });
+        Ok(Self { pool, backend, writer })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// WAL for concurrent readers, the given `synchronous` pragma, waits instead of failing when
+/// another connection writes.
+fn sqlite_options(max_connections: u32, synchronous: &'static str) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(max_connections).after_connect(move |conn, _| {
+        Box::pin(async move {
+            conn.execute("PRAGMA journal_mode=WAL").await?;
+            conn.execute(synchronous).await?;
+            conn.execute("PRAGMA busy_timeout=10000").await?;
+            conn.execute("PRAGMA foreign_keys=ON").await?;
+            Ok(())
+        })
+    })
 }
 
 /// `sqlite://path` → a URL that creates the file (and its folder) when missing.
@@ -80,6 +93,10 @@ const CONVERSATION_COLUMNS: &str = "id, patient_id, status, started_by, script_i
 impl Store for SqlStore {
     fn backend(&self) -> &'static str {
         self.backend
+    }
+
+    fn writer_stats(&self) -> WriterStats {
+        self.writer.stats()
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -141,88 +158,17 @@ impl Store for SqlStore {
     }
 
     async fn begin_turn(&self, id: &str, token: &str, now: i64, expires: i64) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE conversations SET turn_lock = $1, lock_expires = $2 \
-             WHERE id = $3 AND (turn_lock IS NULL OR lock_expires < $4)",
-        )
-        .bind(token)
-        .bind(expires)
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        match self.conversation(id).await? {
-            Some(_) => Err(StoreError::Busy),
-            None => Err(StoreError::NotFound),
-        }
+        let (id, token) = (id.to_owned(), token.to_owned());
+        self.writer.send(|reply| Op::Lock { id, token, now, expires, reply }).await
     }
 
     async fn release_turn(&self, id: &str, token: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE conversations SET turn_lock = NULL, lock_expires = 0 WHERE id = $1 AND turn_lock = $2")
-            .bind(id)
-            .bind(token)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let (id, token) = (id.to_owned(), token.to_owned());
+        self.writer.send(|reply| Op::Release { id, token, reply }).await
     }
 
     async fn commit_turn(&self, c: &TurnCommit) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await?;
-        // The write comes first: it takes SQLite's write lock (no read→write upgrade races).
-        let updated = sqlx::query(
-            "UPDATE conversations SET state = $1, state_version = state_version + 1, status = $2, \
-             script_id = $3, script_version = $4, turn_lock = NULL, lock_expires = 0, updated_at = $5 \
-             WHERE id = $6 AND turn_lock = $7 AND state_version = $8",
-        )
-        .bind(&c.state)
-        .bind(&c.status)
-        .bind(&c.script_id)
-        .bind(c.script_version)
-        .bind(c.now)
-        .bind(&c.conversation_id)
-        .bind(&c.lock_token)
-        .bind(c.expected_state_version)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err(StoreError::LockLost);
-        }
-        let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM messages WHERE conversation_id = $1")
-            .bind(&c.conversation_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("next")?;
-        for (i, (role, body)) in c.messages.iter().enumerate() {
-            sqlx::query("INSERT INTO messages (conversation_id, seq, role, body, created_at) VALUES ($1,$2,$3,$4,$5)")
-                .bind(&c.conversation_id)
-                .bind(next + i as i64)
-                .bind(role)
-                .bind(body)
-                .bind(c.now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some((key, response)) = &c.idempotency {
-            sqlx::query(
-                "INSERT INTO turn_results (conversation_id, idempotency_key, response, created_at) VALUES ($1,$2,$3,$4)",
-            )
-            .bind(&c.conversation_id)
-            .bind(key)
-            .bind(response)
-            .bind(c.now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(e) = &c.escalation {
-            insert_escalation(&mut tx, &c.conversation_id, e, c.now).await?;
-        }
-        super::outbox::insert_rows(&mut tx, &c.outbox, c.now).await?;
-        let seq = append_audit(&mut tx, self.backend, &c.audit).await?;
-        tx.commit().await?;
-        Ok(seq)
+        self.writer.send(|reply| Op::Commit { commit: Box::new(c.clone()), reply }).await
     }
 
     async fn turn_result(&self, id: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -260,12 +206,8 @@ impl Store for SqlStore {
     }
 
     async fn touch_session(&self, token_hash: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE patient_sessions SET last_seen = $1 WHERE token_hash = $2")
-            .bind(now)
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let token_hash = token_hash.to_owned();
+        self.writer.send(|reply| Op::Touch { token_hash, now, reply }).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -355,6 +297,9 @@ impl Store for SqlStore {
     }
 }
 
+/// Serialises audit appends across PostgreSQL replicas (a transaction-scoped advisory lock).
+pub(super) const AUDIT_LOCK: &str = "SELECT pg_advisory_xact_lock(7261001)";
+
 /// Appends one audit row chained to the current tip. Writers are serialised: on PostgreSQL by
 /// a transaction-scoped advisory lock (replicas share one sequence), on SQLite by its single
 /// writer lock, which the caller's first statement already holds.
@@ -364,7 +309,7 @@ pub(super) async fn append_audit(
     entry: &AuditEntry,
 ) -> StoreResult<i64> {
     if backend == "postgres" {
-        sqlx::query("SELECT pg_advisory_xact_lock(7261001)").execute(&mut **tx).await?;
+        sqlx::query(AUDIT_LOCK).execute(&mut **tx).await?;
     }
     let tip = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)

@@ -1,0 +1,298 @@
+//! Group commit for the turn path. Every turn writes twice (it takes the conversation's turn
+//! lock, then commits messages, state and audit record), and a durable commit waits for the
+//! disk. One writer task per store applies whatever writes have queued up meanwhile in one
+//! transaction, so one flush covers many turns, and SQLite's single writer lock is never
+//! fought over by the turn path (no busy-wait sleeps).
+//!
+//! Each turn commit runs inside its own savepoint, so one that finds its lock lost rolls back
+//! alone. Nobody hears back before the whole transaction has committed: a reply never claims
+//! a write that a later failure in the batch undid.
+//!
+//! Batches holding only turn locks, lock releases and session touches commit without waiting
+//! for the disk (SQLite `synchronous=NORMAL` on the writer's second connection, PostgreSQL
+//! `synchronous_commit = off` for the transaction). Losing one of those in a crash is harmless:
+//! the crash ended the turn that held the lock, and a lost touch only ends a session a little
+//! early. The next durable commit flushes them anyway, as both logs are written in order.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sqlx::{AnyPool, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::sql::{append_audit, AUDIT_LOCK};
+use super::tx::insert_escalation;
+use super::{StoreError, StoreResult, TurnCommit, WriterStats};
+
+/// The most writes one transaction takes; the rest wait for the next.
+const MAX_BATCH: usize = 128;
+/// Writes waiting for the writer; callers wait for a place beyond this.
+const QUEUE: usize = 1024;
+
+pub(super) enum Op {
+    Lock { id: String, token: String, now: i64, expires: i64, reply: oneshot::Sender<StoreResult<()>> },
+    Release { id: String, token: String, reply: oneshot::Sender<StoreResult<()>> },
+    Touch { token_hash: String, now: i64, reply: oneshot::Sender<StoreResult<()>> },
+    Commit { commit: Box<TurnCommit>, reply: oneshot::Sender<StoreResult<i64>> },
+}
+
+/// What one write came to inside the transaction; sent only once the transaction committed.
+enum Done {
+    Unit(StoreResult<()>),
+    Seq(StoreResult<i64>),
+}
+
+impl Op {
+    fn durable(&self) -> bool {
+        matches!(self, Op::Commit { .. })
+    }
+
+    fn answer(self, done: Done) {
+        match (self, done) {
+            (Op::Commit { reply, .. }, Done::Seq(r)) => {
+                let _ = reply.send(r);
+            }
+            (Op::Lock { reply, .. } | Op::Release { reply, .. } | Op::Touch { reply, .. }, Done::Unit(r)) => {
+                let _ = reply.send(r);
+            }
+            (op, _) => op.fail("the writer mixed up a write's answer"),
+        }
+    }
+
+    fn fail(self, why: &str) {
+        let err = || StoreError::Batch(why.to_owned());
+        match self {
+            Op::Commit { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+            Op::Lock { reply, .. } | Op::Release { reply, .. } | Op::Touch { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+        }
+    }
+}
+
+/// The handle the store keeps; the task ends when the store (every clone of it) is dropped.
+#[derive(Clone)]
+pub(super) struct Writer {
+    ops: mpsc::Sender<Op>,
+    counts: Arc<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    transactions: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// Where the writer's transactions go: `quick` takes the batches that need not wait for the
+/// disk (SQLite only; PostgreSQL switches per transaction).
+pub(super) struct Pools {
+    pub durable: AnyPool,
+    pub quick: Option<AnyPool>,
+    pub backend: &'static str,
+}
+
+impl Writer {
+    pub fn spawn(pools: Pools) -> Self {
+        let (ops, rx) = mpsc::channel(QUEUE);
+        let counts = Arc::new(Counts::default());
+        tokio::spawn(run(pools, rx, counts.clone()));
+        Self { ops, counts }
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            transactions: self.counts.transactions.load(Ordering::Relaxed),
+            writes: self.counts.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Queues one write and waits for its answer.
+    pub async fn send<T>(&self, make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Op) -> StoreResult<T> {
+        let (reply, answer) = oneshot::channel();
+        self.ops.send(make(reply)).await.map_err(|_| StoreError::Batch("the store's writer has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Batch("the store's writer has stopped".into()))?
+    }
+}
+
+async fn run(pools: Pools, mut rx: mpsc::Receiver<Op>, counts: Arc<Counts>) {
+    let mut ops = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
+        let batch = std::mem::take(&mut ops);
+        let durable = batch.iter().any(Op::durable);
+        let pool = match (&pools.quick, durable) {
+            (Some(quick), false) => quick,
+            _ => &pools.durable,
+        };
+        match apply(pool, pools.backend, durable, &batch).await {
+            Ok(done) => {
+                counts.transactions.fetch_add(1, Ordering::Relaxed);
+                counts.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                batch.into_iter().zip(done).for_each(|(op, d)| op.answer(d));
+            }
+            Err(e) => {
+                // The whole transaction rolled back: nothing in it happened.
+                tracing::warn!(writes = batch.len(), error = %e, "a batch of turn writes failed");
+                let why = format!("the write could not be committed: {e}");
+                batch.into_iter().for_each(|op| op.fail(&why));
+            }
+        }
+    }
+}
+
+/// Applies `batch` in one transaction and commits it; each write's own outcome in order.
+async fn apply(pool: &AnyPool, backend: &str, durable: bool, batch: &[Op]) -> StoreResult<Vec<Done>> {
+    let mut tx = pool.begin().await?;
+    if backend == "postgres" {
+        postgres_prelude(&mut tx, durable, batch).await?;
+    }
+    let mut done = Vec::with_capacity(batch.len());
+    for op in batch {
+        done.push(match op {
+            Op::Lock { id, token, now, expires, .. } => Done::Unit(lock(&mut tx, id, token, *now, *expires).await?),
+            Op::Release { id, token, .. } => Done::Unit(Ok(release(&mut tx, id, token).await?)),
+            Op::Touch { token_hash, now, .. } => Done::Unit(Ok(touch(&mut tx, token_hash, *now).await?)),
+            Op::Commit { commit, .. } => Done::Seq(commit_in_savepoint(&mut tx, backend, commit).await?),
+        });
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// PostgreSQL (several replicas, each with its writer): takes the batch's conversation rows
+/// in id order, then the audit lock, the order every other transaction uses (one row, then
+/// the audit lock), so two batches never wait on each other in a circle.
+async fn postgres_prelude(tx: &mut Tx<'_>, durable: bool, batch: &[Op]) -> StoreResult<()> {
+    if !durable {
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut **tx).await?;
+    }
+    let mut ids: Vec<&str> = batch
+        .iter()
+        .filter_map(|op| match op {
+            Op::Lock { id, .. } | Op::Release { id, .. } => Some(id.as_str()),
+            Op::Commit { commit, .. } => Some(commit.conversation_id.as_str()),
+            Op::Touch { .. } => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut **tx).await?;
+    }
+    if durable {
+        sqlx::query(AUDIT_LOCK).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Takes the turn lock; `Busy` if a live turn holds it, `NotFound` if there is no such
+/// conversation. A database error fails the batch (`Err` of the outer result).
+async fn lock(tx: &mut Tx<'_>, id: &str, token: &str, now: i64, expires: i64) -> StoreResult<StoreResult<()>> {
+    let done = sqlx::query(
+        "UPDATE conversations SET turn_lock = $1, lock_expires = $2 \
+         WHERE id = $3 AND (turn_lock IS NULL OR lock_expires < $4)",
+    )
+    .bind(token)
+    .bind(expires)
+    .bind(id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(Ok(()));
+    }
+    let exists = sqlx::query("SELECT 1 AS one FROM conversations WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+    Ok(Err(if exists.is_some() { StoreError::Busy } else { StoreError::NotFound }))
+}
+
+async fn release(tx: &mut Tx<'_>, id: &str, token: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE conversations SET turn_lock = NULL, lock_expires = 0 WHERE id = $1 AND turn_lock = $2")
+        .bind(id)
+        .bind(token)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn touch(tx: &mut Tx<'_>, token_hash: &str, now: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE patient_sessions SET last_seen = $1 WHERE token_hash = $2")
+        .bind(now)
+        .bind(token_hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// One turn's commit inside a savepoint: on any failure of its own (lock lost, a constraint)
+/// only it rolls back. `Err` of the outer result when even the rollback failed.
+async fn commit_in_savepoint(tx: &mut Tx<'_>, backend: &str, c: &TurnCommit) -> StoreResult<StoreResult<i64>> {
+    sqlx::query("SAVEPOINT turn").execute(&mut **tx).await?;
+    match commit_turn(tx, backend, c).await {
+        Ok(seq) => {
+            sqlx::query("RELEASE SAVEPOINT turn").execute(&mut **tx).await?;
+            Ok(Ok(seq))
+        }
+        Err(e) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT turn").execute(&mut **tx).await?;
+            sqlx::query("RELEASE SAVEPOINT turn").execute(&mut **tx).await?;
+            Ok(Err(e))
+        }
+    }
+}
+
+/// Everything one turn writes: state (if the lock is still ours and the state unchanged),
+/// messages, the idempotent response, a coordinator case, kept EHR writes, the audit record.
+async fn commit_turn(tx: &mut Tx<'_>, backend: &str, c: &TurnCommit) -> StoreResult<i64> {
+    let updated = sqlx::query(
+        "UPDATE conversations SET state = $1, state_version = state_version + 1, status = $2, \
+         script_id = $3, script_version = $4, turn_lock = NULL, lock_expires = 0, updated_at = $5 \
+         WHERE id = $6 AND turn_lock = $7 AND state_version = $8",
+    )
+    .bind(&c.state)
+    .bind(&c.status)
+    .bind(&c.script_id)
+    .bind(c.script_version)
+    .bind(c.now)
+    .bind(&c.conversation_id)
+    .bind(&c.lock_token)
+    .bind(c.expected_state_version)
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(StoreError::LockLost);
+    }
+    let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM messages WHERE conversation_id = $1")
+        .bind(&c.conversation_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("next")?;
+    for (i, (role, body)) in c.messages.iter().enumerate() {
+        sqlx::query("INSERT INTO messages (conversation_id, seq, role, body, created_at) VALUES ($1,$2,$3,$4,$5)")
+            .bind(&c.conversation_id)
+            .bind(next + i as i64)
+            .bind(role)
+            .bind(body)
+            .bind(c.now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some((key, response)) = &c.idempotency {
+        sqlx::query(
+            "INSERT INTO turn_results (conversation_id, idempotency_key, response, created_at) VALUES ($1,$2,$3,$4)",
+        )
+        .bind(&c.conversation_id)
+        .bind(key)
+        .bind(response)
+        .bind(c.now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(e) = &c.escalation {
+        insert_escalation(tx, &c.conversation_id, e, c.now).await?;
+    }
+    super::outbox::insert_rows(tx, &c.outbox, c.now).await?;
+    append_audit(tx, backend, &c.audit).await
+}
