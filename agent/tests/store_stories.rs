@@ -115,40 +115,51 @@ async fn audit_rows_form_one_chain_under_concurrency(s: Arc<dyn Store>) {
     }
 }
 
-/// Many turns commit at once: they share transactions (group commit), and the one whose lock
-/// was lost fails alone; every other turn is stored whole, with one unbroken audit chain.
-async fn a_lost_lock_fails_alone_in_a_group_commit(s: Arc<dyn Store>) {
+/// Many turns commit at once: they share transactions (group commit). The one whose lock was
+/// lost fails alone, and so does the one the database refuses (a response already stored
+/// under its key); every other turn is stored whole, with one unbroken audit chain.
+async fn one_bad_turn_fails_alone_in_a_group_commit(s: Arc<dyn Store>) {
+    s.create_conversation(&conv("g7", "p1")).await.unwrap();
+    s.begin_turn("g7", "first", 1, 1_000).await.unwrap();
+    let mut first = commit("g7", "first", 0, &["earlier"]);
+    first.idempotency = Some(("k7".into(), b"r".to_vec()));
+    s.commit_turn(&first).await.unwrap();
     let before = s.writer_stats();
     let mut tasks = Vec::new();
     for i in 0..32 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let id = format!("g{i}");
-            s.create_conversation(&conv(&id, "p1")).await.unwrap();
+            if i != 7 {
+                s.create_conversation(&conv(&id, "p1")).await.unwrap();
+            }
             s.begin_turn(&id, "L", 1, 1_000).await.unwrap();
             let token = if i == 5 { "stolen" } else { "L" };
-            let mut c = commit(&id, token, 0, &["m", "reply"]);
+            let mut c = commit(&id, token, if i == 7 { 1 } else { 0 }, &["m", "reply"]);
             c.idempotency = Some((format!("k{i}"), b"r".to_vec()));
             s.commit_turn(&c).await
         }));
     }
     for (i, t) in tasks.into_iter().enumerate() {
         let done = t.await.unwrap();
-        if i == 5 {
-            assert!(matches!(done, Err(StoreError::LockLost)), "{done:?}");
-        } else {
-            assert!(done.is_ok(), "turn {i}: {done:?}");
+        match i {
+            5 => assert!(matches!(done, Err(StoreError::LockLost)), "{done:?}"),
+            7 => assert!(done.is_err(), "a second response under one key is refused: {done:?}"),
+            _ => assert!(done.is_ok(), "turn {i}: {done:?}"),
         }
     }
     for i in 0..32 {
         let id = format!("g{i}");
         let (n, key) = (s.messages(&id).await.unwrap().len(), s.turn_result(&id, &format!("k{i}")).await.unwrap());
         let row = s.conversation(&id).await.unwrap().unwrap();
-        if i == 5 {
-            assert_eq!((n, key, row.state_version), (0, None, 0), "nothing of the failed turn stays");
+        let want = match i {
+            5 => (0, None, 0),
+            7 => (1, Some(&b"r"[..]), 1),
+            _ => (2, Some(&b"r"[..]), 1),
+        };
+        assert_eq!((n, key.as_deref(), row.state_version), want, "turn {i}: nothing of a failed turn stays");
+        if i == 5 || i == 7 {
             assert!(matches!(s.begin_turn(&id, "M", 2, 3).await, Err(StoreError::Busy)), "its lock is still held");
-        } else {
-            assert_eq!((n, key.as_deref(), row.state_version), (2, Some(&b"r"[..]), 1), "turn {i}");
         }
     }
     let rows = s.audit_range(1, 100).await.unwrap();
@@ -255,7 +266,7 @@ macro_rules! stories {
             stories!(@each $make; conversation_and_messages_roundtrip, second_turn_while_one_runs_is_busy,
                 commit_without_the_lock_writes_nothing, retried_turn_finds_its_result,
                 sessions_live_and_die, audit_rows_form_one_chain_under_concurrency,
-                a_kept_write_is_made_by_one_replica_and_told_once, a_lost_lock_fails_alone_in_a_group_commit);
+                a_kept_write_is_made_by_one_replica_and_told_once, one_bad_turn_fails_alone_in_a_group_commit);
         }
     };
     (@each $make:ident; $($story:ident),*) => {

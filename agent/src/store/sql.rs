@@ -311,24 +311,38 @@ pub(super) async fn append_audit(
     if backend == "postgres" {
         sqlx::query(AUDIT_LOCK).execute(&mut **tx).await?;
     }
+    let tip = audit_tip(tx).await?;
+    Ok(insert_audit(tx, &tip, entry).await?.0)
+}
+
+/// The last audit row's (seq, hash), or (0, genesis); read under the writers' serialisation.
+pub(super) async fn audit_tip(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> StoreResult<(i64, String)> {
     let tip = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?;
-    let (prev_seq, prev_hash) = match tip {
+    Ok(match tip {
         Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
         None => (0, AUDIT_GENESIS.to_owned()),
-    };
+    })
+}
+
+/// Inserts `entry` after `tip`; the new row's (seq, hash), the next one's tip.
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    (prev_seq, prev_hash): &(i64, String),
+    entry: &AuditEntry,
+) -> StoreResult<(i64, String)> {
     let seq = prev_seq + 1;
-    let hash = audit_hash(&prev_hash, seq, entry);
+    let hash = audit_hash(prev_hash, seq, entry);
     sqlx::query("INSERT INTO audit_log (seq, at, actor, action, payload, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7)")
         .bind(seq)
         .bind(entry.at)
         .bind(&entry.actor)
         .bind(&entry.action)
         .bind(&entry.payload)
-        .bind(&prev_hash)
+        .bind(prev_hash)
         .bind(&hash)
         .execute(&mut **tx)
         .await?;
-    Ok(seq)
+    Ok((seq, hash))
 }

@@ -4,9 +4,11 @@
 //! transaction, so one flush covers many turns, and SQLite's single writer lock is never
 //! fought over by the turn path (no busy-wait sleeps).
 //!
-//! Each turn commit runs inside its own savepoint, so one that finds its lock lost rolls back
-//! alone. Nobody hears back before the whole transaction has committed: a reply never claims
-//! a write that a later failure in the batch undid.
+//! A turn commit that finds its lock lost (or the state moved on) fails alone: that check is
+//! its first statement, before it has written anything. Any other failure rolls the whole
+//! transaction back, and its writes are then tried again one transaction each, so only the
+//! write at fault fails. Nobody hears back before the transaction holding their write has
+//! committed: a reply never claims a write that a later failure in the batch undid.
 //!
 //! Batches holding only turn locks, lock releases and session touches commit without waiting
 //! for the disk (SQLite `synchronous=NORMAL` on the writer's second connection, PostgreSQL
@@ -17,11 +19,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{append_audit, AUDIT_LOCK};
-use super::tx::insert_escalation;
+use super::group;
+use super::sql::AUDIT_LOCK;
 use super::{StoreError, StoreResult, TurnCommit, WriterStats};
 
 /// The most writes one transaction takes; the rest wait for the next.
@@ -120,43 +122,69 @@ async fn run(pools: Pools, mut rx: mpsc::Receiver<Op>, counts: Arc<Counts>) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
         let batch = std::mem::take(&mut ops);
-        let durable = batch.iter().any(Op::durable);
-        let pool = match (&pools.quick, durable) {
-            (Some(quick), false) => quick,
-            _ => &pools.durable,
-        };
-        match apply(pool, pools.backend, durable, &batch).await {
+        match apply(&pools, &batch).await {
             Ok(done) => {
-                counts.transactions.fetch_add(1, Ordering::Relaxed);
-                counts.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                counts.add(batch.len());
                 batch.into_iter().zip(done).for_each(|(op, d)| op.answer(d));
             }
-            Err(e) => {
-                // The whole transaction rolled back: nothing in it happened.
-                tracing::warn!(writes = batch.len(), error = %e, "a batch of turn writes failed");
-                let why = format!("the write could not be committed: {e}");
-                batch.into_iter().for_each(|op| op.fail(&why));
+            Err(e) if batch.len() > 1 => {
+                tracing::warn!(writes = batch.len(), error = %e, "a batch of turn writes failed; trying each alone");
+                for op in batch {
+                    match apply(&pools, std::slice::from_ref(&op)).await {
+                        Ok(mut done) => {
+                            counts.add(1);
+                            op.answer(done.remove(0));
+                        }
+                        Err(e) => op.fail(&format!("the write could not be committed: {e}")),
+                    }
+                }
             }
+            Err(e) => batch.into_iter().for_each(|op| op.fail(&format!("the write could not be committed: {e}"))),
         }
     }
 }
 
+impl Counts {
+    fn add(&self, writes: usize) {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
+    }
+}
+
 /// Applies `batch` in one transaction and commits it; each write's own outcome in order.
-async fn apply(pool: &AnyPool, backend: &str, durable: bool, batch: &[Op]) -> StoreResult<Vec<Done>> {
+/// Locks, releases and touches run in arrival order, each turn's state update among them; the
+/// rest of the turns' writes follow set-wise (see `group`).
+async fn apply(pools: &Pools, batch: &[Op]) -> StoreResult<Vec<Done>> {
+    let durable = batch.iter().any(Op::durable);
+    let pool = match (&pools.quick, durable) {
+        (Some(quick), false) => quick,
+        _ => &pools.durable,
+    };
     let mut tx = pool.begin().await?;
-    if backend == "postgres" {
+    if pools.backend == "postgres" {
         postgres_prelude(&mut tx, durable, batch).await?;
     }
     let mut done = Vec::with_capacity(batch.len());
+    let mut updated = Vec::new();
     for op in batch {
         done.push(match op {
             Op::Lock { id, token, now, expires, .. } => Done::Unit(lock(&mut tx, id, token, *now, *expires).await?),
             Op::Release { id, token, .. } => Done::Unit(Ok(release(&mut tx, id, token).await?)),
             Op::Touch { token_hash, now, .. } => Done::Unit(Ok(touch(&mut tx, token_hash, *now).await?)),
-            Op::Commit { commit, .. } => Done::Seq(commit_in_savepoint(&mut tx, backend, commit).await?),
+            Op::Commit { commit, .. } if group::update_state(&mut tx, commit).await? => {
+                updated.push(commit.as_ref());
+                Done::Seq(Ok(0))
+            }
+            Op::Commit { .. } => Done::Seq(Err(StoreError::LockLost)),
         });
     }
+    let mut seqs = group::write_rest(&mut tx, &updated).await?.into_iter();
     tx.commit().await?;
+    for d in done.iter_mut() {
+        if let Done::Seq(Ok(seq)) = d {
+            *seq = seqs.next().ok_or_else(|| StoreError::Batch("audit records miscounted".into()))?;
+        }
+    }
     Ok(done)
 }
 
@@ -224,75 +252,4 @@ async fn touch(tx: &mut Tx<'_>, token_hash: &str, now: i64) -> StoreResult<()> {
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// One turn's commit inside a savepoint: on any failure of its own (lock lost, a constraint)
-/// only it rolls back. `Err` of the outer result when even the rollback failed.
-async fn commit_in_savepoint(tx: &mut Tx<'_>, backend: &str, c: &TurnCommit) -> StoreResult<StoreResult<i64>> {
-    sqlx::query("SAVEPOINT turn").execute(&mut **tx).await?;
-    match commit_turn(tx, backend, c).await {
-        Ok(seq) => {
-            sqlx::query("RELEASE SAVEPOINT turn").execute(&mut **tx).await?;
-            Ok(Ok(seq))
-        }
-        Err(e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT turn").execute(&mut **tx).await?;
-            sqlx::query("RELEASE SAVEPOINT turn").execute(&mut **tx).await?;
-            Ok(Err(e))
-        }
-    }
-}
-
-/// Everything one turn writes: state (if the lock is still ours and the state unchanged),
-/// messages, the idempotent response, a coordinator case, kept EHR writes, the audit record.
-async fn commit_turn(tx: &mut Tx<'_>, backend: &str, c: &TurnCommit) -> StoreResult<i64> {
-    let updated = sqlx::query(
-        "UPDATE conversations SET state = $1, state_version = state_version + 1, status = $2, \
-         script_id = $3, script_version = $4, turn_lock = NULL, lock_expires = 0, updated_at = $5 \
-         WHERE id = $6 AND turn_lock = $7 AND state_version = $8",
-    )
-    .bind(&c.state)
-    .bind(&c.status)
-    .bind(&c.script_id)
-    .bind(c.script_version)
-    .bind(c.now)
-    .bind(&c.conversation_id)
-    .bind(&c.lock_token)
-    .bind(c.expected_state_version)
-    .execute(&mut **tx)
-    .await?;
-    if updated.rows_affected() != 1 {
-        return Err(StoreError::LockLost);
-    }
-    let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM messages WHERE conversation_id = $1")
-        .bind(&c.conversation_id)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("next")?;
-    for (i, (role, body)) in c.messages.iter().enumerate() {
-        sqlx::query("INSERT INTO messages (conversation_id, seq, role, body, created_at) VALUES ($1,$2,$3,$4,$5)")
-            .bind(&c.conversation_id)
-            .bind(next + i as i64)
-            .bind(role)
-            .bind(body)
-            .bind(c.now)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if let Some((key, response)) = &c.idempotency {
-        sqlx::query(
-            "INSERT INTO turn_results (conversation_id, idempotency_key, response, created_at) VALUES ($1,$2,$3,$4)",
-        )
-        .bind(&c.conversation_id)
-        .bind(key)
-        .bind(response)
-        .bind(c.now)
-        .execute(&mut **tx)
-        .await?;
-    }
-    if let Some(e) = &c.escalation {
-        insert_escalation(tx, &c.conversation_id, e, c.now).await?;
-    }
-    super::outbox::insert_rows(tx, &c.outbox, c.now).await?;
-    append_audit(tx, backend, &c.audit).await
 }
