@@ -239,6 +239,19 @@ async fn a_kept_write_is_made_by_one_replica_and_told_once(s: Arc<dyn Store>) {
     s.begin_turn("c1", "U", 122, 180).await.unwrap(); // the conversation's lock was released
 }
 
+/// Lock-only batches skip SQLite's flush by lowering the connection's sync mode; the
+/// connection goes back to the pool with FULL again, so every other write stays durable.
+#[tokio::test]
+async fn sqlite_connections_return_to_the_pool_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqlStore::connect(&format!("sqlite://{}/agent.db", dir.path().display()), 1).await.unwrap();
+    s.create_conversation(&conv("c1", "p1")).await.unwrap();
+    s.begin_turn("c1", "A", 100, 200).await.unwrap();
+    s.release_turn("c1", "A").await.unwrap();
+    let mode: i64 = sqlx::Row::get(&sqlx::query("PRAGMA synchronous").fetch_one(s.pool()).await.unwrap(), 0);
+    assert_eq!(mode, 2, "FULL");
+}
+
 async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/agent.db", dir.path().display());

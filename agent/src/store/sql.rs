@@ -25,8 +25,7 @@ impl SqlStore {
         let backend = if url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
         let url = if backend == "sqlite" { sqlite_url(url)? } else { url.to_owned() };
         let pool = if backend == "sqlite" {
-            // FULL sync: an acknowledged turn survives power loss.
-            sqlite_options(max_connections, "PRAGMA synchronous=FULL").connect(&url).await?
+            sqlite_options(max_connections).connect(&url).await?
         } else {
             AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?
         };
@@ -35,10 +34,7 @@ impl SqlStore {
         } else {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         }
-        // SQLite's sync mode is per connection: the writer's batches that need not wait for the
-        // disk go through a connection of their own (opened when first needed).
-        let quick = (backend == "sqlite").then(|| sqlite_options(1, "PRAGMA synchronous=NORMAL").connect_lazy(&url)).transpose()?;
-        let writer = Writer::spawn(Pools { durable: pool.clone(), quick, backend });
+        let writer = Writer::spawn(Pools { pool: pool.clone(), backend });
         Ok(Self { pool, backend, writer })
     }
 
@@ -47,13 +43,14 @@ impl SqlStore {
     }
 }
 
-/// WAL for concurrent readers, the given `synchronous` pragma, waits instead of failing when
-/// another connection writes.
-fn sqlite_options(max_connections: u32, synchronous: &'static str) -> AnyPoolOptions {
+/// WAL for concurrent readers; FULL sync, so an acknowledged turn survives power loss (the
+/// writer lowers it for batches that need not wait for the disk); waits instead of failing
+/// when another connection writes.
+fn sqlite_options(max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new().max_connections(max_connections).after_connect(move |conn, _| {
         Box::pin(async move {
             conn.execute("PRAGMA journal_mode=WAL").await?;
-            conn.execute(synchronous).await?;
+            conn.execute("PRAGMA synchronous=FULL").await?;
             conn.execute("PRAGMA busy_timeout=10000").await?;
             conn.execute("PRAGMA foreign_keys=ON").await?;
             Ok(())

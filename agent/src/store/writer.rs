@@ -11,15 +11,15 @@
 //! committed: a reply never claims a write that a later failure in the batch undid.
 //!
 //! Batches holding only turn locks, lock releases and session touches commit without waiting
-//! for the disk (SQLite `synchronous=NORMAL` on the writer's second connection, PostgreSQL
-//! `synchronous_commit = off` for the transaction). Losing one of those in a crash is harmless:
+//! for the disk (SQLite `synchronous=NORMAL` for that batch, PostgreSQL `synchronous_commit =
+//! off` for the transaction). Losing one of those in a crash is harmless:
 //! the crash ended the turn that held the lock, and a lost touch only ends a session a little
 //! early. The next durable commit flushes them anyway, as both logs are written in order.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use sqlx::AnyPool;
+use sqlx::{AnyPool, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use super::group;
@@ -87,11 +87,9 @@ struct Counts {
     writes: AtomicU64,
 }
 
-/// Where the writer's transactions go: `quick` takes the batches that need not wait for the
-/// disk (SQLite only; PostgreSQL switches per transaction).
+/// Where the writer's transactions go.
 pub(super) struct Pools {
-    pub durable: AnyPool,
-    pub quick: Option<AnyPool>,
+    pub pool: AnyPool,
     pub backend: &'static str,
 }
 
@@ -156,12 +154,23 @@ impl Counts {
 /// rest of the turns' writes follow set-wise (see `group`).
 async fn apply(pools: &Pools, batch: &[Op]) -> StoreResult<Vec<Done>> {
     let durable = batch.iter().any(Op::durable);
-    let pool = match (&pools.quick, durable) {
-        (Some(quick), false) => quick,
-        _ => &pools.durable,
-    };
-    let mut tx = pool.begin().await?;
-    if pools.backend == "postgres" {
+    let mut conn = pools.pool.acquire().await?;
+    // SQLite's sync mode belongs to the connection: lowered for this batch, restored before the
+    // connection goes back to the pool (or the connection is closed instead).
+    let quick_sqlite = pools.backend == "sqlite" && !durable;
+    if quick_sqlite {
+        conn.execute("PRAGMA synchronous=NORMAL").await?;
+    }
+    let done = apply_on(&mut conn, pools.backend, durable, batch).await;
+    if quick_sqlite && conn.execute("PRAGMA synchronous=FULL").await.is_err() {
+        conn.close_on_drop();
+    }
+    done
+}
+
+async fn apply_on(conn: &mut sqlx::AnyConnection, backend: &str, durable: bool, batch: &[Op]) -> StoreResult<Vec<Done>> {
+    let mut tx = conn.begin().await?;
+    if backend == "postgres" {
         postgres_prelude(&mut tx, durable, batch).await?;
     }
     let mut done = Vec::with_capacity(batch.len());
