@@ -10,7 +10,8 @@
 //!
 //! Each patient asks for a day of their own (two slots on it, nobody else's), so no booking
 //! can legitimately lose its slot. `OUTAGE_BOOKINGS` (default 12) and `OUTAGE_SECONDS`
-//! (default 5) size it; `scripts/outage-bench` runs 200 bookings and 120 s.
+//! (default 5) size it; `scripts/outage-bench` runs 200 bookings and 120 s. Kept writes are
+//! retried after `OUTAGE_FIRST_RETRY_SECONDS` (1) doubling up to `OUTAGE_MAX_RETRY_SECONDS` (5).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -79,8 +80,9 @@ async fn make_ehr_data(base: &str, n: usize, first: NaiveDate) {
 }
 
 /// The agent command (for `serve` and `audit verify`): SQLite in `data`, the portal's launch
-/// key, kept writes retried after 1 s doubling up to `max_retry` s, rate limits out of the way.
-fn command(data: &Path, ehr_url: &str, max_retry: u64) -> Command {
+/// key, kept writes retried after `retry.0` s doubling up to `retry.1` s, rate limits out of
+/// the way.
+fn command(data: &Path, ehr_url: &str, retry: (u64, u64)) -> Command {
     let mut c = agent_command(data);
     c.env("AGENT__SERVER__DEMO", "false")
         .env("AGENT__DEMO_EHR__ENABLED", "false")
@@ -88,8 +90,8 @@ fn command(data: &Path, ehr_url: &str, max_retry: u64) -> Command {
         .env("AGENT__FHIR__ALLOW_PLAIN_HTTP", "true")
         .env("AGENT__PORTAL__LAUNCH_KEY_FILE", data.join("launch.key"))
         .env("AGENT__PORTAL__AUDIENCE", "patient-agent")
-        .env("AGENT__OUTBOX__FIRST_RETRY_SECONDS", "1")
-        .env("AGENT__OUTBOX__MAX_RETRY_SECONDS", max_retry.to_string());
+        .env("AGENT__OUTBOX__FIRST_RETRY_SECONDS", retry.0.to_string())
+        .env("AGENT__OUTBOX__MAX_RETRY_SECONDS", retry.1.to_string());
     for (k, v) in [("SESSION_PER_MINUTE", "1000000"), ("SESSION_BURST", "1000000"), ("ADDRESS_PER_MINUTE", "1000000"), ("ADDRESS_BURST", "1000000")] {
         c.env(format!("AGENT__LIMITS__{k}"), v);
     }
@@ -292,7 +294,7 @@ async fn check_told(bookers: &[&Booker], kept: &HashSet<usize>, limit: usize) {
 }
 
 fn audit_verify(data: &Path, ehr_url: &str) -> String {
-    let out = command(data, ehr_url, 5).args(["audit", "verify"]).output().unwrap();
+    let out = command(data, ehr_url, (1, 5)).args(["audit", "verify"]).output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert!(out.status.success(), "audit verify: {said}{}", String::from_utf8_lossy(&out.stderr));
     said
@@ -333,7 +335,7 @@ struct Rig {
     first_day: NaiveDate,
 }
 
-async fn rig(n: usize) -> Rig {
+async fn rig(n: usize, retry: (u64, u64)) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let ehr_opts = SekmetOptions { data_dir: Some(dir.path().join("ehr")), port: free_port(), ..SekmetOptions::default() };
     let ehr = Sekmet::start_async(ehr_opts.clone()).await.expect("sekmet starts");
@@ -346,7 +348,7 @@ async fn rig(n: usize) -> Rig {
     std::fs::write(data.join("launch.key"), LAUNCH_SECRET).unwrap();
     std::fs::set_permissions(data.join("launch.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let proxy = CrashProxy::start(ehr_opts.port).await;
-    let agent = RunningAgent::start(command(&data, &proxy.base_url, env_or("OUTAGE_MAX_RETRY_SECONDS", 5))).await.expect("agent starts");
+    let agent = RunningAgent::start(command(&data, &proxy.base_url, retry)).await.expect("agent starts");
     Rig { _dir: dir, data, ehr_opts, ehr, ehr_url, proxy, agent, first_day }
 }
 
@@ -357,7 +359,8 @@ async fn bookings_made_while_the_ehr_is_down_for_long_are_made_exactly_once() {
     let outage = Duration::from_secs(env_or("OUTAGE_SECONDS", 5));
     let limit = env_or("OUTAGE_CONCURRENCY", 16) as usize;
     let began = Instant::now();
-    let Rig { _dir, data, ehr_opts, ehr, ehr_url, proxy, agent, first_day: first } = rig(n).await;
+    let retry = (env_or("OUTAGE_FIRST_RETRY_SECONDS", 1), env_or("OUTAGE_MAX_RETRY_SECONDS", 5));
+    let Rig { _dir, data, ehr_opts, ehr, ehr_url, proxy, agent, first_day: first } = rig(n, retry).await;
     let base = agent.base_url.clone();
     let set_up = began.elapsed();
 
@@ -400,10 +403,11 @@ async fn bookings_made_while_the_ehr_is_down_for_long_are_made_exactly_once() {
     let direct = n - kept_ids.len();
     eprintln!(
         "ehr outage: {n} bookings, EHR down {:.0} s (restart {:.1} s): {direct} booked at the turn ({} before, {} at the stop, {} after), {} kept in the outbox \
-         ({} at the stop, {in_flight} turns in flight as it stopped, {committed_unanswered} of them already in the EHR, {} while down); all told within {:.1} s of the restart; \
+         ({} at the stop, {in_flight} turns in flight as it stopped, {committed_unanswered} of them already in the EHR, {} while down); all told within {:.1} s of the restart \
+         (outbox retry {}→{} s); \
          EHR: {n} Appointments, 0 duplicates, 0 lost, {n} slots busy; audit verify: {audit}; set-up {:.0} s, total {:.0} s",
         (restart_at - down_at).as_secs_f64(), (up_at - restart_at).as_secs_f64(), before.len(), at_stop.len() - kept_at_stop.len(), after.len(), kept_ids.len(),
-        kept_at_stop.len(), during.len(), drained.as_secs_f64(), set_up.as_secs_f64(), began.elapsed().as_secs_f64()
+        kept_at_stop.len(), during.len(), drained.as_secs_f64(), retry.0, retry.1, set_up.as_secs_f64(), began.elapsed().as_secs_f64()
     );
     assert!(committed_unanswered >= 1, "the booking that crashed the EHR was kept and found by its key, not made again");
 }
