@@ -2,6 +2,7 @@
 //! `scripts/test.sh`) with a throwaway data folder, port 0, and captured output.
 
 pub mod attack;
+pub mod ehr_crash;
 pub mod inproc;
 
 use std::io::{BufRead, BufReader, Read};
