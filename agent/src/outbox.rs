@@ -78,15 +78,43 @@ pub async fn rows_for(state: &AppState, conversation_id: &str, patient: &Patient
     Ok(rows)
 }
 
-/// One pass: every due write is tried once; returns how many ended (made or refused).
+/// Batches taken per pass at most, so one pass cannot run for ever.
+const MAX_BATCHES: usize = 50;
+
+/// One pass: due writes are tried, batch after batch while batches end writes; returns how
+/// many ended (made or refused). Nothing due while writes wait out their back-off → the EHR is
+/// asked whether it answers again, and if it does, they are all due now: patients hear as soon
+/// as the EHR is back, not a back-off later.
 pub async fn drain(state: &AppState) -> Result<usize, ApiError> {
     let mut ended = 0;
-    for item in state.store.outbox().due_writes(state.clock.now_ms(), BATCH).await? {
-        if attempt(state, &item).await? {
-            ended += 1;
+    for _ in 0..MAX_BATCHES {
+        let due = state.store.outbox().due_writes(state.clock.now_ms(), BATCH).await?;
+        if due.is_empty() {
+            if ehr_is_back(state).await? {
+                continue;
+            }
+            break;
+        }
+        let mut ended_now = 0;
+        for item in &due {
+            if attempt(state, item).await? {
+                ended_now += 1;
+            }
+        }
+        ended += ended_now;
+        if (due.len() as i64) < BATCH || ended_now == 0 {
+            break;
         }
     }
     Ok(ended)
+}
+
+/// True when writes were waiting and the EHR answers now (they are made due).
+async fn ehr_is_back(state: &AppState) -> Result<bool, ApiError> {
+    if state.store.outbox().waiting_writes(state.clock.now_ms()).await? == 0 || state.ehr.ping().await.is_err() {
+        return Ok(false);
+    }
+    Ok(state.store.outbox().hasten_writes(state.clock.now_ms()).await? > 0)
 }
 
 /// Leases `item`, makes the write, and ends it or schedules the next attempt.

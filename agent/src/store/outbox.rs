@@ -60,6 +60,11 @@ pub trait OutboxStore: Send + Sync {
     /// Leases a due write until `until` and counts the attempt; false when another replica
     /// holds it or it is no longer pending or due.
     async fn lease_write(&self, id: &str, token: &str, now: i64, until: i64) -> StoreResult<bool>;
+    /// Pending writes waiting out a back-off at `now`.
+    async fn waiting_writes(&self, now: i64) -> StoreResult<i64>;
+    /// Makes every pending write that is waiting out a back-off due at `now` (the EHR answers
+    /// again); how many.
+    async fn hasten_writes(&self, now: i64) -> StoreResult<u64>;
     /// Gives the lease back; the next attempt is at `next_at`.
     async fn retry_write(&self, id: &str, token: &str, next_at: i64, now: i64) -> StoreResult<()>;
     /// Ends the write (see [`OutboxEnd`]); false when the lease was lost meanwhile (nothing
@@ -127,6 +132,24 @@ impl OutboxStore for SqlStore {
         .execute(self.pool())
         .await?;
         Ok(leased.rows_affected() == 1)
+    }
+
+    async fn waiting_writes(&self, now: i64) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND next_attempt_at > $1")
+            .bind(now)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn hasten_writes(&self, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1, updated_at = $1 WHERE status = 'pending' AND next_attempt_at > $1",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn retry_write(&self, id: &str, token: &str, next_at: i64, now: i64) -> StoreResult<()> {
