@@ -7,6 +7,7 @@
 //! taken meanwhile) → the patient is told a person will follow up, and a coordinator case opens.
 
 use fhir_client::PatientId;
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use workflows::{Effect, EscalationReason, Lang, PendingWrite, Priority};
 
@@ -78,6 +79,8 @@ pub async fn rows_for(state: &AppState, conversation_id: &str, patient: &Patient
     Ok(rows)
 }
 
+/// Writes of a batch made at the same time.
+const ATTEMPTS_AT_ONCE: usize = 4;
 /// Batches taken per pass at most, so one pass cannot run for ever.
 const MAX_BATCHES: usize = 50;
 
@@ -95,14 +98,19 @@ pub async fn drain(state: &AppState) -> Result<usize, ApiError> {
             }
             break;
         }
-        let mut ended_now = 0;
-        for item in &due {
-            if attempt(state, item).await? {
-                ended_now += 1;
-            }
-        }
+        // A few at once: the writes are independent (each leased on its own), and a just
+        // recovered EHR is not flooded.
+        let taken = due.len();
+        let ended_now = futures::stream::iter(due)
+            .map(|item| {
+                let state = state.clone();
+                async move { attempt(&state, &item).await }
+            })
+            .buffer_unordered(ATTEMPTS_AT_ONCE)
+            .try_fold(0, |n, told| async move { Ok(n + usize::from(told)) })
+            .await?;
         ended += ended_now;
-        if (due.len() as i64) < BATCH || ended_now == 0 {
+        if (taken as i64) < BATCH || ended_now == 0 {
             break;
         }
     }
