@@ -160,9 +160,8 @@ pub async fn post(
     }
     let now = state.clock.now_ms();
     let lock = uuid::Uuid::new_v4().to_string();
-    state.store.begin_turn(&conv.id, &lock, now, now + state.policy.turn_lock_ms).await?;
-    // Re-read under the lock: another replica may have advanced the state.
-    let conv = owned_conversation(state, patient, conversation_id).await?;
+    // The conversation as it is under the lock: another replica may have advanced the state.
+    let conv = state.store.begin_turn(&conv.id, &lock, now, now + state.policy.turn_lock_ms).await?;
     if conv.status == crate::staff::takeover::TAKEN_OVER {
         // A person has the conversation: store the post for them, no model or script reply.
         return crate::staff::takeover::patient_post(state, patient, &conv, &lock, text, idempotency_key).await;

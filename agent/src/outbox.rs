@@ -168,7 +168,7 @@ async fn tell(
     let now = state.clock.now_ms();
     let lock = uuid::Uuid::new_v4().to_string();
     match state.store.begin_turn(&item.conversation_id, &lock, now, now + state.policy.turn_lock_ms).await {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(StoreError::Busy) => return Ok(false),
         Err(e) => return Err(e.into()),
     }

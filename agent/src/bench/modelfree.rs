@@ -174,7 +174,7 @@ async fn store_level(state: &AppState, patient: &PatientId, turns: usize, concur
                 let mut commit = prepared.clone();
                 (commit.lock_token, commit.expected_state_version, commit.now, commit.audit.at) = (lock.clone(), version, now, now);
                 let done = match state.store.begin_turn(&commit.conversation_id, &lock, now, now + 60_000).await {
-                    Ok(()) => state.store.commit_turn(&commit).await.map(|_| ()),
+                    Ok(_) => state.store.commit_turn(&commit).await.map(|_| ()),
                     Err(e) => Err(e),
                 };
                 match done {

@@ -66,7 +66,7 @@ async fn tell(state: &AppState, watch: &RefillWatch, status: &str) -> Result<boo
     let now = state.clock.now_ms();
     let lock = uuid::Uuid::new_v4().to_string();
     match state.store.begin_turn(&watch.conversation_id, &lock, now, now + state.policy.turn_lock_ms).await {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(StoreError::Busy) => return Ok(false),
         Err(e) => return Err(e.into()),
     }

@@ -159,9 +159,9 @@ pub trait Store: Send + Sync {
     async fn conversations_of(&self, patient_id: &str) -> StoreResult<Vec<ConversationRow>>;
     async fn messages(&self, conversation_id: &str) -> StoreResult<Vec<MessageRow>>;
 
-    /// Takes the conversation's turn lock until `expires` (ms); `Busy` if another live turn
-    /// holds it.
-    async fn begin_turn(&self, conversation_id: &str, token: &str, now: i64, expires: i64) -> StoreResult<()>;
+    /// Takes the conversation's turn lock until `expires` (ms) and returns the conversation as
+    /// it is under the lock; `Busy` if another live turn holds it.
+    async fn begin_turn(&self, conversation_id: &str, token: &str, now: i64, expires: i64) -> StoreResult<ConversationRow>;
     async fn release_turn(&self, conversation_id: &str, token: &str) -> StoreResult<()>;
     async fn commit_turn(&self, commit: &TurnCommit) -> StoreResult<i64>;
     async fn turn_result(&self, conversation_id: &str, key: &str) -> StoreResult<Option<Vec<u8>>>;

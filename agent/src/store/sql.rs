@@ -68,7 +68,7 @@ fn sqlite_url(url: &str) -> StoreResult<String> {
     Ok(format!("sqlite://{path}?mode=rwc"))
 }
 
-fn conversation(row: &AnyRow) -> StoreResult<ConversationRow> {
+pub(super) fn conversation(row: &AnyRow) -> StoreResult<ConversationRow> {
     Ok(ConversationRow {
         id: row.try_get("id")?,
         patient_id: row.try_get("patient_id")?,
@@ -83,7 +83,7 @@ fn conversation(row: &AnyRow) -> StoreResult<ConversationRow> {
     })
 }
 
-const CONVERSATION_COLUMNS: &str = "id, patient_id, status, started_by, script_id, script_version, \
+pub(super) const CONVERSATION_COLUMNS: &str = "id, patient_id, status, started_by, script_id, script_version, \
      state, state_version, created_at, updated_at";
 
 #[async_trait]
@@ -154,7 +154,7 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn begin_turn(&self, id: &str, token: &str, now: i64, expires: i64) -> StoreResult<()> {
+    async fn begin_turn(&self, id: &str, token: &str, now: i64, expires: i64) -> StoreResult<ConversationRow> {
         let (id, token) = (id.to_owned(), token.to_owned());
         self.writer.send(|reply| Op::Lock { id, token, now, expires, reply }).await
     }

@@ -23,8 +23,8 @@ use sqlx::{AnyPool, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use super::group;
-use super::sql::AUDIT_LOCK;
-use super::{StoreError, StoreResult, TurnCommit, WriterStats};
+use super::sql::{conversation, AUDIT_LOCK, CONVERSATION_COLUMNS};
+use super::{ConversationRow, StoreError, StoreResult, TurnCommit, WriterStats};
 
 /// The most writes one transaction takes; the rest wait for the next.
 const MAX_BATCH: usize = 128;
@@ -32,7 +32,7 @@ const MAX_BATCH: usize = 128;
 const QUEUE: usize = 1024;
 
 pub(super) enum Op {
-    Lock { id: String, token: String, now: i64, expires: i64, reply: oneshot::Sender<StoreResult<()>> },
+    Lock { id: String, token: String, now: i64, expires: i64, reply: oneshot::Sender<StoreResult<ConversationRow>> },
     Release { id: String, token: String, reply: oneshot::Sender<StoreResult<()>> },
     Touch { token_hash: String, now: i64, reply: oneshot::Sender<StoreResult<()>> },
     Commit { commit: Box<TurnCommit>, reply: oneshot::Sender<StoreResult<i64>> },
@@ -40,6 +40,7 @@ pub(super) enum Op {
 
 /// What one write came to inside the transaction; sent only once the transaction committed.
 enum Done {
+    Row(StoreResult<ConversationRow>),
     Unit(StoreResult<()>),
     Seq(StoreResult<i64>),
 }
@@ -54,7 +55,10 @@ impl Op {
             (Op::Commit { reply, .. }, Done::Seq(r)) => {
                 let _ = reply.send(r);
             }
-            (Op::Lock { reply, .. } | Op::Release { reply, .. } | Op::Touch { reply, .. }, Done::Unit(r)) => {
+            (Op::Lock { reply, .. }, Done::Row(r)) => {
+                let _ = reply.send(r);
+            }
+            (Op::Release { reply, .. } | Op::Touch { reply, .. }, Done::Unit(r)) => {
                 let _ = reply.send(r);
             }
             (op, _) => op.fail("the writer mixed up a write's answer"),
@@ -67,7 +71,10 @@ impl Op {
             Op::Commit { reply, .. } => {
                 let _ = reply.send(Err(err()));
             }
-            Op::Lock { reply, .. } | Op::Release { reply, .. } | Op::Touch { reply, .. } => {
+            Op::Lock { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+            Op::Release { reply, .. } | Op::Touch { reply, .. } => {
                 let _ = reply.send(Err(err()));
             }
         }
@@ -177,7 +184,7 @@ async fn apply_on(conn: &mut sqlx::AnyConnection, backend: &str, durable: bool, 
     let mut updated = Vec::new();
     for op in batch {
         done.push(match op {
-            Op::Lock { id, token, now, expires, .. } => Done::Unit(lock(&mut tx, id, token, *now, *expires).await?),
+            Op::Lock { id, token, now, expires, .. } => Done::Row(lock(&mut tx, id, token, *now, *expires).await?),
             Op::Release { id, token, .. } => Done::Unit(Ok(release(&mut tx, id, token).await?)),
             Op::Touch { token_hash, now, .. } => Done::Unit(Ok(touch(&mut tx, token_hash, *now).await?)),
             Op::Commit { commit, .. } if group::update_state(&mut tx, commit).await? => {
@@ -225,21 +232,23 @@ async fn postgres_prelude(tx: &mut Tx<'_>, durable: bool, batch: &[Op]) -> Store
     Ok(())
 }
 
-/// Takes the turn lock; `Busy` if a live turn holds it, `NotFound` if there is no such
-/// conversation. A database error fails the batch (`Err` of the outer result).
-async fn lock(tx: &mut Tx<'_>, id: &str, token: &str, now: i64, expires: i64) -> StoreResult<StoreResult<()>> {
-    let done = sqlx::query(
+/// Takes the turn lock and reads the conversation as it is under it; `Busy` if a live turn
+/// holds it, `NotFound` if there is no such conversation. A database error fails the batch
+/// (`Err` of the outer result).
+async fn lock(tx: &mut Tx<'_>, id: &str, token: &str, now: i64, expires: i64) -> StoreResult<StoreResult<ConversationRow>> {
+    let q = format!(
         "UPDATE conversations SET turn_lock = $1, lock_expires = $2 \
-         WHERE id = $3 AND (turn_lock IS NULL OR lock_expires < $4)",
-    )
-    .bind(token)
-    .bind(expires)
-    .bind(id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() == 1 {
-        return Ok(Ok(()));
+         WHERE id = $3 AND (turn_lock IS NULL OR lock_expires < $4) RETURNING {CONVERSATION_COLUMNS}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(q))
+        .bind(token)
+        .bind(expires)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(row) = row {
+        return Ok(Ok(conversation(&row)?));
     }
     let exists = sqlx::query("SELECT 1 AS one FROM conversations WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
     Ok(Err(if exists.is_some() { StoreError::Busy } else { StoreError::NotFound }))
