@@ -268,3 +268,29 @@ async fn concurrent_generations_share_decode_steps_and_answer_as_if_alone() {
     assert_eq!(together, alone, "batching changes no answer");
     assert!(model.stats().batched_steps > 10, "decode steps were shared ({})", model.stats().batched_steps);
 }
+
+#[tokio::test]
+async fn queued_extractions_are_decoded_together_and_answer_as_if_alone() {
+    let model = CandleModel::load(&common::config(16), &common::paths()).unwrap();
+    let schema = json!({"type": "object", "properties": {
+        "weekday": {"enum": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]},
+        "day_of_month": {"type": "integer", "minimum": 1, "maximum": 31},
+        "part_of_day": {"enum": ["morning", "afternoon", "evening"]}}});
+    let system = "Read the day the patient asks for as JSON.";
+    let says = ["next tuesday afternoon please", "the 14th in the morning", "any evening works", "friday 3rd if you can"];
+    let extract = |say: &'static str| model.extract(common::prompt(system, say), schema.clone());
+    let mut alone = Vec::new();
+    for say in says {
+        alone.push(extract(say).await.unwrap());
+    }
+    assert_eq!(model.stats().batched_steps, 0, "one at a time never batches");
+    // A long embedding holds the engine thread while the four extractions queue behind it.
+    let busy = vec!["Please hold the engine for a moment while others queue.".to_string(); 200];
+    let (held, together) = tokio::join!(model.embed(busy), futures::future::join_all(says.map(extract)));
+    held.unwrap();
+    let together: Vec<_> = together.into_iter().map(Result::unwrap).collect();
+    assert_eq!(together, alone, "decoding together changes no answer");
+    let stats = model.stats();
+    assert!(stats.batched_steps >= 5, "the queued extractions shared decode steps ({})", stats.batched_steps);
+    assert_eq!(stats.kind(inference::Kind::Extract).jobs, 8, "{stats:?}");
+}
