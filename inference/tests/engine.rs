@@ -283,7 +283,14 @@ async fn queued_extractions_are_decoded_together_and_answer_as_if_alone() {
     for say in says {
         alone.push(extract(say).await.unwrap());
     }
-    assert_eq!(model.stats().batched_steps, 0, "one at a time never batches");
+    let stats = model.stats();
+    eprintln!("answers {alone:?}; {} chosen tokens, {} forced", stats.generated_tokens, stats.forced_tokens);
+    assert_eq!(stats.batched_steps, 0, "one at a time never batches");
+    // Keys and punctuation are forced by the schema: fed with the chosen tokens, not decoded.
+    assert!(stats.forced_tokens >= 4 * 3, "forced tokens {} over {} chosen", stats.forced_tokens, stats.generated_tokens);
+    for v in &alone {
+        assert!(inference::schema::Schema::parse(&schema).unwrap().validate(v), "{v}");
+    }
     // A long embedding holds the engine thread while the four extractions queue behind it.
     let busy = vec!["Please hold the engine for a moment while others queue.".to_string(); 200];
     let (held, together) = tokio::join!(model.embed(busy), futures::future::join_all(says.map(extract)));

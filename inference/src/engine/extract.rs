@@ -1,7 +1,9 @@
 //! Constrained extraction: greedy decoding where each step takes the best-scored token whose
 //! bytes keep the output a valid prefix of the schema's JSON (see `grammar`). The top
 //! candidates are tried first (almost always one fits); only when none does is the whole
-//! vocabulary scanned. Extractions queued together are decoded together, one pass per step.
+//! vocabulary scanned. Bytes the grammar forces (a key once told apart, punctuation) are fed
+//! with the chosen token in the same pass instead of being decoded one step each.
+//! Extractions queued together are decoded together, one pass per step.
 
 use tokio::sync::oneshot;
 
@@ -92,8 +94,8 @@ impl Worker {
             let mut fed = Vec::with_capacity(live.len());
             for mut d in std::mem::take(&mut live) {
                 match self.pick(&mut d) {
-                    Ok(Some(token)) => {
-                        fed.push([token]);
+                    Ok(Some(tokens)) => {
+                        fed.push(tokens);
                         live.push(d);
                     }
                     Ok(None) => send(&mut replies[d.at], finish(&d.out, &schemas[d.at])),
@@ -115,9 +117,11 @@ impl Worker {
         }
     }
 
-    /// Chooses `d`'s next token and advances its grammar: `Some(token)` to feed, `None` when
-    /// the output is complete.
-    fn pick(&self, d: &mut Decoding<'_>) -> Result<Option<u32>> {
+    /// Chooses `d`'s next token and advances its grammar: `Some(tokens)` to feed, `None` when
+    /// the output is complete. The tokens are the chosen one and then those of the bytes the
+    /// grammar forces after it (a key's rest, `":"`...): fed in the same pass, they cost no
+    /// decode step of their own.
+    fn pick(&self, d: &mut Decoding<'_>) -> Result<Option<Vec<u32>>> {
         let started = std::time::Instant::now();
         let token = pick_token(&d.logits, &d.grammar, &self.chat.tokenizer)
             .ok_or_else(|| model_err("no token continues the schema"))?;
@@ -127,11 +131,31 @@ impl Worker {
         d.grammar.advance(bytes);
         d.out.extend_from_slice(bytes);
         Counters::add(&self.counters.generated_tokens, 1);
-        Ok((!d.grammar.is_complete()).then_some(token))
+        let mut tokens = vec![token];
+        tokens.extend(self.fast_forward(d)?);
+        Ok((!d.grammar.is_complete()).then_some(tokens))
+    }
+
+    /// Takes the bytes the grammar now forces into `d`'s output and returns their tokens.
+    fn fast_forward(&self, d: &mut Decoding<'_>) -> Result<Vec<u32>> {
+        let forced = d.grammar.forced();
+        let Ok(text) = std::str::from_utf8(&forced) else { return Ok(Vec::new()) };
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tokens = self.chat.tokenizer.encode(text)?;
+        let spelled: Vec<u8> = tokens.iter().flat_map(|&t| self.chat.tokenizer.token_bytes(t).iter().copied()).collect();
+        if spelled != forced || tokens.iter().any(|&t| self.chat.tokenizer.is_special(t)) {
+            return Ok(Vec::new());
+        }
+        d.grammar.advance(&forced);
+        d.out.extend_from_slice(&forced);
+        Counters::add(&self.counters.forced_tokens, tokens.len());
+        Ok(tokens)
     }
 
     /// Feeds each live extraction its token, all in one pass.
-    fn feed_all(&self, live: &mut [Decoding<'_>], tokens: &[[u32; 1]]) -> Result<()> {
+    fn feed_all(&self, live: &mut [Decoding<'_>], tokens: &[Vec<u32>]) -> Result<()> {
         let mut batch: Vec<(&mut Sequence, &[u32])> = live.iter_mut().zip(tokens).map(|(d, t)| (&mut d.seq, &t[..])).collect();
         let all = self.chat.feed_batch(&mut batch)?;
         if live.len() > 1 {

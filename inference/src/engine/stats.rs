@@ -13,6 +13,7 @@ pub struct Counters {
     pub prompt_tokens: AtomicU64,
     pub reused_tokens: AtomicU64,
     pub generated_tokens: AtomicU64,
+    pub forced_tokens: AtomicU64,
     pub mask_steps: AtomicU64,
     pub mask_nanos: AtomicU64,
     pub batched_steps: AtomicU64,
@@ -58,6 +59,8 @@ pub struct EngineStats {
     pub reused_prompt_tokens: u64,
     /// Tokens generated (generate and extract).
     pub generated_tokens: u64,
+    /// Extraction tokens the grammar forced, fed without a decode step of their own.
+    pub forced_tokens: u64,
     /// Constrained-decoding steps (`extract` tokens) and the time spent choosing allowed
     /// tokens in them (the mask, without the model's forward pass).
     pub mask_steps: u64,
@@ -109,6 +112,7 @@ impl Counters {
             prompt_tokens: get(&self.prompt_tokens),
             reused_prompt_tokens: get(&self.reused_tokens),
             generated_tokens: get(&self.generated_tokens),
+            forced_tokens: get(&self.forced_tokens),
             mask_steps: get(&self.mask_steps),
             mask_nanos: get(&self.mask_nanos),
             batched_steps: get(&self.batched_steps),
