@@ -301,3 +301,35 @@ async fn queued_extractions_are_decoded_together_and_answer_as_if_alone() {
     assert!(stats.batched_steps >= 5, "the queued extractions shared decode steps ({})", stats.batched_steps);
     assert_eq!(stats.kind(inference::Kind::Extract).jobs, 8, "{stats:?}");
 }
+
+#[tokio::test]
+async fn queued_embeddings_share_one_pass_and_equal_those_made_alone() {
+    let model = CandleModel::load(&common::config(16), &common::paths()).unwrap();
+    let requests: Vec<Vec<String>> = [
+        vec!["I need more of my blood pressure pills"],
+        vec!["can i see a cardiologist sometime next week?", "Metoprolol Tartrate 25 MG Oral Tablet", "Lisinopril 10 MG"],
+        vec!["yes"],
+        vec!["¿puedo cambiar mi cita del lunes?", "cancel my appointment"],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|t| t.to_string()).collect())
+    .collect();
+    let mut alone = Vec::new();
+    for r in &requests {
+        alone.push(model.embed(r.clone()).await.unwrap());
+    }
+    assert_eq!(model.stats().embed_passes, 4);
+    // An extraction holds the engine thread while the four embedding requests queue behind it.
+    let schema = json!({"type": "object", "properties": {"part_of_day": {"enum": ["morning", "afternoon", "evening"]}}});
+    let hold = model.extract(common::prompt("Read the part of day as JSON.", "mornings are best"), schema);
+    let (held, together) = tokio::join!(hold, futures::future::join_all(requests.iter().map(|r| model.embed(r.clone()))));
+    held.unwrap();
+    assert_eq!(model.stats().embed_passes, 5, "the queued requests were embedded in one pass");
+    for (a, t) in alone.iter().zip(together) {
+        let t = t.unwrap();
+        assert_eq!(t.len(), a.len(), "each request gets one vector per text");
+        for (x, y) in a.iter().zip(&t) {
+            assert!(cosine(x, y) > 0.9999, "padding to a longer text changed an embedding ({})", cosine(x, y));
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The engine thread: takes jobs in arrival order, skips those whose caller has gone, and runs
-//! option scoring and embedding one at a time; extractions queued back to back are decoded
-//! together (one pass per step for all of them); generations join a [`Batch`] that advances
+//! option scoring one at a time; embeddings queued back to back are computed in one pass, and
+//! extractions queued back to back are decoded together (one pass per step for all of them);
+//! generations join a [`Batch`] that advances
 //! all of them one token per step, new jobs being taken between steps.
 
 use std::sync::{mpsc, Arc};
@@ -26,6 +27,9 @@ pub enum Job {
     Extract { prompt: Prompt, schema: Schema, reply: oneshot::Sender<Result<serde_json::Value>> },
     Embed { texts: Vec<String>, reply: oneshot::Sender<Result<Vec<Vec<f32>>>> },
 }
+
+/// An embedding request's texts and where its answer goes.
+type EmbedJob = (Vec<String>, oneshot::Sender<Result<Vec<Vec<f32>>>>);
 
 /// A job and when it was queued (for the queue-wait counter).
 pub type Queued = (Instant, Job);
@@ -68,7 +72,7 @@ impl Worker {
 
     pub fn run(mut self, jobs: mpsc::Receiver<Queued>, pool: rayon::ThreadPool) {
         let mut batch = Batch::default();
-        // A job taken from the queue while gathering extractions, to run next.
+        // A job taken from the queue while gathering a group, to run next.
         let mut held: Option<Job> = None;
         loop {
             // Block for work only when no generation is running; otherwise take what has
@@ -81,8 +85,18 @@ impl Worker {
             match next {
                 Ok(None) => {}
                 Ok(Some(Job::Extract { prompt, schema, reply })) => {
-                    let group = self.gather_extracts(ExtractJob { prompt, schema, reply }, &jobs, &mut held);
+                    let group = self.gather(ExtractJob { prompt, schema, reply }, &jobs, &mut held, |job| match job {
+                        Job::Extract { prompt, schema, reply } => Ok(ExtractJob { prompt, schema, reply }),
+                        other => Err(other),
+                    });
                     self.run_timed(Kind::Extract, group.len(), &pool, |w| w.extract_group(group));
+                }
+                Ok(Some(Job::Embed { texts, reply })) => {
+                    let group = self.gather((texts, reply), &jobs, &mut held, |job| match job {
+                        Job::Embed { texts, reply } => Ok((texts, reply)),
+                        other => Err(other),
+                    });
+                    self.run_timed(Kind::Embed, group.len(), &pool, |w| w.embed_group(group));
                 }
                 Ok(Some(job)) => self.accept(job, &mut batch, &pool),
                 Err(mpsc::TryRecvError::Disconnected) if batch.is_empty() => return,
@@ -103,21 +117,42 @@ impl Worker {
         Some(job)
     }
 
-    /// `first` and the extractions queued right behind it, to be decoded together. Stops at
-    /// the first other job, which is kept in `held` to run next (arrival order is kept).
-    fn gather_extracts(&self, first: ExtractJob, jobs: &mpsc::Receiver<Queued>, held: &mut Option<Job>) -> Vec<ExtractJob> {
+    /// `first` and the jobs of its kind queued right behind it (`same` says which: `Ok` with
+    /// the job's parts), to be run together. Stops at the first other job, which is kept in
+    /// `held` to run next (arrival order is kept).
+    fn gather<T>(&self, first: T, jobs: &mpsc::Receiver<Queued>, held: &mut Option<Job>, same: impl Fn(Job) -> Result<T, Job>) -> Vec<T> {
         let mut group = vec![first];
         while let Ok(queued) = jobs.try_recv() {
-            match self.take(queued) {
-                Some(Job::Extract { prompt, schema, reply }) => group.push(ExtractJob { prompt, schema, reply }),
-                Some(other) => {
+            let Some(job) = self.take(queued) else { continue };
+            match same(job) {
+                Ok(parts) => group.push(parts),
+                Err(other) => {
                     *held = Some(other);
                     break;
                 }
-                None => {}
             }
         }
         group
+    }
+
+    /// Embeds the texts of every request in `group` in one pass (padded to the longest text;
+    /// each text's vector is what it would be alone) and answers each with its own vectors.
+    fn embed_group(&self, group: Vec<EmbedJob>) {
+        Counters::add(&self.counters.embed_passes, 1);
+        let all: Vec<String> = group.iter().flat_map(|(texts, _)| texts.iter().cloned()).collect();
+        match self.embedder.embed(&all) {
+            Ok(vectors) => {
+                let mut vectors = vectors.into_iter();
+                for (texts, reply) in group {
+                    let _ = reply.send(Ok(vectors.by_ref().take(texts.len()).collect()));
+                }
+            }
+            Err(e) => {
+                for (_, reply) in group {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
     }
 
     fn run_timed(&mut self, kind: Kind, jobs: usize, pool: &rayon::ThreadPool, work: impl FnOnce(&mut Self) + Send) {
@@ -149,10 +184,7 @@ impl Worker {
                 let _ = reply.send(self.choose(&prompt, &options));
             }
             Job::Extract { prompt, schema, reply } => self.extract_group(vec![ExtractJob { prompt, schema, reply }]),
-            Job::Embed { texts, reply } => {
-                Counters::add(&self.counters.embed_passes, 1);
-                let _ = reply.send(self.embedder.embed(&texts));
-            }
+            Job::Embed { texts, reply } => self.embed_group(vec![(texts, reply)]),
         }
     }
 
