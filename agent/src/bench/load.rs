@@ -201,6 +201,29 @@ mod cpu {
         Some((name.to_owned(), ppid, ticks))
     }
 
+    /// CPU ticks of every process descended from `me` (the demo EHR runs under a wrapper).
+    fn descendants_ticks(me: u32) -> u64 {
+        let procs: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|p| Some((p.file_name().to_str()?.parse::<u32>().ok()?, p.path())))
+            .filter_map(|(pid, path)| std::fs::read_to_string(path.join("stat")).ok().and_then(|s| stat_ticks(&s)).map(|(_, pp, t)| (pid, pp, t)))
+            .collect();
+        let parent: std::collections::HashMap<u32, u32> = procs.iter().map(|&(pid, pp, _)| (pid, pp)).collect();
+        let under_me = |mut pid: u32| {
+            for _ in 0..16 {
+                match parent.get(&pid) {
+                    Some(&pp) if pp == me => return true,
+                    Some(&pp) if pp > 1 => pid = pp,
+                    _ => return false,
+                }
+            }
+            false
+        };
+        procs.iter().filter(|&&(pid, _, _)| under_me(pid)).map(|&(_, _, t)| t).sum()
+    }
+
     impl Ticks {
         pub fn now() -> Self {
             let mut threads = BTreeMap::new();
@@ -210,16 +233,7 @@ mod cpu {
                 let group = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-').to_owned();
                 *threads.entry(group).or_default() += ticks;
             }
-            let me = std::process::id();
-            let children = std::fs::read_dir("/proc")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
-                .filter_map(|s| stat_ticks(&s))
-                .filter(|(_, ppid, _)| *ppid == me)
-                .map(|(_, _, t)| t)
-                .sum();
+            let children = descendants_ticks(std::process::id());
             let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
             let cpu: Vec<u64> = stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
             // user nice system (idle iowait skipped) irq softirq steal
