@@ -78,6 +78,28 @@ impl<'a> JsonGrammar<'a> {
         !bytes.is_empty() && self.clone().advance(bytes)
     }
 
+    /// The bytes that must come next whatever the model prefers (the rest of a key once it is
+    /// told apart, the `":"` after it, the rest of an enum value...): as long as exactly one
+    /// byte keeps the output valid, that byte. Empty when there is a choice, or when complete.
+    pub fn forced(&self) -> Vec<u8> {
+        let mut g = self.clone();
+        let mut out = Vec::new();
+        loop {
+            let mut only = None;
+            for b in 0..=255u8 {
+                if g.accepts(&[b]) {
+                    if only.is_some() {
+                        return out;
+                    }
+                    only = Some(b);
+                }
+            }
+            let Some(b) = only else { return out };
+            g.push(b);
+            out.push(b);
+        }
+    }
+
     /// Consumes `bytes`; false (and a state to discard) when they break the grammar.
     pub fn advance(&mut self, bytes: &[u8]) -> bool {
         bytes.iter().all(|&b| self.push(b))

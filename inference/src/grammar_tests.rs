@@ -70,3 +70,23 @@ fn final_documents_validate_against_the_schema() {
     let v: serde_json::Value = serde_json::from_str(r#"{"intent":"x","urgent":true}"#).unwrap();
     assert!(!s.validate(&v));
 }
+
+#[test]
+fn forced_bytes_are_what_no_choice_of_the_model_could_change() {
+    let s = schema();
+    let after = |text: &str| {
+        let mut g = JsonGrammar::new(&s);
+        assert!(g.advance(text.as_bytes()), "{text}");
+        String::from_utf8(g.forced()).unwrap()
+    };
+    // `intent` is required and first: nothing else can open the object.
+    assert_eq!(after(""), r#"{"intent":""#);
+    assert_eq!(after(r#"{"intent":"c"#), r#"ancel",""#);
+    // After a value, any of the optional keys or the required `urgent` may come.
+    assert_eq!(after(r#"{"intent":"book","#), r#"""#);
+    assert_eq!(after(r#"{"intent":"book","u"#), r#"rgent":"#);
+    assert_eq!(after(r#"{"intent":"book","urgent":t"#), "rue}");
+    // Free text and numbers are the model's to choose; a complete document forces nothing.
+    assert_eq!(after(r#"{"intent":"book","note":""#), "");
+    assert_eq!(after(r#"{"intent":"book","urgent":true}"#), "");
+}

@@ -16,7 +16,7 @@ mod engine;
 
 pub use config::ModelConfig;
 #[cfg(feature = "candle")]
-pub use engine::{CandleModel, ChatTokenizer, EngineStats};
+pub use engine::{CandleModel, ChatTokenizer, EngineStats, Kind, KindStats};
 pub use models::{default_models_dir, fetch, resolve, verify, Manifest, ModelPaths};
 
 use async_trait::async_trait;
@@ -113,4 +113,8 @@ pub trait LanguageModel: Send + Sync {
     async fn extract(&self, prompt: Prompt, schema: serde_json::Value) -> Result<serde_json::Value>;
     /// L2-normalised sentence embeddings, one per text.
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>>;
+    /// The engine's counters, for engines that keep them (metrics and benchmarks).
+    fn engine_stats(&self) -> Option<EngineStats> {
+        None
+    }
 }

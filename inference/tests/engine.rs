@@ -268,3 +268,68 @@ async fn concurrent_generations_share_decode_steps_and_answer_as_if_alone() {
     assert_eq!(together, alone, "batching changes no answer");
     assert!(model.stats().batched_steps > 10, "decode steps were shared ({})", model.stats().batched_steps);
 }
+
+#[tokio::test]
+async fn queued_extractions_are_decoded_together_and_answer_as_if_alone() {
+    let model = CandleModel::load(&common::config(16), &common::paths()).unwrap();
+    let schema = json!({"type": "object", "properties": {
+        "weekday": {"enum": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]},
+        "day_of_month": {"type": "integer", "minimum": 1, "maximum": 31},
+        "part_of_day": {"enum": ["morning", "afternoon", "evening"]}}});
+    let system = "Read the day the patient asks for as JSON.";
+    let says = ["next tuesday afternoon please", "the 14th in the morning", "any evening works", "friday 3rd if you can"];
+    let extract = |say: &'static str| model.extract(common::prompt(system, say), schema.clone());
+    let mut alone = Vec::new();
+    for say in says {
+        alone.push(extract(say).await.unwrap());
+    }
+    let stats = model.stats();
+    eprintln!("answers {alone:?}; {} chosen tokens, {} forced", stats.generated_tokens, stats.forced_tokens);
+    assert_eq!(stats.batched_steps, 0, "one at a time never batches");
+    // Keys and punctuation are forced by the schema: fed with the chosen tokens, not decoded.
+    assert!(stats.forced_tokens >= 4 * 3, "forced tokens {} over {} chosen", stats.forced_tokens, stats.generated_tokens);
+    for v in &alone {
+        assert!(inference::schema::Schema::parse(&schema).unwrap().validate(v), "{v}");
+    }
+    // A long embedding holds the engine thread while the four extractions queue behind it.
+    let busy = vec!["Please hold the engine for a moment while others queue.".to_string(); 200];
+    let (held, together) = tokio::join!(model.embed(busy), futures::future::join_all(says.map(extract)));
+    held.unwrap();
+    let together: Vec<_> = together.into_iter().map(Result::unwrap).collect();
+    assert_eq!(together, alone, "decoding together changes no answer");
+    let stats = model.stats();
+    assert!(stats.batched_steps >= 5, "the queued extractions shared decode steps ({})", stats.batched_steps);
+    assert_eq!(stats.kind(inference::Kind::Extract).jobs, 8, "{stats:?}");
+}
+
+#[tokio::test]
+async fn queued_embeddings_share_one_pass_and_equal_those_made_alone() {
+    let model = CandleModel::load(&common::config(16), &common::paths()).unwrap();
+    let requests: Vec<Vec<String>> = [
+        vec!["I need more of my blood pressure pills"],
+        vec!["can i see a cardiologist sometime next week?", "Metoprolol Tartrate 25 MG Oral Tablet", "Lisinopril 10 MG"],
+        vec!["yes"],
+        vec!["¿puedo cambiar mi cita del lunes?", "cancel my appointment"],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|t| t.to_string()).collect())
+    .collect();
+    let mut alone = Vec::new();
+    for r in &requests {
+        alone.push(model.embed(r.clone()).await.unwrap());
+    }
+    assert_eq!(model.stats().embed_passes, 4);
+    // An extraction holds the engine thread while the four embedding requests queue behind it.
+    let schema = json!({"type": "object", "properties": {"part_of_day": {"enum": ["morning", "afternoon", "evening"]}}});
+    let hold = model.extract(common::prompt("Read the part of day as JSON.", "mornings are best"), schema);
+    let (held, together) = tokio::join!(hold, futures::future::join_all(requests.iter().map(|r| model.embed(r.clone()))));
+    held.unwrap();
+    assert_eq!(model.stats().embed_passes, 5, "the queued requests were embedded in one pass");
+    for (a, t) in alone.iter().zip(together) {
+        let t = t.unwrap();
+        assert_eq!(t.len(), a.len(), "each request gets one vector per text");
+        for (x, y) in a.iter().zip(&t) {
+            assert!(cosine(x, y) > 0.9999, "padding to a longer text changed an embedding ({})", cosine(x, y));
+        }
+    }
+}

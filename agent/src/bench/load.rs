@@ -105,6 +105,7 @@ pub async fn level(state: &AppState, client: &Client, scenarios: &[Scenario], se
         }
         tokens.push(mine);
     }
+    let (engine_before, cpu_before) = (state.model.engine_stats(), cpu::Ticks::now());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, mine) in tokens.into_iter().enumerate() {
@@ -119,6 +120,9 @@ pub async fn level(state: &AppState, client: &Client, scenarios: &[Scenario], se
     }
     let seconds = started.elapsed().as_secs_f64();
     let done = tally.turns.len();
+    if let (Some(before), Some(after)) = (engine_before, state.model.engine_stats()) {
+        cpu::log_level(sessions, seconds, &before, &after, &cpu_before, &cpu::Ticks::now());
+    }
     Ok(LevelResult {
         sessions,
         turns_per_session: turns,
@@ -170,6 +174,107 @@ async fn session(
         }
     }
     (tally, conversations)
+}
+
+/// Where the time of a level went, logged with it (measurement only): the engine's work per
+/// kind of job and queue wait, and CPU time by thread group of this process and of the machine.
+mod cpu {
+    use std::collections::BTreeMap;
+
+    use inference::{EngineStats, Kind};
+
+    /// CPU ticks (1/100 s): per thread-name group of this process, its child processes (the
+    /// demo EHR), and the machine's busy total.
+    pub struct Ticks {
+        threads: BTreeMap<String, u64>,
+        children: u64,
+        machine: u64,
+    }
+
+    /// utime + stime of a `stat` line, and its parent pid.
+    fn stat_ticks(stat: &str) -> Option<(String, u32, u64)> {
+        let (_, rest) = stat.split_once(" (")?;
+        let (name, rest) = rest.rsplit_once(") ")?;
+        let f: Vec<&str> = rest.split(' ').collect();
+        let ppid = f.get(1)?.parse().ok()?;
+        let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some((name.to_owned(), ppid, ticks))
+    }
+
+    /// CPU ticks of every process descended from `me` (the demo EHR runs under a wrapper).
+    fn descendants_ticks(me: u32) -> u64 {
+        let procs: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|p| Some((p.file_name().to_str()?.parse::<u32>().ok()?, p.path())))
+            .filter_map(|(pid, path)| std::fs::read_to_string(path.join("stat")).ok().and_then(|s| stat_ticks(&s)).map(|(_, pp, t)| (pid, pp, t)))
+            .collect();
+        let parent: std::collections::HashMap<u32, u32> = procs.iter().map(|&(pid, pp, _)| (pid, pp)).collect();
+        let under_me = |mut pid: u32| {
+            for _ in 0..16 {
+                match parent.get(&pid) {
+                    Some(&pp) if pp == me => return true,
+                    Some(&pp) if pp > 1 => pid = pp,
+                    _ => return false,
+                }
+            }
+            false
+        };
+        procs.iter().filter(|&&(pid, _, _)| under_me(pid)).map(|&(_, _, t)| t).sum()
+    }
+
+    impl Ticks {
+        pub fn now() -> Self {
+            let mut threads = BTreeMap::new();
+            for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+                let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+                let Some((name, _, ticks)) = stat_ticks(&stat) else { continue };
+                let group = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-').to_owned();
+                *threads.entry(group).or_default() += ticks;
+            }
+            let children = descendants_ticks(std::process::id());
+            let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+            let cpu: Vec<u64> = stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+            // user nice system (idle iowait skipped) irq softirq steal
+            let machine = cpu.iter().enumerate().filter(|(i, _)| ![3, 4].contains(i)).map(|(_, v)| v).take(6).sum();
+            Self { threads, children, machine }
+        }
+    }
+
+    pub fn log_level(sessions: usize, seconds: f64, a: &EngineStats, b: &EngineStats, ca: &Ticks, cb: &Ticks) {
+        let ms = |n: u64| n as f64 / 1e6;
+        let kind = |k: Kind| {
+            let (x, y) = (a.kind(k), b.kind(k));
+            format!("{}/{:.0}ms", y.jobs - x.jobs, ms(y.nanos - x.nanos))
+        };
+        let threads: Vec<String> = cb
+            .threads
+            .iter()
+            .map(|(n, t)| (n, t - ca.threads.get(n).copied().unwrap_or(0)))
+            .filter(|(_, t)| *t > 0)
+            .map(|(n, t)| format!("{n}={:.2}s", t as f64 / 100.0))
+            .collect();
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        eprintln!(
+            "LEVEL sessions={sessions} wall={seconds:.2}s engine_busy={:.0}ms wait_sum={:.0}ms generate={} choose={} extract={} embed={} embed_passes={} batched_steps={} gen_tok={} prompt_tok={} reused_tok={} machine_cpu={:.2}s ehr_cpu={:.2}s threads[{}] loadavg={}",
+            ms(b.busy_nanos() - a.busy_nanos()),
+            ms(b.wait_nanos - a.wait_nanos),
+            kind(Kind::Generate),
+            kind(Kind::Choose),
+            kind(Kind::Extract),
+            kind(Kind::Embed),
+            b.embed_passes - a.embed_passes,
+            b.batched_steps - a.batched_steps,
+            b.generated_tokens - a.generated_tokens,
+            b.prompt_tokens - a.prompt_tokens,
+            b.reused_prompt_tokens - a.reused_prompt_tokens,
+            (cb.machine - ca.machine) as f64 / 100.0,
+            (cb.children - ca.children) as f64 / 100.0,
+            threads.join(" "),
+            load.trim(),
+        );
+    }
 }
 
 /// A patient opens the widget (over HTTP), or a discharge starts the follow-up (the event an

@@ -1,15 +1,19 @@
 //! Constrained extraction: greedy decoding where each step takes the best-scored token whose
 //! bytes keep the output a valid prefix of the schema's JSON (see `grammar`). The top
 //! candidates are tried first (almost always one fits); only when none does is the whole
-//! vocabulary scanned.
+//! vocabulary scanned. Bytes the grammar forces (a key once told apart, punctuation) are fed
+//! with the chosen token in the same pass instead of being decoded one step each.
+//! Extractions queued together are decoded together, one pass per step.
 
-use super::chat::model_err;
+use tokio::sync::oneshot;
+
+use super::chat::{model_err, Sequence};
 use super::stats::Counters;
 use super::tokenizer::ChatTokenizer;
 use super::worker::Worker;
 use crate::grammar::JsonGrammar;
 use crate::schema::Schema;
-use crate::{Error, Prompt, Result};
+use crate::{Prompt, Result};
 
 /// Candidates tried before falling back to a full-vocabulary scan.
 const TOP_K: usize = 48;
@@ -48,45 +52,136 @@ pub fn pick_token(logits: &[f32], grammar: &JsonGrammar<'_>, tokenizer: &ChatTok
     best.map(|(_, id)| id)
 }
 
+/// One queued extraction.
+pub struct ExtractJob {
+    pub prompt: Prompt,
+    pub schema: Schema,
+    pub reply: oneshot::Sender<Result<serde_json::Value>>,
+}
+
+/// One extraction being decoded: its sequence, next-token logits, grammar state and output.
+struct Decoding<'s> {
+    at: usize,
+    seq: Sequence,
+    logits: Vec<f32>,
+    grammar: JsonGrammar<'s>,
+    out: Vec<u8>,
+}
+
 impl Worker {
-    pub(super) fn extract(
-        &mut self,
-        prompt: &Prompt,
-        schema: &Schema,
-        caller_gone: &dyn Fn() -> bool,
-    ) -> Result<serde_json::Value> {
+    /// Runs `jobs` together: each prompt is started on its own (from the prefix cache), then
+    /// every step picks each extraction's next token under its grammar and feeds all of them
+    /// in one pass, so several sessions' extractions cost little more than one (a decode step
+    /// reads every weight once whatever the batch). Each answer is what it would be alone.
+    pub(super) fn extract_group(&mut self, jobs: Vec<ExtractJob>) {
         let budget = self.config_max_extract();
-        let (mut seq, mut logits) = self.start(prompt, budget)?;
-        let mut grammar = JsonGrammar::new(schema);
-        let mut out: Vec<u8> = Vec::new();
+        let (mut schemas, mut replies) = (Vec::with_capacity(jobs.len()), Vec::with_capacity(jobs.len()));
+        let mut started = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            started.push(self.start(&job.prompt, budget));
+            schemas.push(job.schema);
+            replies.push(Some(job.reply));
+        }
+        let mut live = Vec::with_capacity(started.len());
+        for (at, (begun, schema)) in started.into_iter().zip(&schemas).enumerate() {
+            match begun {
+                Ok((seq, logits)) => live.push(Decoding { at, seq, logits, grammar: JsonGrammar::new(schema), out: Vec::new() }),
+                Err(e) => send(&mut replies[at], Err(e)),
+            }
+        }
         for _ in 0..budget {
-            if caller_gone() {
-                return Err(Error::Stopped);
+            live.retain(|d| replies[d.at].as_ref().is_some_and(|r| !r.is_closed()));
+            let mut fed = Vec::with_capacity(live.len());
+            for mut d in std::mem::take(&mut live) {
+                match self.pick(&mut d) {
+                    Ok(Some(tokens)) => {
+                        fed.push(tokens);
+                        live.push(d);
+                    }
+                    Ok(None) => send(&mut replies[d.at], finish(&d.out, &schemas[d.at])),
+                    Err(e) => send(&mut replies[d.at], Err(e)),
+                }
             }
-            let started = std::time::Instant::now();
-            let token = pick_token(&logits, &grammar, &self.chat.tokenizer)
-                .ok_or_else(|| model_err("no token continues the schema"))?;
-            Counters::add(&self.counters.mask_nanos, started.elapsed().as_nanos() as usize);
-            Counters::add(&self.counters.mask_steps, 1);
-            let bytes = self.chat.tokenizer.token_bytes(token);
-            grammar.advance(bytes);
-            out.extend_from_slice(bytes);
-            Counters::add(&self.counters.generated_tokens, 1);
-            if grammar.is_complete() {
-                break;
+            if live.is_empty() {
+                return;
             }
-            logits = seq.feed(&[token], &self.chat)?;
+            if let Err(e) = self.feed_all(&mut live, &fed) {
+                for d in live.drain(..) {
+                    send(&mut replies[d.at], Err(e.clone()));
+                }
+                return;
+            }
         }
-        if !grammar.is_complete() {
-            return Err(model_err(format!("extraction did not finish within {budget} tokens")));
+        for d in live {
+            send(&mut replies[d.at], Err(model_err(format!("extraction did not finish within {budget} tokens"))));
         }
-        let value: serde_json::Value = serde_json::from_slice(&out)
-            .map_err(|e| model_err(format!("constrained output failed to parse: {e}")))?;
-        if !schema.validate(&value) {
-            return Err(model_err("constrained output failed schema validation"));
-        }
-        Ok(value)
     }
+
+    /// Chooses `d`'s next token and advances its grammar: `Some(tokens)` to feed, `None` when
+    /// the output is complete. The tokens are the chosen one and then those of the bytes the
+    /// grammar forces after it (a key's rest, `":"`...): fed in the same pass, they cost no
+    /// decode step of their own.
+    fn pick(&self, d: &mut Decoding<'_>) -> Result<Option<Vec<u32>>> {
+        let started = std::time::Instant::now();
+        let token = pick_token(&d.logits, &d.grammar, &self.chat.tokenizer)
+            .ok_or_else(|| model_err("no token continues the schema"))?;
+        Counters::add(&self.counters.mask_nanos, started.elapsed().as_nanos() as usize);
+        Counters::add(&self.counters.mask_steps, 1);
+        let bytes = self.chat.tokenizer.token_bytes(token);
+        d.grammar.advance(bytes);
+        d.out.extend_from_slice(bytes);
+        Counters::add(&self.counters.generated_tokens, 1);
+        let mut tokens = vec![token];
+        tokens.extend(self.fast_forward(d)?);
+        Ok((!d.grammar.is_complete()).then_some(tokens))
+    }
+
+    /// Takes the bytes the grammar now forces into `d`'s output and returns their tokens.
+    fn fast_forward(&self, d: &mut Decoding<'_>) -> Result<Vec<u32>> {
+        let forced = d.grammar.forced();
+        let Ok(text) = std::str::from_utf8(&forced) else { return Ok(Vec::new()) };
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tokens = self.chat.tokenizer.encode(text)?;
+        let spelled: Vec<u8> = tokens.iter().flat_map(|&t| self.chat.tokenizer.token_bytes(t).iter().copied()).collect();
+        if spelled != forced || tokens.iter().any(|&t| self.chat.tokenizer.is_special(t)) {
+            return Ok(Vec::new());
+        }
+        d.grammar.advance(&forced);
+        d.out.extend_from_slice(&forced);
+        Counters::add(&self.counters.forced_tokens, tokens.len());
+        Ok(tokens)
+    }
+
+    /// Feeds each live extraction its token, all in one pass.
+    fn feed_all(&self, live: &mut [Decoding<'_>], tokens: &[Vec<u32>]) -> Result<()> {
+        let mut batch: Vec<(&mut Sequence, &[u32])> = live.iter_mut().zip(tokens).map(|(d, t)| (&mut d.seq, &t[..])).collect();
+        let all = self.chat.feed_batch(&mut batch)?;
+        if live.len() > 1 {
+            Counters::add(&self.counters.batched_steps, 1);
+        }
+        for (d, logits) in live.iter_mut().zip(all) {
+            d.logits = logits;
+        }
+        Ok(())
+    }
+}
+
+fn send(reply: &mut Option<oneshot::Sender<Result<serde_json::Value>>>, answer: Result<serde_json::Value>) {
+    if let Some(r) = reply.take() {
+        let _ = r.send(answer);
+    }
+}
+
+/// The complete output parsed and checked against its schema.
+fn finish(out: &[u8], schema: &Schema) -> Result<serde_json::Value> {
+    let value: serde_json::Value =
+        serde_json::from_slice(out).map_err(|e| model_err(format!("constrained output failed to parse: {e}")))?;
+    if !schema.validate(&value) {
+        return Err(model_err("constrained output failed schema validation"));
+    }
+    Ok(value)
 }
 
 #[cfg(test)]

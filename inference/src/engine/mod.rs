@@ -32,16 +32,16 @@ use crate::config::ModelConfig;
 use crate::models::ModelPaths;
 use crate::schema::Schema;
 use crate::{Choice, Error, GenerateParams, LanguageModel, ModelInfo, Prompt, Result};
-pub use stats::EngineStats;
+pub use stats::{EngineStats, Kind, KindStats};
 use stats::Counters;
 pub use tokenizer::ChatTokenizer;
-use worker::{Job, Worker};
+use worker::{Job, Queued, Worker};
 
 /// The local model: SmolLM2 (or any llama / qwen2 / gemma3 GGUF) for chat, MiniLM (any BERT) for
 /// embeddings. Cheap to share behind `Arc<dyn LanguageModel>`; dropping the last handle ends
 /// the worker thread once its current job is done.
 pub struct CandleModel {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Queued>,
     places: Arc<Places>,
     info: ModelInfo,
     counters: Arc<Counters>,
@@ -114,7 +114,7 @@ impl CandleModel {
     }
 
     fn submit(&self, job: Job) -> Result<()> {
-        self.jobs.send(job).map_err(|_| Error::Stopped)
+        self.jobs.send((std::time::Instant::now(), job)).map_err(|_| Error::Stopped)
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Job) -> Result<T> {
@@ -166,5 +166,9 @@ impl LanguageModel for CandleModel {
 
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
         self.call(|reply| Job::Embed { texts, reply }).await
+    }
+
+    fn engine_stats(&self) -> Option<EngineStats> {
+        Some(self.stats())
     }
 }

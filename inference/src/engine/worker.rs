@@ -1,8 +1,11 @@
 //! The engine thread: takes jobs in arrival order, skips those whose caller has gone, and runs
-//! option scoring, constrained extraction and embedding one at a time; generations join a
-//! [`Batch`] that advances all of them one token per step, new jobs being taken between steps.
+//! option scoring one at a time; embeddings queued back to back are computed in one pass, and
+//! extractions queued back to back are decoded together (one pass per step for all of them);
+//! generations join a [`Batch`] that advances
+//! all of them one token per step, new jobs being taken between steps.
 
 use std::sync::{mpsc, Arc};
+use std::time::Instant;
 
 use futures::channel::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
@@ -10,8 +13,9 @@ use tokio::sync::oneshot;
 use super::batch::{Batch, Running};
 use super::chat::{log_prob, ChatModel, Sequence};
 use super::embed::Embedder;
+use super::extract::ExtractJob;
 use super::prefix::PrefixCache;
-use super::stats::Counters;
+use super::stats::{Counters, Kind};
 use crate::config::ModelConfig;
 use crate::models::ModelPaths;
 use crate::schema::Schema;
@@ -24,7 +28,22 @@ pub enum Job {
     Embed { texts: Vec<String>, reply: oneshot::Sender<Result<Vec<Vec<f32>>>> },
 }
 
+/// An embedding request's texts and where its answer goes.
+type EmbedJob = (Vec<String>, oneshot::Sender<Result<Vec<Vec<f32>>>>);
+
+/// A job and when it was queued (for the queue-wait counter).
+pub type Queued = (Instant, Job);
+
 impl Job {
+    fn kind(&self) -> Kind {
+        match self {
+            Job::Generate { .. } => Kind::Generate,
+            Job::Choose { .. } => Kind::Choose,
+            Job::Extract { .. } => Kind::Extract,
+            Job::Embed { .. } => Kind::Embed,
+        }
+    }
+
     fn caller_gone(&self) -> bool {
         match self {
             Job::Generate { tx, .. } => tx.is_closed(),
@@ -51,41 +70,111 @@ impl Worker {
         Ok(Self { chat, embedder, cache, config: config.clone(), counters })
     }
 
-    pub fn run(mut self, jobs: mpsc::Receiver<Job>, pool: rayon::ThreadPool) {
+    pub fn run(mut self, jobs: mpsc::Receiver<Queued>, pool: rayon::ThreadPool) {
         let mut batch = Batch::default();
+        // A job taken from the queue while gathering a group, to run next.
+        let mut held: Option<Job> = None;
         loop {
             // Block for work only when no generation is running; otherwise take what has
             // arrived and go on stepping.
-            let next = if batch.is_empty() {
-                jobs.recv().map_err(|_| mpsc::TryRecvError::Disconnected)
-            } else {
-                jobs.try_recv()
+            let next = match held.take() {
+                Some(job) => Ok(Some(job)),
+                None if batch.is_empty() => jobs.recv().map(|q| self.take(q)).map_err(|_| mpsc::TryRecvError::Disconnected),
+                None => jobs.try_recv().map(|q| self.take(q)),
             };
             match next {
-                Ok(job) => self.accept(job, &mut batch, &pool),
-                Err(mpsc::TryRecvError::Empty) => pool.install(|| batch.step(&self.chat, &self.counters)),
+                Ok(None) => {}
+                Ok(Some(Job::Extract { prompt, schema, reply })) => {
+                    let group = self.gather(ExtractJob { prompt, schema, reply }, &jobs, &mut held, |job| match job {
+                        Job::Extract { prompt, schema, reply } => Ok(ExtractJob { prompt, schema, reply }),
+                        other => Err(other),
+                    });
+                    self.run_timed(Kind::Extract, group.len(), &pool, |w| w.extract_group(group));
+                }
+                Ok(Some(Job::Embed { texts, reply })) => {
+                    let group = self.gather((texts, reply), &jobs, &mut held, |job| match job {
+                        Job::Embed { texts, reply } => Ok((texts, reply)),
+                        other => Err(other),
+                    });
+                    self.run_timed(Kind::Embed, group.len(), &pool, |w| w.embed_group(group));
+                }
+                Ok(Some(job)) => self.accept(job, &mut batch, &pool),
                 Err(mpsc::TryRecvError::Disconnected) if batch.is_empty() => return,
-                Err(mpsc::TryRecvError::Disconnected) => pool.install(|| batch.step(&self.chat, &self.counters)),
+                Err(_) => self.step(&mut batch, &pool),
             }
         }
     }
 
-    fn accept(&mut self, job: Job, batch: &mut Batch, pool: &rayon::ThreadPool) {
+    /// Counts a job taken from the queue; `None` when its caller has gone (skipped).
+    fn take(&self, (queued, job): Queued) -> Option<Job> {
+        Counters::add(&self.counters.wait_nanos, queued.elapsed().as_nanos() as usize);
         if job.caller_gone() {
             tracing::debug!("skipping a model request whose caller went away");
             Counters::add(&self.counters.skipped, 1);
-            return;
+            return None;
         }
         Counters::add(&self.counters.requests, 1);
-        pool.install(|| match job {
-            Job::Generate { prompt, params, tx } => match self.start_generation(&prompt, &params, tx.clone()) {
+        Some(job)
+    }
+
+    /// `first` and the jobs of its kind queued right behind it (`same` says which: `Ok` with
+    /// the job's parts), to be run together. Stops at the first other job, which is kept in
+    /// `held` to run next (arrival order is kept).
+    fn gather<T>(&self, first: T, jobs: &mpsc::Receiver<Queued>, held: &mut Option<Job>, same: impl Fn(Job) -> Result<T, Job>) -> Vec<T> {
+        let mut group = vec![first];
+        while let Ok(queued) = jobs.try_recv() {
+            let Some(job) = self.take(queued) else { continue };
+            match same(job) {
+                Ok(parts) => group.push(parts),
+                Err(other) => {
+                    *held = Some(other);
+                    break;
+                }
+            }
+        }
+        group
+    }
+
+    /// Embeds the texts of every request in `group` in one pass (padded to the longest text;
+    /// each text's vector is what it would be alone) and answers each with its own vectors.
+    fn embed_group(&self, group: Vec<EmbedJob>) {
+        Counters::add(&self.counters.embed_passes, 1);
+        let all: Vec<String> = group.iter().flat_map(|(texts, _)| texts.iter().cloned()).collect();
+        match self.embedder.embed(&all) {
+            Ok(vectors) => {
+                let mut vectors = vectors.into_iter();
+                for (texts, reply) in group {
+                    let _ = reply.send(Ok(vectors.by_ref().take(texts.len()).collect()));
+                }
+            }
+            Err(e) => {
+                for (_, reply) in group {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    fn run_timed(&mut self, kind: Kind, jobs: usize, pool: &rayon::ThreadPool, work: impl FnOnce(&mut Self) + Send) {
+        let counters = self.counters.clone();
+        counters.timed(kind, jobs, || pool.install(|| work(self)));
+    }
+
+    fn step(&mut self, batch: &mut Batch, pool: &rayon::ThreadPool) {
+        self.run_timed(Kind::Generate, 0, pool, |w| batch.step(&w.chat, &w.counters));
+    }
+
+    fn accept(&mut self, job: Job, batch: &mut Batch, pool: &rayon::ThreadPool) {
+        let kind = job.kind();
+        self.run_timed(kind, 1, pool, |w| match job {
+            Job::Generate { prompt, params, tx } => match w.start_generation(&prompt, &params, tx.clone()) {
                 Ok(run) => batch.join(run),
                 Err(e) => {
                     let _ = tx.unbounded_send(Err(e));
                 }
             },
-            other => self.handle(other),
-        })
+            other => w.handle(other),
+        });
     }
 
     fn handle(&mut self, job: Job) {
@@ -94,13 +183,8 @@ impl Worker {
             Job::Choose { prompt, options, reply } => {
                 let _ = reply.send(self.choose(&prompt, &options));
             }
-            Job::Extract { prompt, schema, reply } => {
-                let answer = self.extract(&prompt, &schema, &|| reply.is_closed());
-                let _ = reply.send(answer);
-            }
-            Job::Embed { texts, reply } => {
-                let _ = reply.send(self.embedder.embed(&texts));
-            }
+            Job::Extract { prompt, schema, reply } => self.extract_group(vec![ExtractJob { prompt, schema, reply }]),
+            Job::Embed { texts, reply } => self.embed_group(vec![(texts, reply)]),
         }
     }
 
