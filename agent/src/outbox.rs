@@ -119,10 +119,17 @@ pub async fn drain(state: &AppState) -> Result<usize, ApiError> {
 
 /// True when writes were waiting and the EHR answers now (they are made due).
 async fn ehr_is_back(state: &AppState) -> Result<bool, ApiError> {
-    if state.store.outbox().waiting_writes(state.clock.now_ms()).await? == 0 || state.ehr.ping().await.is_err() {
+    let waiting = state.store.outbox().waiting_writes(state.clock.now_ms()).await?;
+    if waiting == 0 {
         return Ok(false);
     }
-    Ok(state.store.outbox().hasten_writes(state.clock.now_ms()).await? > 0)
+    if let Err(e) = state.ehr.ping().await {
+        tracing::debug!(waiting, error_kind = e.kind(), "kept EHR writes wait: the EHR does not answer yet");
+        return Ok(false);
+    }
+    let hastened = state.store.outbox().hasten_writes(state.clock.now_ms()).await?;
+    tracing::info!(hastened, "the EHR answers again: kept writes are due now");
+    Ok(hastened > 0)
 }
 
 /// Leases `item`, makes the write, and ends it or schedules the next attempt.
