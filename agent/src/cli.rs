@@ -169,10 +169,10 @@ pub enum BenchCommand {
         /// Concurrent simulated patients, one level after another.
         #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
         sessions: Vec<usize>,
-        /// Turns each simulated patient takes per level.
+        /// Every level plays the same whole conversations: enough for each patient of the busiest level to take about this many turns.
         #[arg(long, default_value_t = 6)]
         turns: usize,
-        /// ...or more, so that each level takes at least this many turns in all.
+        /// ...and at least this many turns in all.
         #[arg(long, default_value_t = 96)]
         min_level_turns: usize,
         /// Conversation cases the patients play (booking, refill and discharge ones are used).

@@ -82,12 +82,16 @@ fn short_load_run_has_no_errors_and_every_figure() {
     let dir = tempfile::tempdir().expect("tempdir");
     let r = bench(
         dir.path(),
-        &["--sessions", "4", "--turns", "3", "--min-level-turns", "0", "--modelfree-turns", "200", "--modelfree-concurrency", "8", "--idle-streams", "100", "--active-streams", "5"],
+        &["--sessions", "1,4", "--turns", "3", "--min-level-turns", "0", "--modelfree-turns", "200", "--modelfree-concurrency", "8", "--idle-streams", "100", "--active-streams", "5"],
     );
-    let level = &r["load"][0];
-    assert_eq!(level["sessions"], 4);
-    assert_eq!(level["turns"], 12, "every simulated turn answered: {level:#}");
-    assert_eq!(level["latency"]["count"], 12);
+    let (one, level) = (&r["load"][0], &r["load"][1]);
+    assert_eq!((one["sessions"].as_u64(), level["sessions"].as_u64()), (Some(1), Some(4)));
+    // Every level plays the same whole conversations: at least 4 x 3 turns, all answered.
+    let turns = level["turns"].as_u64().unwrap_or_default();
+    assert!(turns >= 12, "at least 12 turns: {level:#}");
+    assert_eq!((one["turns"].as_u64(), one["conversations"].as_u64()), (Some(turns), level["conversations"].as_u64()), "same work: {one:#} {level:#}");
+    assert_eq!(level["latency"]["count"].as_u64(), Some(turns));
+    no_errors(one, "the 1-session level");
     no_errors(level, "the 4-session level");
     let free = r["model_free"].as_array().expect("model_free list");
     let levels: Vec<&str> = free.iter().filter_map(|m| m["level"].as_str()).collect();

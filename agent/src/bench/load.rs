@@ -93,24 +93,33 @@ pub struct LevelResult {
     pub errors: Errors,
 }
 
-/// Runs `sessions` simulated patients at once, each taking `turns` turns.
-pub async fn level(state: &AppState, client: &Client, scenarios: &[Scenario], sessions: usize, turns: usize) -> anyhow::Result<LevelResult> {
+/// The conversations every level plays: the cases in order, cycled until there are at least
+/// `conversations` of them. Every level plays the same ones, so levels differ only in how many
+/// patients talk at once, not in what they say.
+pub fn plan(scenarios: &[Scenario], conversations: usize) -> Vec<Scenario> {
+    scenarios.iter().cycle().take(conversations.max(1)).cloned().collect()
+}
+
+/// Runs `sessions` simulated patients at once; each takes the next conversation of `plan` and
+/// plays it whole, until none is left.
+pub async fn level(state: &AppState, client: &Client, plan: &[Scenario], sessions: usize) -> anyhow::Result<LevelResult> {
     let mut tokens = Vec::with_capacity(sessions);
     for _ in 0..sessions {
         let mut mine = HashMap::new();
-        for s in scenarios {
+        for s in plan {
             if let std::collections::hash_map::Entry::Vacant(slot) = mine.entry(s.patient.as_str().to_owned()) {
                 slot.insert(client.sign_in(s.patient.as_str()).await?);
             }
         }
         tokens.push(mine);
     }
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(plan.iter().cloned().rev().collect::<Vec<_>>()));
     let (engine_before, cpu_before) = (state.model.engine_stats(), cpu::Ticks::now());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, mine) in tokens.into_iter().enumerate() {
-        let (state, client, scenarios) = (state.clone(), client.clone(), scenarios.to_vec());
-        tasks.spawn(async move { session(&state, &client, &scenarios, &mine, i, turns).await });
+    for mine in tokens {
+        let (state, client, queue) = (state.clone(), client.clone(), queue.clone());
+        tasks.spawn(async move { session(&state, &client, &queue, &mine).await });
     }
     let (mut tally, mut conversations) = (Tally::default(), 0);
     while let Some(done) = tasks.join_next().await {
@@ -125,7 +134,7 @@ pub async fn level(state: &AppState, client: &Client, scenarios: &[Scenario], se
     }
     Ok(LevelResult {
         sessions,
-        turns_per_session: turns,
+        turns_per_session: done.div_ceil(sessions.max(1)),
         turns: done,
         conversations,
         seconds: round2(seconds),
@@ -136,38 +145,27 @@ pub async fn level(state: &AppState, client: &Client, scenarios: &[Scenario], se
     })
 }
 
-/// One simulated patient: conversation after conversation (starting at case `index`) until it
-/// has taken `turns` turns. Returns its samples and how many conversations it had.
+/// One simulated patient: takes conversations from the shared queue and plays each whole.
+/// Returns its samples and how many conversations it had.
 async fn session(
     state: &AppState,
     client: &Client,
-    scenarios: &[Scenario],
+    queue: &std::sync::Mutex<Vec<Scenario>>,
     tokens: &HashMap<String, String>,
-    index: usize,
-    turns: usize,
 ) -> (Tally, usize) {
-    let (mut tally, mut done, mut conversations) = (Tally::default(), 0, 0);
-    let mut next = index;
-    // A session whose conversations all fail to start gives up rather than spinning.
-    let mut failed_starts = 0;
-    while done < turns && failed_starts < 3 {
-        let sc = &scenarios[next % scenarios.len()];
-        next += 1;
+    let (mut tally, mut conversations) = (Tally::default(), 0);
+    loop {
+        let Some(sc) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop() else { break };
         let token = &tokens[sc.patient.as_str()];
-        let conv = match open(state, client, sc, token).await {
+        let conv = match open(state, client, &sc, token).await {
             Ok(c) => c,
             Err(kind) => {
                 add_error(&mut tally.errors, &kind);
-                failed_starts += 1;
                 continue;
             }
         };
         conversations += 1;
         for say in &sc.says {
-            if done >= turns {
-                break;
-            }
-            done += 1;
             if !turn(client, token, &conv, say, &mut tally).await {
                 break;
             }

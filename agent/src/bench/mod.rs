@@ -24,10 +24,10 @@ pub use report::LoadReport;
 pub struct LoadOptions {
     /// Concurrent simulated patients, one level after another.
     pub sessions: Vec<usize>,
-    /// Turns each simulated patient takes per level...
+    /// Every level plays the same whole conversations: enough for each patient of the busiest
+    /// level to take about this many turns...
     pub turns: usize,
-    /// ...or more, so that every level takes at least this many turns in all (one patient
-    /// alone would otherwise give a baseline of a handful of turns).
+    /// ...and at least this many turns in all.
     pub min_level_turns: usize,
     /// The conversation cases the patients play.
     pub conversations: PathBuf,
@@ -49,12 +49,17 @@ pub async fn run(settings: &Settings, o: &LoadOptions) -> anyhow::Result<LoadRep
     let scenarios = load::scenarios(&o.conversations, state).await?;
     let client = client::Client::new(&demo.running.base_url);
     // One conversation first, untimed: the model's first calls warm its caches.
-    let _ = load::level(state, &client, &scenarios[..1], 1, scenarios[0].says.len().min(2)).await?;
+    let _ = load::level(state, &client, &scenarios[..1], 1).await?;
+    // The same conversations at every level: enough for the busiest level's patients to take
+    // `turns` turns each, and at least `min_level_turns` in all.
+    let per_case = scenarios.iter().map(|s| s.says.len()).sum::<usize>() as f64 / scenarios.len().max(1) as f64;
+    let most = o.sessions.iter().copied().max().unwrap_or(1);
+    let wanted = (most * o.turns).max(o.min_level_turns);
+    let plan = load::plan(&scenarios, (wanted as f64 / per_case.max(1.0)).ceil() as usize);
     let mut levels = Vec::new();
     for &n in &o.sessions {
         tracing::info!(sessions = n, "load level");
-        let turns = o.turns.max(o.min_level_turns.div_ceil(n));
-        levels.push(load::level(state, &client, &scenarios, n, turns).await.with_context(|| format!("{n} sessions"))?);
+        levels.push(load::level(state, &client, &plan, n).await.with_context(|| format!("{n} sessions"))?);
     }
     let mut model_free = Vec::new();
     for &c in &o.modelfree_concurrency {

@@ -126,7 +126,7 @@ impl fmt::Display for LoadReport {
             "conditions: rate limits raised to {}/min (bench only), model threads {}, model queue {}, turn deadline {} ms",
             c.rate_limit_per_minute, c.model_threads, c.model_queue_capacity, c.turn_deadline_ms
         )?;
-        writeln!(f, "\nsimulated patients (real model, demo EHR, HTTP + SSE), at least {} turns each", c.turns_per_session)?;
+        writeln!(f, "\nsimulated patients (real model, demo EHR, HTTP + SSE), the same whole conversations at every level")?;
         writeln!(f, "{:>8} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>10}  errors", "sessions", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms", "1st ev p50", "1st ev p99")?;
         for l in &self.load {
             writeln!(
