@@ -43,24 +43,14 @@ pub struct LoadOptions {
 /// Runs every phase and returns the report (print it with `Display`, or as JSON).
 pub async fn run(settings: &Settings, o: &LoadOptions) -> anyhow::Result<LoadReport> {
     let machine = report::Machine::now(settings);
+    let mut levels = Vec::new();
+    for &n in &o.sessions {
+        levels.push(patients_level(settings, o, n).await.with_context(|| format!("{n} sessions"))?);
+    }
     let demo = service::start_demo(settings).await?;
     let state = &demo.running.state;
     let who = discharged(state).await;
     let scenarios = load::scenarios(&o.conversations, state).await?;
-    let client = client::Client::new(&demo.running.base_url);
-    // One conversation first, untimed: the model's first calls warm its caches.
-    let _ = load::level(state, &client, &scenarios[..1], 1).await?;
-    // The same conversations at every level: enough for the busiest level's patients to take
-    // `turns` turns each, and at least `min_level_turns` in all.
-    let per_case = scenarios.iter().map(|s| s.says.len()).sum::<usize>() as f64 / scenarios.len().max(1) as f64;
-    let most = o.sessions.iter().copied().max().unwrap_or(1);
-    let wanted = (most * o.turns).max(o.min_level_turns);
-    let plan = load::plan(&scenarios, (wanted as f64 / per_case.max(1.0)).ceil() as usize);
-    let mut levels = Vec::new();
-    for &n in &o.sessions {
-        tracing::info!(sessions = n, "load level");
-        levels.push(load::level(state, &client, &plan, n).await.with_context(|| format!("{n} sessions"))?);
-    }
     let mut model_free = Vec::new();
     for &c in &o.modelfree_concurrency {
         model_free.extend(modelfree::run(state, &demo.running.base_url, &who, o.modelfree_turns, c).await?);
@@ -82,6 +72,25 @@ pub async fn run(settings: &Settings, o: &LoadOptions) -> anyhow::Result<LoadRep
     }
     let streams = streams::run(state, &demo.running.base_url, &who, o.idle_streams, o.active_streams).await?;
     Ok(LoadReport::new(machine, settings, o, scenarios.iter().map(|s| s.name.clone()).collect(), levels, model_free, streams))
+}
+
+/// One level of simulated patients, on a service and demo EHR of its own: every level starts
+/// from the same free slots (an earlier level's bookings would change the times offered, and
+/// with them what a patient's reply means), and plays the same whole conversations: enough
+/// for the busiest level's patients to take `turns` turns each, at least `min_level_turns`.
+async fn patients_level(settings: &Settings, o: &LoadOptions, sessions: usize) -> anyhow::Result<load::LevelResult> {
+    let demo = service::start_demo(settings).await?;
+    let state = &demo.running.state;
+    let scenarios = load::scenarios(&o.conversations, state).await?;
+    let client = client::Client::new(&demo.running.base_url);
+    // One conversation first, untimed: the model's first calls warm its caches.
+    let _ = load::level(state, &client, &scenarios[..1], 1).await?;
+    let per_case = scenarios.iter().map(|s| s.says.len()).sum::<usize>() as f64 / scenarios.len().max(1) as f64;
+    let most = o.sessions.iter().copied().max().unwrap_or(1);
+    let wanted = (most * o.turns).max(o.min_level_turns);
+    let plan = load::plan(&scenarios, (wanted as f64 / per_case.max(1.0)).ceil() as usize);
+    tracing::info!(sessions, "load level");
+    load::level(state, &client, &plan, sessions).await
 }
 
 /// Demo patients with a recent discharge, and its encounter.
