@@ -220,6 +220,48 @@ impl Understand for DatePieces {
     }
 }
 
+/// `DatePieces`, counting its extractions.
+struct CountedDates(std::sync::atomic::AtomicUsize);
+
+#[async_trait]
+impl Understand for CountedDates {
+    async fn embed(&self, texts: &[String]) -> workflows::Result<Vec<Vec<f32>>> {
+        FakeUnderstand.embed(texts).await
+    }
+    async fn choose(&self, i: &str, t: &str, o: &[String]) -> workflows::Result<(usize, Vec<f32>)> {
+        FakeUnderstand.choose(i, t, o).await
+    }
+    async fn extract(&self, i: &str, text: &str, s: &serde_json::Value) -> workflows::Result<serde_json::Value> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        DatePieces.extract(i, text, s).await
+    }
+    async fn phrase(&self, _i: &str, f: &str) -> workflows::Result<String> {
+        Ok(f.into())
+    }
+}
+
+/// The model is asked for a date only when the message could hold one it may use: a weekday
+/// (misspelt, Spanish) or a number. The answers are the same; the model calls are fewer.
+#[tokio::test]
+async fn the_model_is_asked_for_a_date_only_when_the_message_names_a_weekday_or_a_number() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let model = Arc::new(CountedDates(Default::default()));
+    let e = Engine::with_builtin_scripts(ehr, model.clone()).unwrap();
+    let calls = || model.0.load(std::sync::atomic::Ordering::SeqCst);
+    let (mut st, _) = e.start(&patient, Some(Lang::En), StartTrigger::Patient, now()).await.unwrap();
+    e.turn(&mut st, &patient, "I'd like to book an appointment", now()).await.unwrap();
+    let before = calls();
+    let out = e.turn(&mut st, &patient, "after my next paycheck", now()).await.unwrap();
+    assert!(out.slots.get("when").is_none());
+    assert_eq!(calls(), before, "no weekday, no number: no model call");
+    // A number the rules do not read as a date: the model is asked (its answer, a weekday the
+    // message does not name, is then refused).
+    let out = e.turn(&mut st, &patient, "my birthday #2", now()).await.unwrap();
+    assert_eq!(calls(), before + 1, "a number: the model is asked");
+    assert!(out.slots.get("when").is_none(), "{}", out.slots);
+}
+
 #[tokio::test]
 async fn model_date_pieces_are_validated_and_computed_by_our_reader() {
     let ehr = FakeEhr::fixture("default");

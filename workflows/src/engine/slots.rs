@@ -94,6 +94,12 @@ impl Engine {
     async fn model_date(&self, msg: &str, today: chrono::NaiveDate) -> Result<Option<dates::DateWindow>> {
         const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
         const PARTS: [&str; 3] = ["morning", "afternoon", "evening"];
+        // The model's reading counts only where the message names a weekday or a day number
+        // (below): a message with neither is not worth a model call.
+        let w = words(msg);
+        if !WEEKDAYS.iter().any(|wd| names_weekday(&w, wd)) && !w.iter().any(|x| x.chars().any(|c| c.is_ascii_digit())) {
+            return Ok(None);
+        }
         let schema = serde_json::json!({
             "type": "object",
             "properties": {
@@ -105,7 +111,6 @@ impl Engine {
         let v = self.understand.extract(&prompts::extract_system(&schema), msg, &schema).await?;
         // The model may only read what the patient wrote, never add to it: a weekday or a day
         // of the month counts only when the message names it.
-        let w = words(msg);
         let weekday = v
             .get("weekday")
             .and_then(|x| x.as_str())
