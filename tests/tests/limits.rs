@@ -140,7 +140,8 @@ async fn while_the_model_queue_is_full_a_turn_is_503_in_json_and_in_the_stream_a
     };
     let params = inference::GenerateParams { max_tokens: 1, ..Default::default() };
     let held = app.state.model.generate(prompt, params).await.expect("the one place");
-    let text = "I need to book an appointment with dermatology";
+    // A request with a number the date rules do not read: the model is asked for a date.
+    let text = "I need to book an appointment with dermatology, my referral is #2";
     let path = format!("/api/conversations/{conv}/messages");
     let key = [("Idempotency-Key", "resend-1")];
     let (status, headers, body) = p.post_with(&path, &key, json!({ "text": text })).await.unwrap();
