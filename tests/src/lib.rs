@@ -45,6 +45,25 @@ pub fn agent_command(data: &Path) -> Command {
     cmd
 }
 
+/// A size or seed from the environment (`name`), else `default`.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A loopback port free right now (for a server the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs `agent audit verify` with `agent` (an `agent_command` with the run's settings) and
+/// returns what it printed; fails the test when the log does not verify.
+pub fn audit_verify(mut agent: Command) -> String {
+    let out = agent.args(["audit", "verify"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(out.status.success(), "audit verify: {said}{}", String::from_utf8_lossy(&out.stderr));
+    said
+}
+
 /// Creates the key file the service needs.
 pub fn init_key(data: &Path) {
     let out = agent_command(data).args(["keys", "init"]).output().expect("run agent keys init");

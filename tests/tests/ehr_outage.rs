@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use e2e::ehr_crash::{Crash, CrashProxy};
-use e2e::{agent_command, ensure_models, init_key, Patient, RunningAgent};
+use e2e::{agent_command, audit_verify, ensure_models, env_or, free_port, init_key, Patient, RunningAgent};
 use fhir_client::sekmet::{Sekmet, SekmetOptions};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -29,14 +29,6 @@ const LAUNCH_SECRET: &str = "portal-secret-of-the-ehr-outage-test";
 const PRACTITIONER: &str = "outage-dr";
 /// Slot start hours (UTC; the clinic's offset is 0) on each patient's own day.
 const HOURS: [u32; 2] = [10, 14];
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// Patient `i` of the run: their FHIR id, their day, and the slot they will pick.
 fn patient_id(i: usize) -> String {
@@ -293,13 +285,6 @@ async fn check_told(bookers: &[&Booker], kept: &HashSet<usize>, limit: usize) {
     }
 }
 
-fn audit_verify(data: &Path, ehr_url: &str) -> String {
-    let out = command(data, ehr_url, (1, 5)).args(["audit", "verify"]).output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(out.status.success(), "audit verify: {said}{}", String::from_utf8_lossy(&out.stderr));
-    said
-}
-
 /// Once the EHR is back: patients `late` book from the start while the outbox drains. Their
 /// bookers and answers, and how long after `up_at` every one of `kept` had been told.
 async fn once_back(
@@ -398,7 +383,7 @@ async fn bookings_made_while_the_ehr_is_down_for_long_are_made_exactly_once() {
     // lost; the outbox found it by its key instead of booking again.
     let committed_unanswered = kept_ids.iter().filter(|i| stored_at[**i] < crash.began_wall).count();
     drop(agent);
-    let audit = audit_verify(&data, &proxy.base_url);
+    let audit = audit_verify(command(&data, &proxy.base_url, (1, 5)));
     drop(ehr);
     let direct = n - kept_ids.len();
     eprintln!(

@@ -11,16 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e::inproc::InProcess;
-use e2e::{agent_command, ensure_models, init_key, workspace_root, RunningAgent};
+use e2e::{agent_command, audit_verify, ensure_models, env_or, init_key, workspace_root, RunningAgent};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 const LAUNCH_SECRET: &str = "fault-suite-portal-secret";
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// One acknowledged turn: what the patient said and the first reply they got.
 #[derive(Clone, Debug)]
@@ -136,10 +132,8 @@ async fn acknowledged_turns_survive_sigkill_and_the_audit_log_verifies() {
     let token = session(&http, &agent.base_url, &patient).await.unwrap();
     assert_all_present(&http, &agent.base_url, &token, &acks).await;
     drop(agent);
-    let out = command().args(["audit", "verify"]).output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "audit verify: {said}{}", String::from_utf8_lossy(&out.stderr));
-    eprintln!("{kills} kills in {:?}: {} acknowledged turns, all in history; audit verify: {}", started.elapsed(), acks.len(), said.trim());
+    let said = audit_verify(command());
+    eprintln!("{kills} kills in {:?}: {} acknowledged turns, all in history; audit verify: {said}", started.elapsed(), acks.len());
     assert!(acks.len() as u64 >= kills / 4, "the load really ran: {} acknowledged turns", acks.len());
 }
 

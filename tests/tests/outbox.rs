@@ -7,15 +7,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use e2e::{agent_command, init_key, Patient, RunningAgent};
+use e2e::{agent_command, free_port, init_key, Patient, RunningAgent};
 use fhir_client::sekmet::{Sekmet, SekmetOptions};
 use fhir_client::{Ehr, FhirClient, PatientId};
 
 const LAUNCH_SECRET: &str = "portal-shared-secret-for-the-outbox-test";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// An agent on `db` talking to the EHR at `ehr_url`, retrying kept writes every second or two.
 async fn agent(data: &Path, key_file: &Path, db: &str, ehr_url: &str) -> RunningAgent {
