@@ -2,10 +2,13 @@
 //! ids, measured in one run with the two alternating round by round, so every speed figure is
 //! a ratio taken under the same machine load. Prefill (64 and 512 tokens), decode (128
 //! tokens), time to first token with and without the cached system prompt, batched decode at
-//! B = 1, 4, 16, embeddings at batch 1 and 32, this machine's read bandwidth and each decode
-//! figure as a share of the ceiling it implies; `choose` / `extract` / masking through the
-//! public API. Prints a table; writes JSON when asked.
+//! B = 1, 4, 16 (the peer decodes its B sequences in one llama_decode per step), embeddings at
+//! batch 1 and 32 (the peer on a GGUF converted from our safetensors, with the cosine of both
+//! sides' vectors reported), this machine's read bandwidth and each decode figure as a share of
+//! the ceiling it implies; `choose` / `extract` / masking through the public API. Prints a
+//! table; writes JSON when asked. Where the peer cannot give a figure the report says why.
 
+mod embed;
 mod peer;
 mod raw;
 mod report;
@@ -112,27 +115,50 @@ pub fn run(model: &CandleModel, config: &ModelConfig, paths: &ModelPaths, option
     r.push(Figure::rate("decode 128 tok", "tok/s", rate(128, o2), t2.map(|t| rate(128, t))).with_ceiling(r.decode_ceiling(1)));
     r.push(Figure::time(&format!("TTFT cold ({} tok)", system.len() + user.len()), o3, t3));
     r.push(Figure::time(&format!("TTFT system prompt cached ({} tok)", user.len()), o4, t4));
-    batched(&chat, &pool, &mut r, rounds)?;
+    batched(&chat, &pool, peer.as_mut(), &mut r, rounds)?;
+    embed::figures(model, peer.as_mut(), paths, &mut r, rounds)?;
     drop(peer);
     api_figures(model, &mut r, rounds)?;
     Ok(r)
 }
 
-/// Aggregate decode speed with B sequences fed together.
-fn batched(chat: &ChatModel, pool: &rayon::ThreadPool, r: &mut BenchReport, rounds: usize) -> Result<()> {
+/// Aggregate decode speed with B sequences fed together, ours and the peer's alternating.
+fn batched(chat: &ChatModel, pool: &rayon::ThreadPool, mut peer: Option<&mut peer::Peer>, r: &mut BenchReport, rounds: usize) -> Result<()> {
+    let steps = 32;
     for b in [1usize, 4, 16] {
         let prompts: Vec<Vec<u32>> = (0..b)
             .map(|i| chat.tokenizer.encode(&format!("Patient {i} asks: when is my next appointment?")))
             .collect::<Result<_>>()?;
-        let steps = 32;
-        let mut times = Vec::new();
+        let (mut ours, mut theirs, mut paths) = (Vec::new(), Vec::new(), None);
         for _ in 0..rounds {
-            times.push(pool.install(|| raw::batched_decode(chat, &prompts, steps))?);
+            let (time, first) = pool.install(|| raw::batched_decode(chat, &prompts, steps))?;
+            ours.push(time);
+            match peer.as_deref_mut().map(|p| p.batched_decode(&prompts, steps)) {
+                Some(Ok(t)) => {
+                    theirs.push(t.seconds);
+                    paths = Some((first, t.first));
+                }
+                Some(Err(e)) => {
+                    r.check(format!("llama.cpp batched decode B={b} not measured: {e}"));
+                    (peer, theirs) = (None, Vec::new());
+                }
+                None => {}
+            }
         }
-        let agg = (b * steps) as f64 / median(times).as_secs_f64().max(1e-9);
-        r.push(Figure::rate(&format!("batched decode B={b} (aggregate)"), "tok/s", agg, None).with_ceiling(r.decode_ceiling(b)));
+        let rate = |d: Duration| (b * steps) as f64 / d.as_secs_f64().max(1e-9);
+        let peer_rate = (!theirs.is_empty()).then(|| rate(median(theirs)));
+        r.push(Figure::rate(&format!("batched decode B={b} (aggregate)"), "tok/s", rate(median(ours)), peer_rate).with_ceiling(r.decode_ceiling(b)));
+        if let Some((ours, theirs)) = paths {
+            r.check(format!("batched decode B={b}: sequence 0's greedy tokens agree for the first {} of {steps} steps", same_prefix(&ours, &theirs)));
+        }
     }
     Ok(())
+}
+
+/// How many leading tokens two greedy runs share (quantized kernels differ in rounding, so
+/// two engines may part ways late in a run; early divergence means different inputs).
+fn same_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Through the public API, as the service sees it.
@@ -147,10 +173,8 @@ fn api_figures(model: &CandleModel, r: &mut BenchReport, rounds: usize) -> Resul
     let schema = serde_json::json!({"type": "object", "properties": {
         "intent": {"enum": ["book", "cancel", "refill", "other"]},
         "urgent": {"type": "boolean"}}, "required": ["intent", "urgent"]});
-    let one: Vec<String> = vec!["I would like to change my appointment.".into()];
-    let many: Vec<String> = (0..32).map(|i| format!("Question {i}: can I take my tablets with food?")).collect();
     let before = model.stats();
-    let (mut choose, mut extract, mut e1, mut e32) = (vec![], vec![], vec![], vec![]);
+    let (mut choose, mut extract) = (vec![], vec![]);
     // The engine's futures need no runtime (channels only): block this thread on them.
     futures::executor::block_on(async {
         for i in 0..rounds {
@@ -161,12 +185,6 @@ fn api_figures(model: &CandleModel, r: &mut BenchReport, rounds: usize) -> Resul
             let t = Instant::now();
             model.extract(prompt(i), schema.clone()).await?;
             extract.push(t.elapsed());
-            let t = Instant::now();
-            model.embed(one.clone()).await?;
-            e1.push(t.elapsed());
-            let t = Instant::now();
-            model.embed(many.clone()).await?;
-            e32.push(t.elapsed());
         }
         Ok::<_, crate::Error>(())
     })?;
@@ -175,7 +193,5 @@ fn api_figures(model: &CandleModel, r: &mut BenchReport, rounds: usize) -> Resul
     r.push(Figure::time("choose (3 options, API)", median(choose), None));
     r.push(Figure::time("extract (small schema, API)", median(extract), None));
     r.push(Figure::time("mask per constrained token", Duration::from_nanos((stats.mask_nanos - before.mask_nanos) / steps), None));
-    r.push(Figure::rate("embed batch 1", "sent/s", 1.0 / median(e1).as_secs_f64().max(1e-9), None));
-    r.push(Figure::rate("embed batch 32", "sent/s", 32.0 / median(e32).as_secs_f64().max(1e-9), None));
     Ok(())
 }

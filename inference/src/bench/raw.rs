@@ -37,8 +37,8 @@ pub fn decode(chat: &ChatModel, prompt: &[u32], n: usize) -> Result<Duration> {
 }
 
 /// `b` sequences (distinct prompts), then `n` steps that feed one token of each together:
-/// the time of those steps.
-pub fn batched_decode(chat: &ChatModel, prompts: &[Vec<u32>], n: usize) -> Result<Duration> {
+/// the time of those steps, and sequence 0's greedy tokens (compared with the peer's).
+pub fn batched_decode(chat: &ChatModel, prompts: &[Vec<u32>], n: usize) -> Result<(Duration, Vec<u32>)> {
     let mut seqs: Vec<Sequence> = Vec::with_capacity(prompts.len());
     let mut next = Vec::with_capacity(prompts.len());
     for p in prompts {
@@ -46,6 +46,7 @@ pub fn batched_decode(chat: &ChatModel, prompts: &[Vec<u32>], n: usize) -> Resul
         next.push([argmax(&s.feed(p, chat)?)]);
         seqs.push(s);
     }
+    let mut first = Vec::with_capacity(n);
     let start = Instant::now();
     for _ in 0..n {
         let mut batch: Vec<(&mut Sequence, &[u32])> = seqs.iter_mut().zip(&next).map(|(s, t)| (s, &t[..])).collect();
@@ -53,8 +54,11 @@ pub fn batched_decode(chat: &ChatModel, prompts: &[Vec<u32>], n: usize) -> Resul
         for (t, l) in next.iter_mut().zip(&logits) {
             t[0] = argmax(l);
         }
+        if let Some(t) = next.first() {
+            first.push(t[0]);
+        }
     }
-    Ok(start.elapsed())
+    Ok((start.elapsed(), first))
 }
 
 /// Read bandwidth in bytes/s with the current rayon pool: each thread sums its share of a

@@ -1,5 +1,7 @@
 //! The benchmark's results: one row per figure (ours, the peer's, their ratio, and for decode
-//! figures the share of the memory-bandwidth ceiling), printed as a table or written as JSON.
+//! figures the share of the memory-bandwidth ceiling), printed as a table or written as JSON,
+//! followed by the checks that both sides computed the same thing (or why a peer figure is
+//! missing).
 
 use std::fmt;
 use std::time::Duration;
@@ -63,6 +65,11 @@ pub struct BenchReport {
     pub peer: Option<String>,
     pub bandwidth_bytes_s: f64,
     pub figures: Vec<Figure>,
+    /// Cosine of our embedding and llama.cpp's for each check sentence (empty without a peer):
+    /// shows both sides embed the same thing before their speeds are compared.
+    pub embed_cosine: Vec<f64>,
+    /// One line per check or missing peer figure, printed under the table.
+    pub checks: Vec<String>,
 }
 
 impl BenchReport {
@@ -75,11 +82,17 @@ impl BenchReport {
             peer: peer.map(|v| format!("llama.cpp (llama-cpp-python {v}, flash attention off)")),
             bandwidth_bytes_s: 0.0,
             figures: Vec::new(),
+            embed_cosine: Vec::new(),
+            checks: Vec::new(),
         }
     }
 
     pub fn push(&mut self, f: Figure) {
         self.figures.push(f);
+    }
+
+    pub fn check(&mut self, line: String) {
+        self.checks.push(line);
     }
 
     /// Decode tokens/s the bandwidth allows with `batch` sequences per weight read.
@@ -114,6 +127,10 @@ impl fmt::Display for BenchReport {
                 opt(x.peer_pct_of_ceiling, 0, "%"),
             )?;
         }
-        write!(f, "ratio = our speed / llama.cpp's speed (above 1.00x: faster)")
+        write!(f, "ratio = our speed / llama.cpp's speed (above 1.00x: faster)")?;
+        for c in &self.checks {
+            write!(f, "\ncheck     {c}")?;
+        }
+        Ok(())
     }
 }
