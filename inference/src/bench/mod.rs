@@ -195,3 +195,15 @@ fn api_figures(model: &CandleModel, r: &mut BenchReport, rounds: usize) -> Resul
     r.push(Figure::time("mask per constrained token", Duration::from_nanos((stats.mask_nanos - before.mask_nanos) / steps), None));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::same_prefix;
+
+    #[test]
+    fn greedy_paths_agree_up_to_their_first_difference() {
+        assert_eq!(same_prefix(&[1, 2, 3, 4], &[1, 2, 9, 4]), 2);
+        assert_eq!(same_prefix(&[1, 2], &[1, 2, 3]), 2);
+        assert_eq!(same_prefix(&[], &[1]), 0);
+    }
+}

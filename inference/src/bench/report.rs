@@ -134,3 +134,39 @@ impl fmt::Display for BenchReport {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> BenchReport {
+        let paths = ModelPaths {
+            chat_id: "chat".into(),
+            chat_gguf: "chat.gguf".into(),
+            chat_sha256: "ab".repeat(32),
+            embedding_id: "bert".into(),
+            embedding_dir: "bert".into(),
+            embedding_sha256: "cd".repeat(32),
+        };
+        BenchReport::new(&paths, 1, 1000, Some("0.3.36".into()))
+    }
+
+    #[test]
+    fn a_figure_the_peer_could_not_give_shows_a_dash_and_the_reason_under_the_table() {
+        let mut r = report();
+        r.push(Figure::rate("embed batch 32", "sent/s", 100.0, None));
+        r.check("llama.cpp embeddings not measured: no GGUF".into());
+        let text = r.to_string();
+        let row = text.lines().find(|l| l.starts_with("embed batch 32")).unwrap();
+        assert!(row.contains(" - "), "{row}");
+        assert!(text.lines().last().unwrap().ends_with("llama.cpp embeddings not measured: no GGUF"));
+    }
+
+    #[test]
+    fn batched_rate_ratio_is_ours_over_the_peers() {
+        let f = Figure::rate("batched decode B=4 (aggregate)", "tok/s", 300.0, Some(100.0));
+        assert_eq!(f.speed_ratio, Some(3.0));
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["peer"], 100.0);
+    }
+}
