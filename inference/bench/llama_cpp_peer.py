@@ -29,8 +29,6 @@ import time
 import llama_cpp
 import numpy as np
 
-import bert_to_gguf
-
 
 def no_extra_bufts():
     """Some VMs report AMX but fault on it: turn off only the extra (AMX/repack) buffer types.
@@ -115,6 +113,10 @@ class Peer:
         self.llm, self.threads, self.batched, self.embedder = llm, threads, Batched(llm, threads), None
 
     def embed_open(self, bert_dir, path):
+        try:  # imported here: a venv made before the converter existed still serves the rest
+            import bert_to_gguf
+        except ImportError as e:
+            raise RuntimeError(f"{e}; rerun models/bench-peer to install the gguf package") from e
         converted, digest = bert_to_gguf.ensure(bert_dir, path)
         self.embedder = llama_cpp.Llama(model_path=path, embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
                                         n_ctx=512, n_batch=512, n_ubatch=512, n_threads=self.threads,
