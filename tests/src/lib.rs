@@ -4,6 +4,7 @@
 pub mod attack;
 pub mod ehr_crash;
 pub mod inproc;
+pub mod pg_server;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

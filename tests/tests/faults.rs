@@ -3,10 +3,12 @@
 //! after which every turn whose reply the client received is in the history and
 //! `agent audit verify` passes; PostgreSQL connections terminated under load
 //! (`pg_terminate_backend` on a database of the test's own, every 100 ms while two patients
-//! chat), after which the service answers again and nothing acknowledged is lost or stored
-//! twice; and a model kept busy by heavy jobs hands each turn to a person within the deadline
+//! chat), and the PostgreSQL server itself crashed or stopped and started again while three
+//! patients chat (a server of the test's own), after which the service answers again and
+//! nothing acknowledged is lost or stored twice; and a model kept busy by heavy jobs hands each turn to a person within the deadline
 //! instead of leaving a spinner.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -159,13 +161,14 @@ async fn terminate_backends(admin: &sqlx::AnyPool, db: &str) -> i64 {
     sqlx::query(sqlx::AssertSqlSafe(q)).fetch_one(admin).await.map(|r| r.get::<i64, _>("n")).unwrap_or(0)
 }
 
-/// Sends `turns` messages, each retried under one Idempotency-Key until it is answered; a
-/// turn lock left by a connection that died mid-turn is waited out on the fake clock.
-async fn chat_with_retries(app: &InProcess, p: &e2e::Patient, tag: &str, turns: usize) -> (Vec<Ack>, usize) {
-    let (conv, _) = p.start().await.unwrap();
+/// Sends at least `turns` messages, and more until `done` is set, each retried under one
+/// Idempotency-Key until it is answered; a turn lock left by a connection that died mid-turn is
+/// waited out on the fake clock.
+async fn chat_with_retries(app: &InProcess, p: &e2e::Patient, tag: &str, turns: usize, done: &AtomicBool) -> (Vec<Ack>, usize) {
+    let (conv, _) = start_with_retries(p).await;
     let (mut acks, mut retries) = (vec![], 0);
     let lines = ["I need an appointment next week", "with cardiology please", "the first one", "no thanks, keep it"];
-    for k in 0..turns {
+    for k in (0..).take_while(|k| *k < turns || !done.load(Ordering::Relaxed)) {
         let said = format!("{} ({tag} {k})", lines[k % lines.len()]);
         let key = format!("{tag}-{k}");
         for attempt in 0.. {
@@ -186,6 +189,17 @@ async fn chat_with_retries(app: &InProcess, p: &e2e::Patient, tag: &str, turns: 
     (acks, retries)
 }
 
+/// Opens a conversation, trying again while the database is away.
+async fn start_with_retries(p: &e2e::Patient) -> (String, Value) {
+    for _ in 0..60 {
+        if let Ok(started) = p.start().await {
+            return started;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no conversation could be opened");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connections_terminated_under_load_lose_nothing() {
     let (admin_url, db, url) = own_database().await;
@@ -197,10 +211,10 @@ async fn postgres_connections_terminated_under_load_lose_nothing() {
     .await;
     let (a, b) = (e2e::Patient::demo(&app.base_url, 2).await.unwrap(), e2e::Patient::demo(&app.base_url, 3).await.unwrap());
     let turns = env_or("FAULT_PG_TURNS", 6) as usize;
-    let done = std::sync::atomic::AtomicBool::new(false);
+    let done = AtomicBool::new(false);
     let killer = async {
         let (mut terminated, mut rounds) = (0, 0);
-        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+        while !done.load(Ordering::Relaxed) {
             tokio::time::sleep(Duration::from_millis(env_or("FAULT_PG_EVERY_MS", 100))).await;
             terminated += terminate_backends(&admin, &db).await;
             rounds += 1;
@@ -208,8 +222,9 @@ async fn postgres_connections_terminated_under_load_lose_nothing() {
         (terminated, rounds)
     };
     let chats = async {
-        let both = tokio::join!(chat_with_retries(&app, &a, "a", turns), chat_with_retries(&app, &b, "b", turns));
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let now = AtomicBool::new(true);
+        let both = tokio::join!(chat_with_retries(&app, &a, "a", turns, &now), chat_with_retries(&app, &b, "b", turns, &now));
+        done.store(true, Ordering::Relaxed);
         both
     };
     let (((acks_a, ra), (acks_b, rb)), (terminated, rounds)) = tokio::join!(chats, killer);
@@ -225,6 +240,62 @@ async fn postgres_connections_terminated_under_load_lose_nothing() {
     store.pool().close().await;
     drop(app);
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).execute(&admin).await;
+}
+
+/// The PostgreSQL server itself taken down under load and started again on its data, by turns
+/// crashed (`immediate`: no checkpoint, the WAL replayed at the next start) and shut down
+/// cleanly (`fast`), while three patients chat with idempotent retries. A server of the test's
+/// own (`e2e::pg_server`), so the shared one is never touched. `FAULT_PG_RESTARTS` (default 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_under_load_loses_nothing() {
+    use e2e::pg_server::{PrivatePostgres, Stop};
+    let pg = Arc::new(PrivatePostgres::start().expect("a PostgreSQL server of the test's own"));
+    let url = pg.url();
+    let app = InProcess::start_with(&format!(
+        "[database]\nurl = \"{url}\"\n[server]\nturn_deadline_ms = 120000\n\
+         [limits]\nsession_per_minute = 100000\nsession_burst = 100000\n"
+    ))
+    .await;
+    let mut patients = vec![];
+    for i in 0..3 {
+        patients.push(e2e::Patient::demo(&app.base_url, i + 1).await.unwrap());
+    }
+    let restarts = env_or("FAULT_PG_RESTARTS", 4);
+    let done = AtomicBool::new(false);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(env_or("FAULT_SEED", 11));
+    let restarter = async {
+        let mut down = vec![];
+        for i in 0..restarts {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(300..1_500))).await;
+            let how = if i % 2 == 0 { Stop::Immediate } else { Stop::Fast };
+            let (pg, t) = (pg.clone(), Instant::now());
+            tokio::task::spawn_blocking(move || {
+                pg.stop_server(how)?;
+                std::thread::sleep(Duration::from_millis(500));
+                pg.start_server()
+            })
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("restart {i} ({how:?}): {e}"));
+            down.push(t.elapsed().as_millis());
+        }
+        done.store(true, Ordering::Relaxed);
+        down
+    };
+    let tags = ["a", "b", "c"];
+    let chats = futures::future::join_all(patients.iter().zip(tags).map(|(p, tag)| chat_with_retries(&app, p, tag, 3, &done)));
+    let (results, down) = tokio::join!(chats, restarter);
+    let http = reqwest::Client::new();
+    let (mut turns, mut retries) = (0, 0);
+    for (p, (acks, r)) in patients.iter().zip(&results) {
+        assert_all_present(&http, &app.base_url, p.token(), acks).await;
+        (turns, retries) = (turns + acks.len(), retries + r);
+    }
+    assert_eq!(reqwest::get(format!("{}/ready", app.base_url)).await.unwrap().status(), 200, "ready again");
+    let store = agent::store::SqlStore::connect(&url, 1).await.unwrap();
+    let v = agent::audit_cli::verify_store(&store, &[], &[]).await.unwrap().unwrap_or_else(|f| panic!("audit: {f}"));
+    eprintln!("{restarts} server restarts (down {down:?} ms), {retries} retries, {turns} turns acknowledged and stored once, audit log of {} records verifies", v.records);
+    store.pool().close().await;
 }
 
 /// Keeps the model's one thread busy: extractions over a long prompt, which the worker runs
