@@ -152,11 +152,13 @@ pub async fn post(
     if text.is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
         return Err(ApiError::BadRequest(format!("message must be 1 to {MAX_MESSAGE_CHARS} characters")));
     }
-    let conv = owned_conversation(state, patient, conversation_id).await?;
-    if let Some(key) = idempotency_key {
-        if let Some(sealed) = state.store.turn_result(&conv.id, key).await? {
-            return open_json(state, &state_aad(&conv.id, patient.as_str()), &sealed).await;
-        }
+    // One read: whose conversation it is, and whether this post was already answered.
+    let (conv, stored) = state.store.conversation_for_turn(conversation_id, idempotency_key).await?.ok_or(ApiError::NotFound)?;
+    if conv.patient_id != patient.as_str() {
+        return Err(ApiError::NotFound);
+    }
+    if let Some(sealed) = stored {
+        return open_json(state, &state_aad(&conv.id, patient.as_str()), &sealed).await;
     }
     let now = state.clock.now_ms();
     let lock = uuid::Uuid::new_v4().to_string();

@@ -72,6 +72,13 @@ async fn retried_turn_finds_its_result(s: Arc<dyn Store>) {
     s.commit_turn(&c).await.unwrap();
     assert_eq!(s.turn_result("c1", "key-1").await.unwrap().as_deref(), Some(&b"response"[..]));
     assert_eq!(s.turn_result("c1", "key-2").await.unwrap(), None);
+    // The turn path's one read: the conversation with the response under the key, if any.
+    let (row, stored) = s.conversation_for_turn("c1", Some("key-1")).await.unwrap().unwrap();
+    assert_eq!((row.patient_id.as_str(), row.state_version, stored.as_deref()), ("p1", 1, Some(&b"response"[..])));
+    let (_, stored) = s.conversation_for_turn("c1", Some("key-2")).await.unwrap().unwrap();
+    assert_eq!(stored, None);
+    assert_eq!(s.conversation_for_turn("c1", None).await.unwrap().unwrap().1, None);
+    assert!(s.conversation_for_turn("c2", Some("key-1")).await.unwrap().is_none());
 }
 
 async fn sessions_live_and_die(s: Arc<dyn Store>) {

@@ -165,6 +165,9 @@ pub trait Store: Send + Sync {
     async fn release_turn(&self, conversation_id: &str, token: &str) -> StoreResult<()>;
     async fn commit_turn(&self, commit: &TurnCommit) -> StoreResult<i64>;
     async fn turn_result(&self, conversation_id: &str, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// The conversation and, when `key` is given, the response stored under that idempotency
+    /// key: the turn path's two questions in one read.
+    async fn conversation_for_turn(&self, id: &str, key: Option<&str>) -> StoreResult<Option<(ConversationRow, Option<Vec<u8>>)>>;
 
     async fn create_session(&self, token_hash: &str, patient_id: &str, now: i64) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRow>>;

@@ -177,6 +177,16 @@ impl Store for SqlStore {
         Ok(row.map(|r| r.try_get("response")).transpose()?)
     }
 
+    async fn conversation_for_turn(&self, id: &str, key: Option<&str>) -> StoreResult<Option<(ConversationRow, Option<Vec<u8>>)>> {
+        let q = format!(
+            "SELECT {CONVERSATION_COLUMNS}, (SELECT t.response FROM turn_results t \
+             WHERE t.conversation_id = c.id AND t.idempotency_key = $2) AS stored \
+             FROM conversations c WHERE c.id = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(q)).bind(id).bind(key).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok((conversation(&r)?, r.try_get("stored")?))).transpose()
+    }
+
     async fn create_session(&self, token_hash: &str, patient_id: &str, now: i64) -> StoreResult<()> {
         sqlx::query("INSERT INTO patient_sessions (token_hash, patient_id, created_at, last_seen) VALUES ($1,$2,$3,$3)")
             .bind(token_hash)
