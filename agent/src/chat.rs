@@ -18,7 +18,7 @@ use workflows::{Lang, Reply, TurnOutcome};
 use crate::crypto::Aad;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{AuditEntry, ConversationRow, NewEscalation, TurnCommit};
+use crate::store::{AuditEntry, ConversationRow, NewEscalation, StoreError, TurnClaim, TurnCommit};
 
 /// How a conversation begins.
 #[derive(Clone, Debug)]
@@ -152,18 +152,27 @@ pub async fn post(
     if text.is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
         return Err(ApiError::BadRequest(format!("message must be 1 to {MAX_MESSAGE_CHARS} characters")));
     }
-    // One read: whose conversation it is, and whether this post was already answered.
-    let (conv, stored) = state.store.conversation_for_turn(conversation_id, idempotency_key).await?.ok_or(ApiError::NotFound)?;
-    if conv.patient_id != patient.as_str() {
-        return Err(ApiError::NotFound);
-    }
-    if let Some(sealed) = stored {
-        return open_json(state, &state_aad(&conv.id, patient.as_str()), &sealed).await;
-    }
     let now = state.clock.now_ms();
     let lock = uuid::Uuid::new_v4().to_string();
-    // The conversation as it is under the lock: another replica may have advanced the state.
-    let conv = state.store.begin_turn(&conv.id, &lock, now, now + state.policy.turn_lock_ms).await?;
+    // One write: the patient's own conversation, locked, as it is under the lock (another
+    // replica may have advanced it), and the answer already stored if this post is a retry.
+    let claim = TurnClaim {
+        conversation: conversation_id,
+        patient: patient.as_str(),
+        key: idempotency_key,
+        token: &lock,
+        now,
+        expires: now + state.policy.turn_lock_ms,
+    };
+    let conv = match state.store.begin_patient_turn(claim).await {
+        Ok((conv, None)) => conv,
+        Ok((conv, Some(sealed))) => {
+            state.store.release_turn(&conv.id, &lock).await?;
+            return open_json(state, &state_aad(&conv.id, patient.as_str()), &sealed).await;
+        }
+        Err(StoreError::Busy) => return answered_while_busy(state, patient, conversation_id, idempotency_key).await,
+        Err(e) => return Err(e.into()),
+    };
     if conv.status == crate::staff::takeover::TAKEN_OVER {
         // A person has the conversation: store the post for them, no model or script reply.
         return crate::staff::takeover::patient_post(state, patient, &conv, &lock, text, idempotency_key).await;
@@ -178,6 +187,17 @@ pub async fn post(
     };
     let said = ChatMessage { role: "patient".into(), text: text.into(), options: vec![] };
     finish_turn(state, patient, &conv.id, &lock, conv.state_version, Some(said), idempotency_key, result).await
+}
+
+/// Another turn holds the lock: this post may be the retry of one answered already (its
+/// answer is returned), else the patient is told to wait (409).
+async fn answered_while_busy(state: &AppState, patient: &PatientId, conv: &str, key: Option<&str>) -> Result<TurnResponse, ApiError> {
+    if let Some(key) = key {
+        if let Some(sealed) = state.store.turn_result(conv, key).await? {
+            return open_json(state, &state_aad(conv, patient.as_str()), &sealed).await;
+        }
+    }
+    Err(StoreError::Busy.into())
 }
 
 #[allow(clippy::too_many_arguments)]

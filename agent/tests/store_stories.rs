@@ -72,13 +72,20 @@ async fn retried_turn_finds_its_result(s: Arc<dyn Store>) {
     s.commit_turn(&c).await.unwrap();
     assert_eq!(s.turn_result("c1", "key-1").await.unwrap().as_deref(), Some(&b"response"[..]));
     assert_eq!(s.turn_result("c1", "key-2").await.unwrap(), None);
-    // The turn path's one read: the conversation with the response under the key, if any.
-    let (row, stored) = s.conversation_for_turn("c1", Some("key-1")).await.unwrap().unwrap();
+    // The turn path's one write: the patient's conversation locked, with the response stored
+    // under the key, if any.
+    let claim = |patient, key, token| TurnClaim { conversation: "c1", patient, key, token, now: 300, expires: 400 };
+    let (row, stored) = s.begin_patient_turn(claim("p1", Some("key-1"), "B")).await.unwrap();
     assert_eq!((row.patient_id.as_str(), row.state_version, stored.as_deref()), ("p1", 1, Some(&b"response"[..])));
-    let (_, stored) = s.conversation_for_turn("c1", Some("key-2")).await.unwrap().unwrap();
-    assert_eq!(stored, None);
-    assert_eq!(s.conversation_for_turn("c1", None).await.unwrap().unwrap().1, None);
-    assert!(s.conversation_for_turn("c2", Some("key-1")).await.unwrap().is_none());
+    // Held now: another claim is busy, and someone else's claim finds nothing at all.
+    assert!(matches!(s.begin_patient_turn(claim("p1", None, "C")).await, Err(StoreError::Busy)));
+    assert!(matches!(s.begin_patient_turn(claim("p2", None, "C")).await, Err(StoreError::NotFound)));
+    s.release_turn("c1", "B").await.unwrap();
+    assert!(matches!(s.begin_patient_turn(claim("p2", Some("key-1"), "C")).await, Err(StoreError::NotFound)));
+    let (row, stored) = s.begin_patient_turn(claim("p1", Some("key-2"), "C")).await.unwrap();
+    assert_eq!((row.id.as_str(), stored), ("c1", None));
+    s.release_turn("c1", "C").await.unwrap();
+    assert_eq!(s.begin_patient_turn(claim("p1", None, "D")).await.unwrap().1, None);
 }
 
 async fn sessions_live_and_die(s: Arc<dyn Store>) {

@@ -126,14 +126,16 @@ pub fn edit_distance(a: &str, b: &str, max: usize) -> Option<usize> {
 }
 
 /// Where `phrase` (space-separated key words) matches `words` with typo tolerance, as [start, end).
+/// Runs for every phrase of every safety rule on every message, so it allocates nothing unless
+/// it finds a match.
 pub fn phrase_spans(words: &[String], phrase: &str) -> Vec<(usize, usize)> {
-    let keys: Vec<&str> = phrase.split(' ').collect();
-    if keys.len() > words.len() {
+    let n = phrase.split(' ').count();
+    if n > words.len() {
         return Vec::new();
     }
-    (0..=words.len() - keys.len())
-        .filter(|&i| keys.iter().enumerate().all(|(k, key)| fuzzy_eq(&words[i + k], key)))
-        .map(|i| (i, i + keys.len()))
+    (0..=words.len() - n)
+        .filter(|&i| phrase.split(' ').zip(&words[i..]).all(|(key, word)| fuzzy_eq(word, key)))
+        .map(|i| (i, i + n))
         .collect()
 }
 
@@ -154,7 +156,7 @@ pub fn fuzzy_eq(word: &str, key: &str) -> bool {
     if word == key {
         return true;
     }
-    if NEAR_MISSES.contains(&word) || word.chars().next() != key.chars().next() {
+    if word.chars().next() != key.chars().next() || NEAR_MISSES.contains(&word) {
         return false;
     }
     let len = key.chars().count();

@@ -146,6 +146,18 @@ pub struct WriterStats {
     pub writes: u64,
 }
 
+/// What `begin_patient_turn` asks for: the lock `token` on `conversation` until `expires`
+/// (ms), for `patient`, and the response stored under `key`, if any.
+#[derive(Clone, Copy, Debug)]
+pub struct TurnClaim<'a> {
+    pub conversation: &'a str,
+    pub patient: &'a str,
+    pub key: Option<&'a str>,
+    pub token: &'a str,
+    pub now: i64,
+    pub expires: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// "sqlite" or "postgres".
@@ -165,9 +177,11 @@ pub trait Store: Send + Sync {
     async fn release_turn(&self, conversation_id: &str, token: &str) -> StoreResult<()>;
     async fn commit_turn(&self, commit: &TurnCommit) -> StoreResult<i64>;
     async fn turn_result(&self, conversation_id: &str, key: &str) -> StoreResult<Option<Vec<u8>>>;
-    /// The conversation and, when `key` is given, the response stored under that idempotency
-    /// key: the turn path's two questions in one read.
-    async fn conversation_for_turn(&self, id: &str, key: Option<&str>) -> StoreResult<Option<(ConversationRow, Option<Vec<u8>>)>>;
+    /// A patient's turn: takes the lock of `patient`'s conversation (`NotFound` when it is
+    /// someone else's, `Busy` while another turn holds it) and returns the conversation under
+    /// the lock, with the response already stored under `key` when this post was answered
+    /// before. The turn path's ownership check, idempotency look-up and lock in one write.
+    async fn begin_patient_turn(&self, claim: TurnClaim<'_>) -> StoreResult<(ConversationRow, Option<Vec<u8>>)>;
 
     async fn create_session(&self, token_hash: &str, patient_id: &str, now: i64) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRow>>;

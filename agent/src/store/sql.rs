@@ -47,7 +47,9 @@ impl SqlStore {
 /// writer lowers it for batches that need not wait for the disk); waits instead of failing
 /// when another connection writes.
 fn sqlite_options(max_connections: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new().max_connections(max_connections).after_connect(move |conn, _| {
+    // An embedded database's connection cannot go stale behind the pool's back: no ping
+    // (a round trip to the connection's worker thread) before every use.
+    AnyPoolOptions::new().max_connections(max_connections).test_before_acquire(false).after_connect(move |conn, _| {
         Box::pin(async move {
             conn.execute("PRAGMA journal_mode=WAL").await?;
             conn.execute("PRAGMA synchronous=FULL").await?;
@@ -156,7 +158,14 @@ impl Store for SqlStore {
 
     async fn begin_turn(&self, id: &str, token: &str, now: i64, expires: i64) -> StoreResult<ConversationRow> {
         let (id, token) = (id.to_owned(), token.to_owned());
-        self.writer.send(|reply| Op::Lock { id, token, now, expires, reply }).await
+        let (row, _) = self.writer.send(|reply| Op::Lock { id, token, now, expires, who: None, reply }).await?;
+        Ok(row)
+    }
+
+    async fn begin_patient_turn(&self, c: TurnClaim<'_>) -> StoreResult<(ConversationRow, Option<Vec<u8>>)> {
+        let (id, token) = (c.conversation.to_owned(), c.token.to_owned());
+        let who = Some(Box::new((c.patient.to_owned(), c.key.map(str::to_owned))));
+        self.writer.send(|reply| Op::Lock { id, token, now: c.now, expires: c.expires, who, reply }).await
     }
 
     async fn release_turn(&self, id: &str, token: &str) -> StoreResult<()> {
@@ -175,16 +184,6 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.try_get("response")).transpose()?)
-    }
-
-    async fn conversation_for_turn(&self, id: &str, key: Option<&str>) -> StoreResult<Option<(ConversationRow, Option<Vec<u8>>)>> {
-        let q = format!(
-            "SELECT {CONVERSATION_COLUMNS}, (SELECT t.response FROM turn_results t \
-             WHERE t.conversation_id = c.id AND t.idempotency_key = $2) AS stored \
-             FROM conversations c WHERE c.id = $1"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(q)).bind(id).bind(key).fetch_optional(&self.pool).await?;
-        row.map(|r| Ok((conversation(&r)?, r.try_get("stored")?))).transpose()
     }
 
     async fn create_session(&self, token_hash: &str, patient_id: &str, now: i64) -> StoreResult<()> {

@@ -19,7 +19,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use sqlx::{AnyPool, Connection, Executor};
+use sqlx::{AnyPool, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::group;
@@ -31,8 +31,12 @@ const MAX_BATCH: usize = 128;
 /// Writes waiting for the writer; callers wait for a place beyond this.
 const QUEUE: usize = 1024;
 
+/// A locked conversation, with the response stored under the claim's key, if any.
+pub(super) type Locked = (ConversationRow, Option<Vec<u8>>);
+
 pub(super) enum Op {
-    Lock { id: String, token: String, now: i64, expires: i64, reply: oneshot::Sender<StoreResult<ConversationRow>> },
+    /// `who`: the patient the conversation must belong to, and the idempotency key to look up.
+    Lock { id: String, token: String, now: i64, expires: i64, who: Option<Box<(String, Option<String>)>>, reply: oneshot::Sender<StoreResult<Locked>> },
     Release { id: String, token: String, reply: oneshot::Sender<StoreResult<()>> },
     Touch { token_hash: String, now: i64, reply: oneshot::Sender<StoreResult<()>> },
     Commit { commit: Box<TurnCommit>, reply: oneshot::Sender<StoreResult<i64>> },
@@ -40,7 +44,7 @@ pub(super) enum Op {
 
 /// What one write came to inside the transaction; sent only once the transaction committed.
 enum Done {
-    Row(StoreResult<ConversationRow>),
+    Row(StoreResult<Locked>),
     Unit(StoreResult<()>),
     Seq(StoreResult<i64>),
 }
@@ -184,7 +188,7 @@ async fn apply_on(conn: &mut sqlx::AnyConnection, backend: &str, durable: bool, 
     let mut updated = Vec::new();
     for op in batch {
         done.push(match op {
-            Op::Lock { id, token, now, expires, .. } => Done::Row(lock(&mut tx, id, token, *now, *expires).await?),
+            Op::Lock { id, token, now, expires, who, .. } => Done::Row(lock(&mut tx, id, token, (*now, *expires), who.as_deref()).await?),
             Op::Release { id, token, .. } => Done::Unit(Ok(release(&mut tx, id, token).await?)),
             Op::Touch { token_hash, now, .. } => Done::Unit(Ok(touch(&mut tx, token_hash, *now).await?)),
             Op::Commit { commit, .. } if group::update_state(&mut tx, commit).await? => {
@@ -223,8 +227,12 @@ async fn postgres_prelude(tx: &mut Tx<'_>, durable: bool, batch: &[Op]) -> Store
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    for id in ids {
-        sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut **tx).await?;
+    // One statement: the rows are locked in the order the sort returns them.
+    if !ids.is_empty() {
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let q = format!("SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR UPDATE", marks.join(","));
+        let query = ids.iter().fold(sqlx::query(sqlx::AssertSqlSafe(q)), |q, id| q.bind(*id));
+        query.fetch_all(&mut **tx).await?;
     }
     if durable {
         sqlx::query(AUDIT_LOCK).execute(&mut **tx).await?;
@@ -232,25 +240,35 @@ async fn postgres_prelude(tx: &mut Tx<'_>, durable: bool, batch: &[Op]) -> Store
     Ok(())
 }
 
-/// Takes the turn lock and reads the conversation as it is under it; `Busy` if a live turn
-/// holds it, `NotFound` if there is no such conversation. A database error fails the batch
-/// (`Err` of the outer result).
-async fn lock(tx: &mut Tx<'_>, id: &str, token: &str, now: i64, expires: i64) -> StoreResult<StoreResult<ConversationRow>> {
+/// Takes the turn lock and reads the conversation as it is under it, with the response stored
+/// under `who`'s key; `Busy` if a live turn holds it, `NotFound` if there is no such
+/// conversation (of `who`'s patient, when given). A database error fails the batch (`Err` of
+/// the outer result).
+async fn lock(tx: &mut Tx<'_>, id: &str, token: &str, (now, expires): (i64, i64), who: Option<&(String, Option<String>)>) -> StoreResult<StoreResult<Locked>> {
+    let (patient, key) = match who {
+        Some((p, k)) => (Some(p.as_str()), k.as_deref()),
+        None => (None, None),
+    };
+    let owner = if patient.is_some() { " AND patient_id = $6" } else { "" };
     let q = format!(
         "UPDATE conversations SET turn_lock = $1, lock_expires = $2 \
-         WHERE id = $3 AND (turn_lock IS NULL OR lock_expires < $4) RETURNING {CONVERSATION_COLUMNS}"
+         WHERE id = $3 AND (turn_lock IS NULL OR lock_expires < $4){owner} RETURNING {CONVERSATION_COLUMNS}, \
+         (SELECT t.response FROM turn_results t WHERE t.conversation_id = $3 AND t.idempotency_key = $5) AS stored"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(q))
-        .bind(token)
-        .bind(expires)
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if let Some(row) = row {
-        return Ok(Ok(conversation(&row)?));
+    let mut update = sqlx::query(sqlx::AssertSqlSafe(q)).bind(token).bind(expires).bind(id).bind(now).bind(key);
+    if let Some(p) = patient {
+        update = update.bind(p);
     }
-    let exists = sqlx::query("SELECT 1 AS one FROM conversations WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+    if let Some(row) = update.fetch_optional(&mut **tx).await? {
+        return Ok(Ok((conversation(&row)?, row.try_get("stored")?)));
+    }
+    let owner = if patient.is_some() { " AND patient_id = $2" } else { "" };
+    let q = format!("SELECT 1 AS one FROM conversations WHERE id = $1{owner}");
+    let mut exists = sqlx::query(sqlx::AssertSqlSafe(q)).bind(id);
+    if let Some(p) = patient {
+        exists = exists.bind(p);
+    }
+    let exists = exists.fetch_optional(&mut **tx).await?;
     Ok(Err(if exists.is_some() { StoreError::Busy } else { StoreError::NotFound }))
 }
 

@@ -120,8 +120,7 @@ fn split_clauses(text: &str) -> Vec<Vec<String>> {
 
 /// Exact (no typo) phrase occurrence, for context cues.
 fn exact_at(words: &[String], i: usize, phrase: &str) -> bool {
-    let keys: Vec<&str> = phrase.split(' ').collect();
-    i + keys.len() <= words.len() && keys.iter().enumerate().all(|(k, key)| words[i + k] == *key)
+    i + phrase.split(' ').count() <= words.len() && phrase.split(' ').zip(&words[i..]).all(|(key, word)| word == key)
 }
 
 fn contains_exact(words: &[String], phrase: &str) -> bool {
