@@ -178,7 +178,7 @@ async fn the_checkpointer_refuses_to_sign_over_a_changed_record_and_raises_the_a
     let settings = agent::audit::AuditSettings { checkpoint_every_records: 1, checkpoint_file: app.dir.path().join("cp.jsonl"), ..Default::default() };
     app.patient_says(&patient, &conv, "again").await;
     // An honest round signs the new records and raises nothing.
-    round(store, &signer, &settings, &app.state.metrics.alerts, 2).await;
+    round(store, &signer, &settings, &app.state.metrics.alerts, 2, &mut Default::default()).await;
     let honest = store.latest_checkpoint().await.unwrap().unwrap();
     assert!(honest.size > signed.size);
     assert_eq!(scraped(&app, Kind::AuditVerifyFailed).await, 0);
@@ -192,7 +192,46 @@ async fn the_checkpointer_refuses_to_sign_over_a_changed_record_and_raises_the_a
     app.patient_says(&patient, &conv, "once more").await;
     let e = checkpoint_now(store, &signer, None, 3).await.unwrap_err();
     assert!(e.downcast_ref::<LogAltered>().is_some(), "{e}");
-    round(store, &signer, &settings, &app.state.metrics.alerts, 3).await;
+    round(store, &signer, &settings, &app.state.metrics.alerts, 3, &mut Default::default()).await;
     assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().size, honest.size, "nothing signed over the change");
+    assert_eq!(scraped(&app, Kind::AuditVerifyFailed).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_checkpointer_reads_only_new_records_yet_never_vouches_for_a_change() {
+    use agent::audit::checkpointer::{round, tree_head, Verified, FULL_CHECK_MS};
+    use agent::store::AuditStore;
+    let app = App::start(Db::Sqlite).await;
+    let patient = app.patient_token("p-inc").await;
+    let conv = app.open_conversation(&patient).await;
+    app.patient_says(&patient, &conv, "hello").await;
+    let store = app.state.audit.store();
+    let signer = app.audit_signer();
+    let settings = agent::audit::AuditSettings { checkpoint_every_records: 1, checkpoint_file: app.dir.path().join("cp.jsonl"), ..Default::default() };
+    let alerts = &app.state.metrics.alerts;
+    let mut verified = Verified::default();
+    round(store, &signer, &settings, alerts, 1, &mut verified).await; // reads the whole log
+    app.patient_says(&patient, &conv, "again").await;
+    round(store, &signer, &settings, alerts, 2, &mut verified).await; // only the new records
+    let honest = store.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(Some(tree_head(store, honest.size as i64).await.unwrap()), honest.root_hash(), "the same head as a full read");
+
+    sqlx::query("DROP TRIGGER audit_log_no_update").execute(store.pool()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE audit_log SET payload = X'00', hash = '{}' WHERE seq = 1", "cd".repeat(32))))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    app.patient_says(&patient, &conv, "more").await;
+    round(store, &signer, &settings, alerts, 3, &mut verified).await;
+    // Signed from the hashes it had verified: the changed log does not reproduce it, so
+    // `agent audit verify` still names the change.
+    let next = store.latest_checkpoint().await.unwrap().unwrap();
+    assert!(next.size > honest.size);
+    assert_ne!(Some(tree_head(store, next.size as i64).await.unwrap()), next.root_hash());
+    assert_eq!(scraped(&app, Kind::AuditVerifyFailed).await, 0, "not read again yet");
+    // The periodic full read finds it, raises the alert and signs nothing more.
+    app.patient_says(&patient, &conv, "and more").await;
+    round(store, &signer, &settings, alerts, 3 + FULL_CHECK_MS, &mut verified).await;
+    assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().size, next.size);
     assert_eq!(scraped(&app, Kind::AuditVerifyFailed).await, 1);
 }
