@@ -164,18 +164,25 @@ async fn the_webhook_gets_the_alert_without_phi_and_a_dead_one_holds_nothing_up(
     assert_eq!(alerts.count(Kind::BreakGlass), 1);
 }
 
+/// A patient's session and conversation with one turn in it, and checkpointer settings that
+/// sign after every record.
+async fn chatted(app: &App, patient: &str) -> (String, String, agent::audit::AuditSettings) {
+    let patient = app.patient_token(patient).await;
+    let conv = app.open_conversation(&patient).await;
+    app.patient_says(&patient, &conv, "hello").await;
+    let settings = agent::audit::AuditSettings { checkpoint_every_records: 1, checkpoint_file: app.dir.path().join("cp.jsonl"), ..Default::default() };
+    (patient, conv, settings)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_checkpointer_refuses_to_sign_over_a_changed_record_and_raises_the_alert() {
     use agent::audit::checkpointer::{checkpoint_now, round, LogAltered};
     use agent::store::AuditStore;
     let app = App::start(Db::Sqlite).await;
-    let patient = app.patient_token("p-cp").await;
-    let conv = app.open_conversation(&patient).await;
-    app.patient_says(&patient, &conv, "hello").await;
+    let (patient, conv, settings) = chatted(&app, "p-cp").await;
     let store = app.state.audit.store();
     let signer = app.audit_signer();
     let signed = checkpoint_now(store, &signer, None, 1).await.unwrap().unwrap();
-    let settings = agent::audit::AuditSettings { checkpoint_every_records: 1, checkpoint_file: app.dir.path().join("cp.jsonl"), ..Default::default() };
     app.patient_says(&patient, &conv, "again").await;
     // An honest round signs the new records and raises nothing.
     round(store, &signer, &settings, &app.state.metrics.alerts, 2, &mut Default::default()).await;
@@ -202,13 +209,8 @@ async fn the_running_checkpointer_reads_only_new_records_yet_never_vouches_for_a
     use agent::audit::checkpointer::{round, tree_head, Verified, FULL_CHECK_MS};
     use agent::store::AuditStore;
     let app = App::start(Db::Sqlite).await;
-    let patient = app.patient_token("p-inc").await;
-    let conv = app.open_conversation(&patient).await;
-    app.patient_says(&patient, &conv, "hello").await;
-    let store = app.state.audit.store();
-    let signer = app.audit_signer();
-    let settings = agent::audit::AuditSettings { checkpoint_every_records: 1, checkpoint_file: app.dir.path().join("cp.jsonl"), ..Default::default() };
-    let alerts = &app.state.metrics.alerts;
+    let (patient, conv, settings) = chatted(&app, "p-inc").await;
+    let (store, signer, alerts) = (app.state.audit.store(), app.audit_signer(), &app.state.metrics.alerts);
     let mut verified = Verified::default();
     round(store, &signer, &settings, alerts, 1, &mut verified).await; // reads the whole log
     app.patient_says(&patient, &conv, "again").await;
