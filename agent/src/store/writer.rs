@@ -161,8 +161,8 @@ impl Counts {
 }
 
 /// Applies `batch` in one transaction and commits it; each write's own outcome in order.
-/// Locks, releases and touches run in arrival order, then the turns' state updates and the
-/// rest of their writes, set-wise (see `group`).
+/// Locks, releases and touches run in arrival order, each turn's state update among them; the
+/// rest of the turns' writes follow set-wise (see `group`).
 async fn apply(pools: &Pools, batch: &[Op]) -> StoreResult<Vec<Done>> {
     let durable = batch.iter().any(Op::durable);
     let mut conn = pools.pool.acquire().await?;
@@ -185,28 +185,18 @@ async fn apply_on(conn: &mut sqlx::AnyConnection, backend: &str, durable: bool, 
         postgres_prelude(&mut tx, durable, batch).await?;
     }
     let mut done = Vec::with_capacity(batch.len());
-    let mut commits = Vec::new();
+    let mut updated = Vec::new();
     for op in batch {
         done.push(match op {
             Op::Lock { id, token, now, expires, who, .. } => Done::Row(lock(&mut tx, id, token, (*now, *expires), who.as_deref()).await?),
             Op::Release { id, token, .. } => Done::Unit(Ok(release(&mut tx, id, token).await?)),
             Op::Touch { token_hash, now, .. } => Done::Unit(Ok(touch(&mut tx, token_hash, *now).await?)),
-            Op::Commit { commit, .. } => {
-                commits.push((done.len(), commit.as_ref()));
+            Op::Commit { commit, .. } if group::update_state(&mut tx, commit).await? => {
+                updated.push(commit.as_ref());
                 Done::Seq(Ok(0))
             }
+            Op::Commit { .. } => Done::Seq(Err(StoreError::LockLost)),
         });
-    }
-    // The turns' state updates after the locks, releases and touches: a lock taken in the same
-    // batch as a commit of the same conversation reads as taken just before that commit.
-    let all: Vec<&TurnCommit> = commits.iter().map(|(_, c)| *c).collect();
-    let mut updated = Vec::new();
-    for ((i, c), ok) in commits.iter().zip(group::update_states(&mut tx, &all).await?) {
-        if ok {
-            updated.push(*c);
-        } else {
-            done[*i] = Done::Seq(Err(StoreError::LockLost));
-        }
     }
     let mut seqs = group::write_rest(&mut tx, &updated).await?.into_iter();
     tx.commit().await?;
