@@ -135,12 +135,12 @@ impl Servers {
     /// A server on a fresh copy of the data folder seeded for `day` (seeding it first if needed).
     async fn prepare(self: Arc<Self>, day: NaiveDate) -> workflows::Result<Ready> {
         let mut templates = self.templates.lock().await;
-        if !templates.contains_key(&day) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = templates.entry(day) {
             let dir = temp_dir("convtest-seed-")?;
             let sekmet = self.start(dir.path().to_path_buf()).await?;
             let demo = fhir_client::seed::seed_demo(&FhirClient::new(&sekmet.config())?, day).await?;
             stop(sekmet).await;
-            templates.insert(day, (dir, demo));
+            slot.insert((dir, demo));
         }
         let (template, demo) = &templates[&day];
         let demo = demo.clone();

@@ -51,7 +51,7 @@ async fn expired_data_goes_and_held_or_escalated_data_stays(url: String) {
         .await
         .unwrap();
     s.create_session("s-old", "p1", old).await.unwrap();
-    s.create_session("s-new", "p1", NOW - 3600_000).await.unwrap();
+    s.create_session("s-new", "p1", NOW - 3_600_000).await.unwrap();
 
     let settings = RetentionSettings { conversations_days: 30, turn_results_days: 7, sessions_days: 1, audit_days: 10 };
     let swept = sweep(&s, &settings, NOW).await.unwrap();

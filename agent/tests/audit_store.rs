@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 fn conv(id: &str) -> ConversationRow {
-    ConversationRow::new(&id, "p1", "patient", vec![0], 1)
+    ConversationRow::new(id, "p1", "patient", vec![0], 1)
 }
 
 /// One committed turn in a new conversation: one audit record.

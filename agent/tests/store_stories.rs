@@ -6,7 +6,7 @@ use std::sync::Arc;
 use agent::store::*;
 
 fn conv(id: &str, patient: &str) -> ConversationRow {
-    ConversationRow::new(&id, &patient, "patient", vec![0], 1)
+    ConversationRow::new(id, patient, "patient", vec![0], 1)
 }
 
 fn commit(id: &str, lock: &str, version: i64, texts: &[&str]) -> TurnCommit {

@@ -127,7 +127,7 @@ impl Report {
             let _ = writeln!(out, "  {:<24} {:>8} {:>9}", names(&s.staff), s.distinct_patients, s.accesses);
         }
         let _ = writeln!(out, "\nAccesses ({}):", self.accesses.len());
-        let _ = writeln!(out, "  {:<19} {:<24} {:<28} {:<20} {:<15} {}", "time (UTC)", "staff", "action", "patient", "ip", "break-glass");
+        let _ = writeln!(out, "  {:<19} {:<24} {:<28} {:<20} {:<15} break-glass", "time (UTC)", "staff", "action", "patient", "ip");
         for a in &self.accesses {
             let bg = if a.break_glass { "yes" } else { "" };
             let _ = writeln!(out, "  {:<19} {:<24} {:<28} {:<20} {:<15} {bg}", when(a.at), names(&a.staff), a.action, a.patient, ip(&a.ip));

@@ -152,8 +152,8 @@ impl Weights {
             && l.extra.as_ref().is_none_or(|e| e.q.len() == c.head_dim && e.k.len() == c.head_dim)
             && l.gate_up.rows == 2 * c.ffn
             && l.down.cols == c.ffn
-            && c.heads % c.kv_heads.max(1) == 0
-            && c.head_dim % 2 == 0;
+            && c.heads.is_multiple_of(c.kv_heads.max(1))
+            && c.head_dim.is_multiple_of(2);
         if ok { Ok(()) } else { Err("tensor shapes do not match the GGUF metadata".into()) }
     }
 
