@@ -164,6 +164,15 @@ async fn the_webhook_gets_the_alert_without_phi_and_a_dead_one_holds_nothing_up(
     assert_eq!(alerts.count(Kind::BreakGlass), 1);
 }
 
+/// Audit record 1 rewritten behind the store's back, with a well-formed hash of its own (the
+/// stored tree changes).
+async fn rewrite_first_record(app: &App) {
+    let pool = app.state.audit.store().pool();
+    sqlx::query("DROP TRIGGER audit_log_no_update").execute(pool).await.unwrap();
+    let q = format!("UPDATE audit_log SET payload = X'00', hash = '{}' WHERE seq = 1", "ab".repeat(32));
+    sqlx::query(sqlx::AssertSqlSafe(q)).execute(pool).await.unwrap();
+}
+
 /// A patient's session and conversation with one turn in it, and checkpointer settings that
 /// sign after every record.
 async fn chatted(app: &App, patient: &str) -> (String, String, agent::audit::AuditSettings) {
@@ -190,12 +199,7 @@ async fn the_checkpointer_refuses_to_sign_over_a_changed_record_and_raises_the_a
     assert!(honest.size > signed.size);
     assert_eq!(scraped(&app, Kind::AuditVerifyFailed).await, 0);
 
-    sqlx::query("DROP TRIGGER audit_log_no_update").execute(store.pool()).await.unwrap();
-    // The record rewritten with a well-formed hash of its own (the stored tree changes).
-    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE audit_log SET payload = X'00', hash = '{}' WHERE seq = 1", "ab".repeat(32))))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    rewrite_first_record(&app).await;
     app.patient_says(&patient, &conv, "once more").await;
     let e = checkpoint_now(store, &signer, None, 3).await.unwrap_err();
     assert!(e.downcast_ref::<LogAltered>().is_some(), "{e}");
@@ -218,11 +222,7 @@ async fn the_running_checkpointer_reads_only_new_records_yet_never_vouches_for_a
     let honest = store.latest_checkpoint().await.unwrap().unwrap();
     assert_eq!(Some(tree_head(store, honest.size as i64).await.unwrap()), honest.root_hash(), "the same head as a full read");
 
-    sqlx::query("DROP TRIGGER audit_log_no_update").execute(store.pool()).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE audit_log SET payload = X'00', hash = '{}' WHERE seq = 1", "cd".repeat(32))))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    rewrite_first_record(&app).await;
     app.patient_says(&patient, &conv, "more").await;
     round(store, &signer, &settings, alerts, 3, &mut verified).await;
     // Signed from the hashes it had verified: the changed log does not reproduce it, so
