@@ -13,6 +13,7 @@ mod tx;
 mod writer;
 pub mod scripts;
 pub mod staff;
+mod staff_rows;
 
 use async_trait::async_trait;
 
