@@ -10,6 +10,7 @@
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
+use super::date_words::{day_of_month, lookup, number, ASAP, MONTHS, WEEKDAYS};
 use crate::text::{fold, fuzzy_eq, words};
 use crate::Lang;
 
@@ -45,112 +46,6 @@ impl DateWindow {
     pub fn widened(&self, days: u32) -> DateWindow {
         DateWindow { to: self.to + Duration::days(i64::from(days)), ..self.clone() }
     }
-}
-
-const WEEKDAYS: &[(&str, Weekday)] = &[
-    ("monday", Weekday::Mon),
-    ("tuesday", Weekday::Tue),
-    ("wednesday", Weekday::Wed),
-    ("thursday", Weekday::Thu),
-    ("friday", Weekday::Fri),
-    ("saturday", Weekday::Sat),
-    ("sunday", Weekday::Sun),
-    ("lunes", Weekday::Mon),
-    ("martes", Weekday::Tue),
-    ("miercoles", Weekday::Wed),
-    ("jueves", Weekday::Thu),
-    ("viernes", Weekday::Fri),
-    ("sabado", Weekday::Sat),
-    ("domingo", Weekday::Sun),
-    ("mon", Weekday::Mon),
-    ("tue", Weekday::Tue),
-    ("tues", Weekday::Tue),
-    ("wed", Weekday::Wed),
-    ("thu", Weekday::Thu),
-    ("thurs", Weekday::Thu),
-    ("fri", Weekday::Fri),
-];
-
-const MONTHS: &[(&str, u32)] = &[
-    ("january", 1),
-    ("february", 2),
-    ("march", 3),
-    ("april", 4),
-    ("may", 5),
-    ("june", 6),
-    ("july", 7),
-    ("august", 8),
-    ("september", 9),
-    ("october", 10),
-    ("november", 11),
-    ("december", 12),
-    ("jan", 1),
-    ("feb", 2),
-    ("mar", 3),
-    ("apr", 4),
-    ("jun", 6),
-    ("jul", 7),
-    ("aug", 8),
-    ("sep", 9),
-    ("sept", 9),
-    ("oct", 10),
-    ("nov", 11),
-    ("dec", 12),
-    ("enero", 1),
-    ("febrero", 2),
-    ("marzo", 3),
-    ("abril", 4),
-    ("mayo", 5),
-    ("junio", 6),
-    ("julio", 7),
-    ("agosto", 8),
-    ("septiembre", 9),
-    ("setiembre", 9),
-    ("octubre", 10),
-    ("noviembre", 11),
-    ("diciembre", 12),
-];
-
-const NUMBER_WORDS: &[(&str, u32)] = &[
-    ("one", 1),
-    ("a", 1),
-    ("an", 1),
-    ("two", 2),
-    ("three", 3),
-    ("four", 4),
-    ("five", 5),
-    ("six", 6),
-    ("un", 1),
-    ("una", 1),
-    ("uno", 1),
-    ("dos", 2),
-    ("tres", 3),
-    ("cuatro", 4),
-    ("cinco", 5),
-    ("seis", 6),
-    ("couple", 2),
-    ("few", 3),
-];
-
-const ASAP: &[&str] = &[
-    "asap", "as soon as possible", "soonest", "earliest", "any time", "anytime", "whenever", "first available", "lo antes posible",
-    "cuanto antes", "cuando sea", "lo mas pronto", "primera disponible", "cualquier dia",
-];
-
-fn lookup<T: Copy>(table: &[(&str, T)], w: &str) -> Option<T> {
-    table.iter().find(|(k, _)| *k == w).or_else(|| table.iter().find(|(k, _)| k.len() >= 6 && fuzzy_eq(w, k))).map(|(_, v)| *v)
-}
-
-fn number(w: &str) -> Option<u32> {
-    w.parse().ok().or_else(|| lookup(NUMBER_WORDS, w))
-}
-
-/// Day of month from "3", "3rd", "15th", "1st".
-fn day_of_month(w: &str) -> Option<u32> {
-    let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let suffix = &w[digits.len()..];
-    let ok_suffix = matches!(suffix, "" | "st" | "nd" | "rd" | "th" | "o" | "ro");
-    digits.parse().ok().filter(|d| ok_suffix && (1..=31).contains(d))
 }
 
 struct Found {
