@@ -24,6 +24,33 @@ fn fold_char(c: char) -> char {
     }
 }
 
+/// Cardinal numbers zero to ten as words, English and Spanish (folded): pain scores, "in two
+/// weeks", "en tres dias". Readers add their own extras ("a", "couple", "none").
+pub const CARDINALS: &[(&str, u32)] = &[
+    ("zero", 0),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+    ("cero", 0),
+    ("uno", 1),
+    ("dos", 2),
+    ("tres", 3),
+    ("cuatro", 4),
+    ("cinco", 5),
+    ("seis", 6),
+    ("siete", 7),
+    ("ocho", 8),
+    ("nueve", 9),
+    ("diez", 10),
+];
+
 /// Lower-cased, accent-folded copy of `text` (punctuation kept).
 pub fn fold(text: &str) -> String {
     text.chars().map(fold_char).collect()

@@ -50,6 +50,10 @@ fn relative_weeks_become_whole_weeks() {
     assert_eq!(p("la semana que viene", Lang::Es), Some(("2026-11-30".into(), "2026-12-06".into(), None)));
     assert_eq!(p("en dos semanas", Lang::Es), Some(("2026-12-07".into(), "2026-12-13".into(), None)));
     assert_eq!(p("this weekend", Lang::En), Some(("2026-11-28".into(), "2026-11-29".into(), None)));
+    // Every cardinal word up to ten counts, in both languages.
+    assert_eq!(p("in ten days", Lang::En), day("2026-12-06"));
+    assert_eq!(p("en siete dias", Lang::Es), day("2026-12-03"));
+    assert_eq!(p("en una semana", Lang::Es), Some(("2026-11-30".into(), "2026-12-06".into(), None)));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use chrono::Weekday;
 
-use crate::text::fuzzy_eq;
+use crate::text::{fuzzy_eq, CARDINALS};
 
 pub(super) const WEEKDAYS: &[(&str, Weekday)] = &[
     ("monday", Weekday::Mon),
@@ -71,26 +71,9 @@ pub(super) const MONTHS: &[(&str, u32)] = &[
     ("diciembre", 12),
 ];
 
-pub(super) const NUMBER_WORDS: &[(&str, u32)] = &[
-    ("one", 1),
-    ("a", 1),
-    ("an", 1),
-    ("two", 2),
-    ("three", 3),
-    ("four", 4),
-    ("five", 5),
-    ("six", 6),
-    ("un", 1),
-    ("una", 1),
-    ("uno", 1),
-    ("dos", 2),
-    ("tres", 3),
-    ("cuatro", 4),
-    ("cinco", 5),
-    ("seis", 6),
-    ("couple", 2),
-    ("few", 3),
-];
+/// Words that count like numbers in dates ("in a week", "en una semana", "in a couple of days"),
+/// beside [`CARDINALS`].
+const NUMBER_EXTRAS: &[(&str, u32)] = &[("a", 1), ("an", 1), ("un", 1), ("una", 1), ("couple", 2), ("few", 3)];
 
 pub(super) const ASAP: &[&str] = &[
     "asap", "as soon as possible", "soonest", "earliest", "any time", "anytime", "whenever", "first available", "lo antes posible",
@@ -102,7 +85,7 @@ pub(super) fn lookup<T: Copy>(table: &[(&str, T)], w: &str) -> Option<T> {
 }
 
 pub(super) fn number(w: &str) -> Option<u32> {
-    w.parse().ok().or_else(|| lookup(NUMBER_WORDS, w))
+    w.parse().ok().or_else(|| lookup(CARDINALS, w)).or_else(|| lookup(NUMBER_EXTRAS, w))
 }
 
 /// Day of month from "3", "3rd", "15th", "1st".

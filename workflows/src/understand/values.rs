@@ -2,7 +2,7 @@
 //! (specialty or practitioner name), and the special requests every script obeys (a person,
 //! medical advice).
 
-use crate::text::{fold, has_any, words};
+use crate::text::{fold, has_any, words, CARDINALS};
 
 const YES: &[&str] = &[
     "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "affirmative", "absolutely", "definitely", "of course",
@@ -41,33 +41,8 @@ pub fn yes_no(text: &str) -> Option<bool> {
     }
 }
 
-const NUMBERS: &[(&str, u8)] = &[
-    ("zero", 0),
-    ("one", 1),
-    ("two", 2),
-    ("three", 3),
-    ("four", 4),
-    ("five", 5),
-    ("six", 6),
-    ("seven", 7),
-    ("eight", 8),
-    ("nine", 9),
-    ("ten", 10),
-    ("none", 0),
-    ("cero", 0),
-    ("uno", 1),
-    ("dos", 2),
-    ("tres", 3),
-    ("cuatro", 4),
-    ("cinco", 5),
-    ("seis", 6),
-    ("siete", 7),
-    ("ocho", 8),
-    ("nueve", 9),
-    ("diez", 10),
-    ("ninguno", 0),
-    ("nada", 0),
-];
+/// Words for a score of zero, beside [`CARDINALS`].
+const NONE_WORDS: &[&str] = &["none", "ninguno", "nada"];
 
 /// A 0–10 rating from "7", "seven", "siete", "about a 6/10", "6 out of 10".
 pub fn scale(text: &str) -> Option<u8> {
@@ -78,7 +53,8 @@ pub fn scale(text: &str) -> Option<u8> {
     let w = words(&folded);
     let mut found = w.iter().filter_map(|x| {
         let digits = x.parse::<f32>().ok().map(|v| v.round() as i64);
-        digits.or_else(|| NUMBERS.iter().find(|(k, _)| k == x).map(|(_, v)| i64::from(*v)))
+        let word = CARDINALS.iter().find(|(k, _)| k == x).map(|(_, v)| i64::from(*v));
+        digits.or(word).or_else(|| NONE_WORDS.contains(&x.as_str()).then_some(0))
     });
     let Some(first) = found.next() else {
         return has_any(&w, &["no pain", "sin dolor", "no me duele", "doesnt hurt"]).then_some(0);
@@ -225,6 +201,11 @@ mod tests {
         assert_eq!(scale("un 8 de 10"), Some(8));
         assert_eq!(scale("15"), None);
         assert_eq!(scale("it hurts"), None);
+        assert_eq!(scale("none"), Some(0));
+        assert_eq!(scale("ninguno"), Some(0));
+        assert_eq!(scale("diez de diez"), Some(10));
+        // An article is not a score: "una" is one only in dates ("en una semana").
+        assert_eq!(scale("una molestia, un 3 de 10"), Some(3));
     }
 
     #[test]
