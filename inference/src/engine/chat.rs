@@ -106,6 +106,34 @@ impl ChatModel {
 }
 
 impl Sequence {
+    /// Makes what the sequence holds shareable, so clones taken from now on (a prefix-cache
+    /// entry, `choose`'s one branch per option) share its keys and values instead of copying them.
+    pub fn freeze(&mut self) {
+        self.cache.freeze();
+    }
+
+    /// The shared segments this sequence's cache holds, as (identity, positions).
+    pub fn segments(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.cache.segments()
+    }
+
+    /// A sequence holding `tokens` with zero keys and values in one layer (prefix-cache tests).
+    #[cfg(test)]
+    pub(crate) fn filled(tokens: &[u32]) -> Self {
+        let mut seq = Self::default();
+        seq.extend_for_test(tokens);
+        seq
+    }
+
+    #[cfg(test)]
+    pub(crate) fn extend_for_test(&mut self, tokens: &[u32]) {
+        for _ in tokens {
+            self.cache.push(0, 1, &[0.0], &[0.0]);
+        }
+        self.cache.advance(tokens.len());
+        self.tokens.extend_from_slice(tokens);
+    }
+
     /// Feeds `tokens` after those already in the cache; returns the logits for the next token.
     pub fn feed(&mut self, tokens: &[u32], model: &ChatModel) -> Result<Vec<f32>> {
         let mut logits = model.feed_batch(&mut [(self, tokens)])?;

@@ -212,11 +212,11 @@ impl Worker {
         Counters::add(&self.counters.reused_tokens, seq.tokens.len());
         if seq.tokens.len() < system_end {
             seq.feed(&tokens[seq.tokens.len()..system_end], &self.chat)?;
-            self.cache.insert(&seq);
+            self.cache.insert(&mut seq);
         }
         let logits = seq.feed(&tokens[seq.tokens.len()..], &self.chat)?;
         if prompt.session.is_some() {
-            self.cache.insert(&seq);
+            self.cache.insert(&mut seq);
         }
         Ok((seq, logits))
     }
@@ -239,9 +239,10 @@ impl Worker {
             }))
             .collect::<Result<_>>()?;
         let longest = encoded.iter().map(Vec::len).max().unwrap_or(1);
-        let (seq, first_logits) = self.start(prompt, longest)?;
-        // Every option continues its own snapshot of the prompt; step by step, the options that
-        // still have tokens are fed together in one batch.
+        let (mut seq, first_logits) = self.start(prompt, longest)?;
+        // Every option continues its own snapshot of the prompt (shared, not copied); step by
+        // step, the options that still have tokens are fed together in one batch.
+        seq.freeze();
         let mut seqs: Vec<Sequence> = encoded.iter().map(|_| seq.clone()).collect();
         let mut logits: Vec<Vec<f32>> = vec![first_logits; encoded.len()];
         let mut totals = vec![0f32; encoded.len()];

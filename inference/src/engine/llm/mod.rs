@@ -9,6 +9,7 @@
 mod attention;
 mod config;
 pub mod kernels;
+mod kv;
 mod kernels_x86;
 mod weights;
 #[cfg(test)]
@@ -19,27 +20,9 @@ mod gemma3_tests;
 use attention::Rope;
 use kernels::{matmul, QActs};
 pub use config::{Act, Config};
+pub use kv::KvCache;
 pub use weights::Weights;
 use weights::Layer;
-
-/// One sequence's keys and values: per layer, token-major `[len, kv_dim]`.
-#[derive(Clone, Default)]
-pub struct KvCache {
-    k: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
-    len: usize,
-}
-
-#[allow(dead_code)] // used by tests and the bench
-impl KvCache {
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
 
 /// One sequence's part of a batch: its cache and the tokens to feed after it.
 pub struct Item<'a> {
@@ -136,19 +119,13 @@ impl Llm {
             if item.tokens.is_empty() {
                 return Err("nothing to feed".into());
             }
-            if item.cache.len + item.tokens.len() > self.max_positions() {
+            if item.cache.len() + item.tokens.len() > self.max_positions() {
                 return Err(format!("sequence longer than {} positions", self.max_positions()));
             }
             if let Some(&t) = item.tokens.iter().find(|&&t| t as usize >= c.vocab) {
                 return Err(format!("token {t} outside the vocabulary"));
             }
-            rows.extend((0..item.tokens.len()).map(|j| (i, item.cache.len + j)));
-        }
-        for item in items.iter_mut() {
-            if item.cache.k.is_empty() {
-                item.cache.k = vec![Vec::new(); c.layers];
-                item.cache.v = vec![Vec::new(); c.layers];
-            }
+            rows.extend((0..item.tokens.len()).map(|j| (i, item.cache.len() + j)));
         }
         let mut s = Scratch::default();
         let n = rows.len();
@@ -164,7 +141,7 @@ impl Llm {
             self.layer(layer, items, &rows, &mut s);
         }
         for item in items.iter_mut() {
-            item.cache.len += item.tokens.len();
+            item.cache.advance(item.tokens.len());
         }
         Ok(self.logits(items, &mut s))
     }
@@ -216,9 +193,7 @@ impl Llm {
             rope.apply(&mut row[..qd + kvd], pos);
         }
         for (row, &(item, _)) in s.big.chunks_exact(width).zip(rows) {
-            let cache = &mut items[item].cache;
-            cache.k[l].extend_from_slice(&row[qd..qd + kvd]);
-            cache.v[l].extend_from_slice(&row[qd + kvd..]);
+            items[item].cache.push(l, c.layers, &row[qd..qd + kvd], &row[qd + kvd..]);
         }
         s.mid.resize(n * qd, 0.0);
         let caches: Vec<&KvCache> = items.iter().map(|it| &*it.cache).collect();

@@ -159,6 +159,10 @@ fn matches_candle_reference_for_llama_and_qwen2() {
         for (i, c) in chunks.iter().enumerate() {
             let got = llm.forward(&mut [Item { cache: &mut cache, tokens: c }]).unwrap().remove(0);
             assert_close(&got, &want[i], &format!("{arch} tied={tied} step {i}"));
+            // Later steps attend across shared segments and the tail, as after a prefix-cache hit.
+            if i % 2 == 0 {
+                cache.freeze();
+            }
         }
         assert_eq!(cache.len(), 9);
     }
@@ -176,11 +180,17 @@ fn a_batch_gives_what_each_sequence_gives_alone() {
         .unwrap();
     assert_close(&both[0], &alone_a, "a");
     assert_close(&both[1], &alone_b, "b");
-    // And a snapshot continues exactly like the original.
+    // And a snapshot continues exactly like the original, copied or shared.
     let mut snap = a.clone();
+    let mut shared = a.clone();
+    shared.freeze();
+    let mut shared2 = shared.clone();
+    let z = llm.forward(&mut [Item { cache: &mut shared2, tokens: &[4] }]).unwrap().remove(0);
+    assert_eq!(shared.len(), 3, "a shared snapshot is untouched by its clone's growth");
     let x = llm.forward(&mut [Item { cache: &mut a, tokens: &[4] }]).unwrap().remove(0);
     let y = llm.forward(&mut [Item { cache: &mut snap, tokens: &[4] }]).unwrap().remove(0);
     assert_eq!(x, y);
+    assert_eq!(x, z);
 }
 
 #[test]
