@@ -2,8 +2,12 @@
 //! of a batch (tokens of different sequences attend only to their own cache). Grouped-query
 //! attention: each key/value head serves `heads / kv_heads` query heads.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::kernels::Kernel;
 use super::{Config, KvCache};
 
 /// Precomputed cos/sin tables, one row per position.
@@ -51,49 +55,135 @@ impl Rope {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// `a · b + c`, fused where the caller is compiled for FMA (`F`); Rust never fuses on its own.
+#[inline(always)]
+fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if F {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+#[inline(always)]
+fn dot<const F: bool>(a: &[f32], b: &[f32]) -> f32 {
     // Eight independent sums so the compiler vectorises the loop.
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
     for (x, y) in ca.zip(cb) {
         for i in 0..8 {
-            acc[i] += x[i] * y[i];
+            acc[i] = madd::<F>(x[i], y[i], acc[i]);
         }
     }
     acc.iter().sum::<f32>() + tail
 }
 
+/// `q` against four keys at once. One dot product is a chain of dependent additions (bound by
+/// their latency); four are independent chains the core runs side by side, and each chunk of
+/// `q` is loaded once for all four.
+#[inline(always)]
+fn dot4<const F: bool>(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
+    let n = q.len() / 8 * 8;
+    let mut acc = [[0f32; 8]; 4];
+    for c in (0..n).step_by(8) {
+        let qc: &[f32; 8] = q[c..c + 8].try_into().expect("eight values");
+        for (acc, k) in acc.iter_mut().zip(k) {
+            let kc: &[f32; 8] = k[c..c + 8].try_into().expect("eight values");
+            for i in 0..8 {
+                acc[i] = madd::<F>(qc[i], kc[i], acc[i]);
+            }
+        }
+    }
+    let mut out = [0f32; 4];
+    for (j, o) in out.iter_mut().enumerate() {
+        let tail: f32 = q[n..].iter().zip(&k[j][n..]).map(|(x, y)| x * y).sum();
+        *o = acc[j].iter().sum::<f32>() + tail;
+    }
+    out
+}
+
+/// Scaled scores of `q` against every key (`kv_dim` values per key, this head's at `head`).
+#[inline(always)]
+fn scores_into<const F: bool>(q: &[f32], keys: &[f32], kv_dim: usize, head: Range<usize>, scale: f32, scores: &mut Vec<f32>) {
+    let key = |t: usize| &keys[t * kv_dim..][head.clone()];
+    let n = keys.len() / kv_dim;
+    let mut t = 0;
+    while t + 4 <= n {
+        scores.extend(dot4::<F>(q, [key(t), key(t + 1), key(t + 2), key(t + 3)]).map(|d| d * scale));
+        t += 4;
+    }
+    scores.extend((t..n).map(|t| dot::<F>(q, key(t)) * scale));
+}
+
+/// `out += Σ w[t] · v[t]` over this head's part (`head`) of each value row: four rows per pass,
+/// so `out` is loaded and stored once for four.
+#[inline(always)]
+fn weighted_sum<const F: bool>(out: &mut [f32], values: &[f32], kv_dim: usize, head: Range<usize>, w: &[f32]) {
+    let value = |t: usize| &values[t * kv_dim..][head.clone()];
+    let mut t = 0;
+    while t + 4 <= w.len() {
+        let (v0, v1, v2, v3) = (value(t), value(t + 1), value(t + 2), value(t + 3));
+        let (w0, w1, w2, w3) = (w[t], w[t + 1], w[t + 2], w[t + 3]);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = madd::<F>(w3, v3[i], madd::<F>(w2, v2[i], madd::<F>(w1, v1[i], madd::<F>(w0, v0[i], *o))));
+        }
+        t += 4;
+    }
+    for (t, &wt) in w.iter().enumerate().skip(t) {
+        for (o, v) in out.iter_mut().zip(value(t)) {
+            *o = madd::<F>(wt, *v, *o);
+        }
+    }
+}
+
 /// Attention of one token (its query heads in `q`) at `pos` against positions `..=pos` of
-/// `cache` in layer `l` (all of them, or the layer's sliding window); writes `heads × head_dim` values into `out`.
-fn attend_one(c: &Config, l: usize, cache: &KvCache, pos: usize, q: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
+/// `cache` in layer `l` (all of them, or the layer's sliding window); writes `heads × head_dim`
+/// values into `out`. The positions may lie in several runs (shared prefix segments, then the
+/// sequence's own tail).
+#[inline(always)]
+fn attend_one<const F: bool>(c: &Config, l: usize, cache: &KvCache, pos: usize, q: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
     let (hd, kvd) = (c.head_dim, c.kv_dim());
     let group = c.heads / c.kv_heads;
-    let scale = c.attn_scale;
-    let (keys, values) = (&cache.k[l], &cache.v[l]);
     // A sliding layer sees only the last `window` positions, this one included.
     let first = c.window(l).map_or(0, |w| (pos + 1).saturating_sub(w));
+    let span = first..pos + 1;
     for h in 0..c.heads {
         let g = h / group;
         let qh = &q[h * hd..(h + 1) * hd];
+        let head = g * hd..(g + 1) * hd;
         scores.clear();
-        scores.extend((first..=pos).map(|t| dot(qh, &keys[t * kvd + g * hd..t * kvd + (g + 1) * hd]) * scale));
+        for run in cache.runs(l, kvd, span.clone()) {
+            scores_into::<F>(qh, run.k, kvd, head.clone(), c.attn_scale, scores);
+        }
         let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0;
         for s in scores.iter_mut() {
             *s = (*s - max).exp();
             sum += *s;
         }
+        let inv = 1.0 / sum;
+        scores.iter_mut().for_each(|s| *s *= inv);
         let o = &mut out[h * hd..(h + 1) * hd];
         o.fill(0.0);
-        for (t, &p) in (first..).zip(scores.iter()) {
-            let v = &values[t * kvd + g * hd..t * kvd + (g + 1) * hd];
-            let w = p / sum;
-            for (o, v) in o.iter_mut().zip(v) {
-                *o += w * v;
-            }
+        let mut done = 0;
+        for run in cache.runs(l, kvd, span.clone()) {
+            let n = run.v.len() / kvd;
+            weighted_sum::<F>(o, run.v, kvd, head.clone(), &scores[done..done + n]);
+            done += n;
         }
     }
+}
+
+/// [`attend_one`] compiled for AVX2 and FMA: eight lanes per instruction and fused
+/// multiply-adds, where the portable build has four lanes and separate multiplies and adds.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn attend_one_avx2(c: &Config, l: usize, cache: &KvCache, pos: usize, q: &[f32], out: &mut [f32], scores: &mut Vec<f32>) {
+    attend_one::<true>(c, l, cache, pos, q, out, scores)
 }
 
 /// For every batch row `(item, pos)`: attention of its query (the first `q_dim` values of its
@@ -102,10 +192,18 @@ pub fn attend(c: &Config, l: usize, caches: &[&KvCache], rows: &[(usize, usize)]
     let qd = c.q_dim();
     let width = qd + 2 * c.kv_dim();
     let work: usize = rows.iter().map(|&(_, pos)| pos + 1).sum::<usize>() * c.heads;
+    #[cfg(target_arch = "x86_64")]
+    let fast = Kernel::detect() != Kernel::Scalar;
     let run = |(r, o): (usize, &mut [f32])| {
         let (item, pos) = rows[r];
         let mut scores = Vec::with_capacity(pos + 1);
-        attend_one(c, l, caches[item], pos, &qkv[r * width..r * width + qd], o, &mut scores);
+        let q = &qkv[r * width..r * width + qd];
+        #[cfg(target_arch = "x86_64")]
+        if fast {
+            // SAFETY: a kernel other than the scalar one means the CPU has AVX2 and FMA.
+            return unsafe { attend_one_avx2(c, l, caches[item], pos, q, o, &mut scores) };
+        }
+        attend_one::<false>(c, l, caches[item], pos, q, o, &mut scores);
     };
     if work < 4096 {
         out.chunks_exact_mut(qd).enumerate().for_each(run);

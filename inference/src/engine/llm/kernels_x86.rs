@@ -91,18 +91,22 @@ macro_rules! simd_flavour {
             use std::arch::x86_64::*;
             let mut acc = [[_mm256_setzero_ps(); RN]; 4];
             for b in 0..bpr {
+                let pair = unsafe { w.add((b / 2) * QUAD_PAIR) };
+                let h = b % 2;
+                // The block's four weight scales times each activation row's, kept in memory:
+                // each product is then one broadcast load, not a multiply and a shuffle per cell.
+                let dwq = unsafe { _mm_loadu_ps((pair as *const f32).add(h * QUAD)) };
+                let mut sc = [[0f32; 4]; RN];
                 let mut xv = [_mm256_setzero_si256(); RN];
                 let mut init = [_mm256_setzero_si256(); RN];
-                let mut dx = [0f32; RN];
                 for r in 0..RN {
                     xv[r] = unsafe { _mm256_loadu_si256(x[r].add(b * BLOCK) as *const __m256i) };
-                    dx[r] = unsafe { *xs[r].add(b) };
+                    let dx = unsafe { _mm_broadcast_ss(&*xs[r].add(b)) };
+                    unsafe { _mm_storeu_ps(sc[r].as_mut_ptr(), _mm_mul_ps(dwq, dx)) };
                     if $correct {
                         init[r] = _mm256_set1_epi32(unsafe { *xb[r].add(b) });
                     }
                 }
-                let pair = unsafe { w.add((b / 2) * QUAD_PAIR) };
-                let h = b % 2;
                 // Decode streams the weights once: ask for them well ahead of use.
                 if RN == 1 && h == 0 {
                     let blk = pair;
@@ -114,10 +118,9 @@ macro_rules! simd_flavour {
                 }
                 for j in 0..4 {
                     let wv = unsafe { _mm256_loadu_si256(pair.add(32 + j * 2 * BLOCK + h * BLOCK) as *const __m256i) };
-                    let dw = unsafe { (pair as *const f32).add(h * QUAD + j).read_unaligned() };
                     for r in 0..RN {
                         let dot = $dot(init[r], wv, xv[r]);
-                        let s = _mm256_set1_ps(dw * dx[r]);
+                        let s = _mm256_broadcast_ss(&sc[r][j]);
                         acc[j][r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(dot), acc[j][r]);
                     }
                 }
