@@ -65,25 +65,16 @@ fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
     }
 }
 
-#[inline(always)]
-fn dot<const F: bool>(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent sums so the compiler vectorises the loop.
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] = madd::<F>(x[i], y[i], acc[i]);
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
 /// `q` against four keys at once. One dot product is a chain of dependent additions (bound by
 /// their latency); four are independent chains the core runs side by side, and each chunk of
 /// `q` is loaded once for all four.
 #[inline(always)]
 fn dot4<const F: bool>(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if F && k.iter().all(|k| k.len() == q.len()) {
+        // SAFETY: `F` is only set by `attend_one_avx2`, compiled for AVX2 and FMA; lengths checked.
+        return unsafe { dot4_avx2(q, k) };
+    }
     let n = q.len() / 8 * 8;
     let mut acc = [[0f32; 8]; 4];
     for c in (0..n).step_by(8) {
@@ -103,17 +94,54 @@ fn dot4<const F: bool>(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
     out
 }
 
+/// [`dot4`] in explicit 256-bit registers, one accumulator per key. Left to itself, the
+/// compiler spreads the four keys across the lanes of one register and spends the loop
+/// shuffling.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; every key is as long as `q`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4_avx2(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    let n = q.len() / 8 * 8;
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut c = 0;
+    while c < n {
+        let qv = unsafe { _mm256_loadu_ps(q.as_ptr().add(c)) };
+        for (a, k) in acc.iter_mut().zip(k) {
+            *a = _mm256_fmadd_ps(qv, unsafe { _mm256_loadu_ps(k.as_ptr().add(c)) }, *a);
+        }
+        c += 8;
+    }
+    // Three horizontal adds leave [Σa0, Σa1, Σa2, Σa3] in each half; the halves then add.
+    let h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+    let sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
+    let mut out = [0f32; 4];
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), sums) };
+    for (o, k) in out.iter_mut().zip(k) {
+        *o += q[n..].iter().zip(&k[n..]).map(|(x, y)| x * y).sum::<f32>();
+    }
+    out
+}
+
 /// Scaled scores of `q` against every key (`kv_dim` values per key, this head's at `head`).
 #[inline(always)]
 fn scores_into<const F: bool>(q: &[f32], keys: &[f32], kv_dim: usize, head: Range<usize>, scale: f32, scores: &mut Vec<f32>) {
     let key = |t: usize| &keys[t * kv_dim..][head.clone()];
     let n = keys.len() / kv_dim;
     let mut t = 0;
-    while t + 4 <= n {
-        scores.extend(dot4::<F>(q, [key(t), key(t + 1), key(t + 2), key(t + 3)]).map(|d| d * scale));
-        t += 4;
+    // The last pass repeats its last key: every score then comes out of the same sum in the same
+    // order, so a prompt scores bit for bit alike however its positions are split into runs
+    // (a prefix-cache hit or not).
+    while t < n {
+        let pick = |i: usize| key((t + i).min(n - 1));
+        let take = (n - t).min(4);
+        let d = dot4::<F>(q, [pick(0), pick(1), pick(2), pick(3)]);
+        scores.extend(d[..take].iter().map(|d| d * scale));
+        t += take;
     }
-    scores.extend((t..n).map(|t| dot::<F>(q, key(t)) * scale));
 }
 
 /// `out += Σ w[t] · v[t]` over this head's part (`head`) of each value row: four rows per pass,
