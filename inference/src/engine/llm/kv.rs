@@ -28,18 +28,16 @@ pub(super) struct Run<'a> {
     pub v: &'a [f32],
 }
 
-#[allow(dead_code)] // used by tests and the bench
 impl KvCache {
     pub fn len(&self) -> usize {
         self.len
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-}
 
-impl KvCache {
     /// Makes the positions held so far shareable: later clones of this cache share them
     /// instead of copying them, and new positions go to a fresh tail.
     pub fn freeze(&mut self) {
