@@ -50,14 +50,15 @@ fn every_kernel_matches_the_float_product() {
     }
 }
 
-/// `cargo test -p inference --lib kernel_speed -- --ignored --nocapture`: each kernel on a
-/// prefill-sized and a decode-sized product, alternating, best of five (GMAC/s).
+/// `cargo test --release -p inference --lib kernel_speed -- --ignored --nocapture`: each kernel
+/// on a prefill-sized, a batched-decode-sized (16 rows) and a decode-sized product,
+/// alternating, best of five (GMAC/s).
 #[test]
 #[ignore]
 fn kernel_speed() {
     let (n, k) = (3072, 576);
     let w = QMatrix::quantize(&pseudo(n * k, 9), n, k);
-    for rows in [64usize, 1] {
+    for rows in [64usize, 16, 1] {
         let mut x = QActs::default();
         x.quantize(&pseudo(rows * k, 8), rows, k);
         let mut out = vec![0.0; rows * n];
@@ -65,7 +66,7 @@ fn kernel_speed() {
         for _ in 0..5 {
             for name in ["avx2", "avxvnni", ""] {
                 let kern = Kernel::best(name);
-                let reps = if rows == 1 { 50 } else { 3 };
+                let reps = 192 / rows;
                 let t = std::time::Instant::now();
                 for _ in 0..reps {
                     unsafe { kern.block(&x, &w, 0..w.quads(), SendPtr(out.as_mut_ptr())) };
@@ -107,4 +108,57 @@ fn gguf_blocks_and_rows_round_trip() {
     for (a, b) in row.iter().zip(&w[64..]) {
         assert!((a - b).abs() < 0.02, "{a} vs {b}");
     }
+}
+
+#[test]
+#[ignore]
+fn shape_speed() {
+    for (n, k) in [(960usize, 576usize), (576, 576), (3072, 576), (576, 1536), (49152, 576)] {
+        let w = QMatrix::quantize(&pseudo(n * k, 9), n, k);
+        let rows = 16;
+        let mut x = QActs::default();
+        x.quantize(&pseudo(rows * k, 8), rows, k);
+        let mut out = vec![0.0; rows * n];
+        let kern = Kernel::best("");
+        let mut best = 0f64;
+        for _ in 0..5 {
+            let reps = (200_000_000 / (rows * n * k)).max(1);
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                unsafe { kern.block(&x, &w, 0..w.quads(), SendPtr(out.as_mut_ptr())) };
+            }
+            best = best.max((reps * rows * n * k) as f64 / t.elapsed().as_secs_f64() / 1e9);
+        }
+        eprintln!("{n}x{k}: {best:.1} GMAC/s");
+    }
+}
+
+#[test]
+fn avx2_quantization_gives_the_plain_values() {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        let mut x = pseudo(40 * BLOCK, 11);
+        x[..BLOCK].fill(0.0);
+        x[BLOCK + 3] = 7.5;
+        for (i, block) in x.chunks_exact(BLOCK).enumerate() {
+            let block: Vec<f32> = block.iter().map(|v| v * (i as f32 + 0.25)).collect();
+            let (d, q) = quantize_block(&block);
+            let (d2, groups, sum) = unsafe { super::super::kernels_x86::quantize_block_avx2(&block) };
+            let q2: Vec<i8> = groups.iter().flat_map(|g| g.to_le_bytes()).map(|b| b as i8).collect();
+            assert_eq!((d, &q[..]), (d2, &q2[..]), "block {i}");
+            assert_eq!(sum, q.iter().map(|&v| v as i32).sum::<i32>());
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn quantize_speed() {
+    let x = pseudo(16 * 1536, 4);
+    let mut q = QActs::default();
+    let t = std::time::Instant::now();
+    for _ in 0..2000 {
+        q.quantize(&x, 16, 1536);
+    }
+    eprintln!("quantize: {:.2} ns/value", t.elapsed().as_secs_f64() * 1e9 / (2000.0 * x.len() as f64));
 }

@@ -16,9 +16,20 @@ pub const BLOCK: usize = 32;
 
 /// Weight rows per tile: the kernels read four rows' blocks together.
 pub const QUAD: usize = 4;
-/// Bytes of one pair of blocks of a quad: 2 × 4 f32 scales (`[block][row]`), then each row's
-/// two blocks together (64 values), so a 512-bit load takes one row's pair.
+/// Bytes of one pair of blocks of a quad: 4 × 2 f32 scales (`[row][block]`), then each row's
+/// two blocks together (64 values, interleaved, see [`pair_offset`]), so a 512-bit load takes
+/// one row's pair.
 pub const QUAD_PAIR: usize = 2 * QUAD * 4 + QUAD * 2 * BLOCK;
+
+/// Where value `i` of block `h` (0 or 1) of a pair lies among the pair's 64 bytes: the two
+/// blocks alternate in groups of four, so each 32-bit lane of an integer dot product covers one
+/// block and the lanes alternate between the two. A lane's scale is then one of two adjacent
+/// floats, which a 64-bit broadcast load gives the whole register (no shuffle, no multiply per
+/// lane pattern). Weights and activations use the same layout.
+#[inline]
+pub const fn pair_offset(h: usize, i: usize) -> usize {
+    (i / 4 * 2 + h) * 4 + i % 4
+}
 
 /// Blocks per row after padding to an even count (a zero block adds nothing).
 pub fn padded_blocks(cols: usize) -> usize {
@@ -40,6 +51,7 @@ pub struct QMatrix {
 
 impl QMatrix {
     /// Packs row-major blocks: `qs` (`w + 128`, `[rows, cols]`) and `scales` (`[rows, cols/32]`).
+    /// Pair layout: the quad's eight scales `[row][block]`, then each row's 64 values.
     fn pack(rows: usize, cols: usize, qs: &[u8], scales: &[f32]) -> Self {
         let real = cols / BLOCK;
         let bpr = padded_blocks(cols);
@@ -55,10 +67,12 @@ impl QMatrix {
                         true => (scales[r * real + b], &qs[(r * real + b) * BLOCK..][..BLOCK]),
                         false => (0.0, &[128u8; BLOCK][..]),
                     };
-                    let s = at + h * 16 + 4 * j;
+                    let s = at + 8 * j + 4 * h;
                     data[s..s + 4].copy_from_slice(&d.to_le_bytes());
-                    let v = at + 32 + j * 2 * BLOCK + h * BLOCK;
-                    data[v..v + BLOCK].copy_from_slice(vals);
+                    let v = at + 32 + j * 2 * BLOCK;
+                    for (i, &val) in vals.iter().enumerate() {
+                        data[v + pair_offset(h, i)] = val;
+                    }
                 }
             }
         }
@@ -97,13 +111,13 @@ impl QMatrix {
     }
 
     /// Scale and values (`w + 128`) of row `r`, block `b`.
-    pub(super) fn block(&self, r: usize, b: usize) -> (f32, &[u8]) {
+    pub(super) fn block(&self, r: usize, b: usize) -> (f32, [u8; BLOCK]) {
         let at = ((r / QUAD) * self.bpr / 2 + b / 2) * QUAD_PAIR;
         let (h, j) = (b % 2, r % QUAD);
-        let s = at + h * 16 + 4 * j;
+        let s = at + 8 * j + 4 * h;
         let d = f32::from_le_bytes(self.data[s..s + 4].try_into().unwrap_or_default());
-        let v = at + 32 + j * 2 * BLOCK + h * BLOCK;
-        (d, &self.data[v..v + BLOCK])
+        let v = at + 32 + j * 2 * BLOCK;
+        (d, std::array::from_fn(|i| self.data[v + pair_offset(h, i)]))
     }
 
     /// Start of quad `q`'s packed pairs.
@@ -119,7 +133,7 @@ impl QMatrix {
     pub fn row(&self, r: usize, out: &mut [f32]) {
         for b in 0..self.cols / BLOCK {
             let (d, q) = self.block(r, b);
-            for (o, &v) in out[b * BLOCK..(b + 1) * BLOCK].iter_mut().zip(q) {
+            for (o, v) in out[b * BLOCK..(b + 1) * BLOCK].iter_mut().zip(q) {
                 *o = ((v ^ 0x80) as i8) as f32 * d;
             }
         }
@@ -137,7 +151,7 @@ impl QMatrix {
                 for b in 0..bpr {
                     let (d, q) = p.block(r, b);
                     scales.push(d);
-                    qs.extend_from_slice(q);
+                    qs.extend_from_slice(&q);
                 }
             }
         }
@@ -149,11 +163,11 @@ impl QMatrix {
     }
 }
 
-/// Activations `[rows, cols]` quantized per block: `qs` signed, `scales` per block, and
-/// `bias[b] = -16 · Σ qs` per block: eight i32 lanes starting at `bias` sum to `-128 · Σ qs`,
-/// which undoes the weights' +128 offset inside the integer dot product.
-/// Rows are padded to the weights' even block count with zero blocks; `lanes` repeats each
-/// block's scale and `bias` eight times (the 512-bit kernel loads two blocks' worth at once).
+/// Activations `[rows, cols]` quantized per block: `qs` signed (pairs of blocks interleaved as
+/// the weights', [`pair_offset`]), `scales` per block, and `bias[b] = -16 · Σ qs` per block:
+/// the eight i32 lanes of a block pair's dot product that belong to block `b`, each started at
+/// `bias[b]`, sum to `-128 · Σ qs`, which undoes the weights' +128 offset.
+/// Rows are padded to the weights' even block count with zero blocks.
 #[derive(Default)]
 pub struct QActs {
     pub rows: usize,
@@ -163,10 +177,10 @@ pub struct QActs {
     qs: Vec<i8>,
     scales: Vec<f32>,
     bias: Vec<i32>,
-    scale_lanes: Vec<f32>,
-    bias_lanes: Vec<i32>,
 }
 
+/// One block to 8-bit values and a scale (the AVX2 twin, `quantize_block_avx2`, gives the same
+/// values).
 fn quantize_block(src: &[f32]) -> (f32, [i8; BLOCK]) {
     let amax = src.iter().fold(0f32, |m, v| m.max(v.abs()));
     let d = amax / 127.0;
@@ -181,11 +195,13 @@ fn quantize_block(src: &[f32]) -> (f32, [i8; BLOCK]) {
 }
 
 impl QActs {
-    /// Quantizes `rows` rows of `cols` activations, reusing this buffer's memory.
+    /// Quantizes `rows` rows of `cols` activations, reusing this buffer's memory. Every
+    /// forward step quantizes each layer's inputs (7% of a batched decode step when it was
+    /// scalar), so it runs in AVX2 where the CPU has it: the same arithmetic, the same values.
     pub fn quantize(&mut self, x: &[f32], rows: usize, cols: usize) {
         assert_eq!(x.len(), rows * cols);
         assert!(cols.is_multiple_of(BLOCK));
-        let (real, bpr) = (cols / BLOCK, padded_blocks(cols));
+        let bpr = padded_blocks(cols);
         self.rows = rows;
         self.cols = cols;
         self.bpr = bpr;
@@ -195,17 +211,54 @@ impl QActs {
         self.scales.resize(rows * bpr, 0.0);
         self.bias.clear();
         self.bias.resize(rows * bpr, 0);
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features.
+            return unsafe { self.fill_avx2(x, cols) };
+        }
+        self.fill(x, cols);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fill_avx2(&mut self, x: &[f32], cols: usize) {
+        let (real, bpr) = (cols / BLOCK, self.bpr);
+        for (i, src) in x.chunks_exact(BLOCK).enumerate() {
+            let b = (i / real) * bpr + i % real;
+            let h = b % 2;
+            let pair = &mut self.qs[(b - h) * BLOCK..][..2 * BLOCK];
+            // SAFETY: AVX2 (this function's features); `src` holds a block.
+            let (d, groups, sum) = unsafe { super::kernels_x86::quantize_block_avx2(src) };
+            for (g, group) in groups.iter().enumerate() {
+                let at = pair_offset(h, 4 * g);
+                pair[at..at + 4].copy_from_slice(&group.to_le_bytes().map(|b| b as i8));
+            }
+            self.scales[b] = d;
+            self.bias[b] = -16 * sum;
+        }
+    }
+
+    fn fill(&mut self, x: &[f32], cols: usize) {
+        let (real, bpr) = (cols / BLOCK, self.bpr);
         for (i, src) in x.chunks_exact(BLOCK).enumerate() {
             let b = (i / real) * bpr + i % real;
             let (d, q) = quantize_block(src);
-            self.qs[b * BLOCK..(b + 1) * BLOCK].copy_from_slice(&q);
+            let h = b % 2;
+            let pair = &mut self.qs[(b - h) * BLOCK..][..2 * BLOCK];
+            for (g, group) in q.chunks_exact(4).enumerate() {
+                let at = pair_offset(h, 4 * g);
+                pair[at..at + 4].copy_from_slice(group);
+            }
             self.scales[b] = d;
             self.bias[b] = -16 * q.iter().map(|&v| v as i32).sum::<i32>();
         }
-        self.scale_lanes.clear();
-        self.scale_lanes.extend(self.scales.iter().flat_map(|&d| [d; 8]));
-        self.bias_lanes.clear();
-        self.bias_lanes.extend(self.bias.iter().flat_map(|&v| [v; 8]));
+    }
+
+    /// Scale and values of row `r`, block `b` (the plain kernel's view).
+    pub(super) fn block(&self, r: usize, b: usize) -> (f32, [i8; BLOCK]) {
+        let i = r * self.bpr + b;
+        let pair = &self.qs[(i - i % 2) * BLOCK..][..2 * BLOCK];
+        (self.scales[i], std::array::from_fn(|k| pair[pair_offset(b % 2, k)]))
     }
 }
 
@@ -305,19 +358,11 @@ pub(super) struct ActParts<'a> {
     pub qs: &'a [i8],
     pub scales: &'a [f32],
     pub bias: &'a [i32],
-    pub scale_lanes: &'a [f32],
-    pub bias_lanes: &'a [i32],
 }
 
 impl QActs {
     pub(super) fn parts(&self) -> ActParts<'_> {
-        ActParts {
-            qs: &self.qs,
-            scales: &self.scales,
-            bias: &self.bias,
-            scale_lanes: &self.scale_lanes,
-            bias_lanes: &self.bias_lanes,
-        }
+        ActParts { qs: &self.qs, scales: &self.scales, bias: &self.bias }
     }
 }
 

@@ -1,8 +1,15 @@
 //! The inner loops of [`super::kernels::matmul`]: a register tile of one packed weight quad
-//! (four rows, read as one sequential stream) by `RN` activation rows, block by block, fully unrolled (const generics) so the accumulators stay in
-//! registers. Flavours: plain Rust, AVX2 (`maddubs` on signed weights), AVX-VNNI and
-//! AVX512-VNNI (`dpbusd` on the stored unsigned `w + 128`, the offset undone by starting each
-//! block's integer sum at `-128 · Σ x`). All compute the same integer dot products; tests compare them.
+//! (four rows, read as one sequential stream) by `RN` activation rows, a pair of blocks at a
+//! time, fully unrolled (const generics) so the accumulators stay in registers. Flavours: plain
+//! Rust, AVX2 (`maddubs` on signed weights), AVX-VNNI and AVX512-VNNI (`dpbusd` on the stored
+//! unsigned `w + 128`, the offset undone by starting each block's integer sum at `-128 · Σ x`).
+//! All compute the same integer dot products; tests compare them.
+//!
+//! Per pair and cell (weight row × activation row) the SIMD tiles do the integer dot product,
+//! one conversion and one fused multiply-add. The pair layout alternates the two blocks lane
+//! by lane, so the cell's two scale products come as one 64-bit broadcast load from a small
+//! table filled once per pair (one multiply per activation row for all four weight rows),
+//! instead of a multiply per cell.
 
 use std::ops::Range;
 
@@ -13,7 +20,6 @@ use super::kernels::{QActs, QMatrix, BLOCK, QUAD, QUAD_PAIR};
 /// # Safety
 /// `out` points to `[x.rows, w.rows]` floats and no other thread writes the rows of `quads`.
 pub(super) unsafe fn scalar_block(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
-    let xp = x.parts();
     let bpr = w.bpr;
     let rows = quads.start * QUAD..(quads.end * QUAD).min(w.rows);
     for r in 0..x.rows {
@@ -21,9 +27,9 @@ pub(super) unsafe fn scalar_block(x: &QActs, w: &QMatrix, quads: Range<usize>, o
             let mut acc = 0f32;
             for b in 0..bpr {
                 let (dw, wq) = w.block(c, b);
-                let xq = &xp.qs[(r * bpr + b) * BLOCK..][..BLOCK];
-                let dot: i32 = wq.iter().zip(xq).map(|(&a, &b)| ((a ^ 0x80) as i8 as i32) * b as i32).sum();
-                acc += dot as f32 * dw * xp.scales[r * bpr + b];
+                let (dx, xq) = x.block(r, b);
+                let dot: i32 = wq.iter().zip(xq).map(|(&a, b)| ((a ^ 0x80) as i8 as i32) * b as i32).sum();
+                acc += dot as f32 * dw * dx;
             }
             unsafe { *out.add(r * w.rows + c) = acc };
         }
@@ -31,15 +37,15 @@ pub(super) unsafe fn scalar_block(x: &QActs, w: &QMatrix, quads: Range<usize>, o
 }
 
 /// The loop every SIMD flavour shares: for each weight quad, tiles of `$rn` activation rows,
-/// then the rows left one at a time; results stored for the quad's real rows only. `$scales`
-/// and `$bias` are the activations' per-block arrays, `$lanes` values per block in them.
+/// then the rows left one at a time; results stored for the quad's real rows only.
 macro_rules! drive {
-    ($x:expr, $w:expr, $quads:expr, $out:expr, $tile:ident, $rn:literal, $scales:expr, $bias:expr, $lanes:literal) => {{
+    ($x:expr, $w:expr, $quads:expr, $out:expr, $tile:ident, $rn:literal) => {{
         let (x, w, out) = ($x, $w, $out);
         let bpr = w.bpr;
-        let xrow = |r: usize| unsafe { x.parts().qs.as_ptr().add(r * bpr * BLOCK) };
-        let xsc = |r: usize| unsafe { $scales.as_ptr().add(r * bpr * $lanes) };
-        let xbias = |r: usize| unsafe { $bias.as_ptr().add(r * bpr * $lanes) };
+        let xp = x.parts();
+        let xrow = |r: usize| unsafe { xp.qs.as_ptr().add(r * bpr * BLOCK) };
+        let xsc = |r: usize| unsafe { xp.scales.as_ptr().add(r * bpr) };
+        let xbias = |r: usize| unsafe { xp.bias.as_ptr().add(r * bpr) };
         for q in $quads {
             let wq = w.quad_ptr(q);
             let c = q * QUAD;
@@ -68,17 +74,18 @@ macro_rules! drive {
     }};
 }
 
-/// How far ahead of the current block a decode tile prefetches its weights.
+/// How far ahead of the current pair a tile prefetches its weights.
 const PREFETCH: usize = 4 * QUAD_PAIR;
 
 /// Generates one SIMD flavour: `$tile` (the register tile), `$name` (the block driver).
-/// `$dot(init, w, x)` gives eight i32 partial sums of one block pair added to `init`;
-/// `$correct` says whether the +128 weight offset must be undone (then `init` carries the
-/// activation block's `-16 · Σ x` per lane); `$rn` is the activation rows per tile.
+/// `$dot(acc, w, x)` adds the lane sums of 32 bytes of a pair (half its lanes) to `acc`;
+/// `$correct` says whether the +128 weight offset must be undone (then each lane starts at
+/// twice its block's `-16 · Σ x`: a 256-bit register holds four lanes of each block per half,
+/// and both halves go into the same sum); `$rn` is the activation rows per tile.
 macro_rules! simd_flavour {
     ($name:ident, $tile:ident, $features:literal, $rn:literal, $dot:expr, $correct:expr) => {
         /// # Safety
-        /// The CPU has the named features; pointers cover `bpr` blocks of each row.
+        /// The CPU has the named features; pointers cover `bpr` (even) blocks of each row.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         unsafe fn $tile<const RN: usize>(
@@ -90,37 +97,31 @@ macro_rules! simd_flavour {
         ) -> [[f32; RN]; 4] {
             use std::arch::x86_64::*;
             let mut acc = [[_mm256_setzero_ps(); RN]; 4];
-            for b in 0..bpr {
-                let pair = unsafe { w.add((b / 2) * QUAD_PAIR) };
-                let h = b % 2;
-                // The block's four weight scales times each activation row's, kept in memory:
-                // each product is then one broadcast load, not a multiply and a shuffle per cell.
-                let dwq = unsafe { _mm_loadu_ps((pair as *const f32).add(h * QUAD)) };
-                let mut sc = [[0f32; 4]; RN];
-                let mut xv = [_mm256_setzero_si256(); RN];
+            for p in 0..bpr / 2 {
+                let pair = unsafe { w.add(p * QUAD_PAIR) };
+                // Ask for the weights well ahead of use: decode streams them once, and the
+                // first tile of a quad in a batch reads them from memory too.
+                for k in 0..5 {
+                    _mm_prefetch::<_MM_HINT_T0>(pair.wrapping_add(PREFETCH + 64 * k) as *const i8);
+                }
+                let sc = unsafe { scale_table::<RN>(pair, xs, p) };
+                let mut xv = [[_mm256_setzero_si256(); 2]; RN];
                 let mut init = [_mm256_setzero_si256(); RN];
                 for r in 0..RN {
-                    xv[r] = unsafe { _mm256_loadu_si256(x[r].add(b * BLOCK) as *const __m256i) };
-                    let dx = unsafe { _mm_broadcast_ss(&*xs[r].add(b)) };
-                    unsafe { _mm_storeu_ps(sc[r].as_mut_ptr(), _mm_mul_ps(dwq, dx)) };
+                    for half in 0..2 {
+                        xv[r][half] = unsafe { _mm256_loadu_si256(x[r].add(p * 2 * BLOCK + half * BLOCK) as *const __m256i) };
+                    }
                     if $correct {
-                        init[r] = _mm256_set1_epi32(unsafe { *xb[r].add(b) });
+                        let b = unsafe { _mm256_set1_epi64x((xb[r].add(2 * p) as *const i64).read_unaligned()) };
+                        init[r] = _mm256_add_epi32(b, b);
                     }
                 }
-                // Decode streams the weights once: ask for them well ahead of use.
-                if RN == 1 && h == 0 {
-                    let blk = pair;
-                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 64) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 128) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 192) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH + 256) as *const i8);
-                }
                 for j in 0..4 {
-                    let wv = unsafe { _mm256_loadu_si256(pair.add(32 + j * 2 * BLOCK + h * BLOCK) as *const __m256i) };
+                    let row = unsafe { pair.add(32 + j * 2 * BLOCK) };
+                    let wv = unsafe { [0, 1].map(|half| _mm256_loadu_si256(row.add(half * BLOCK) as *const __m256i)) };
                     for r in 0..RN {
-                        let dot = $dot(init[r], wv, xv[r]);
-                        let s = _mm256_broadcast_ss(&sc[r][j]);
+                        let dot = $dot($dot(init[r], wv[0], xv[r][0]), wv[1], xv[r][1]);
+                        let s = _mm256_castpd_ps(_mm256_set1_pd(unsafe { (sc[r].as_ptr().add(2 * j) as *const f64).read_unaligned() }));
                         acc[j][r] = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(dot), acc[j][r]);
                     }
                 }
@@ -139,10 +140,29 @@ macro_rules! simd_flavour {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         pub(super) unsafe fn $name(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
-            let xp = x.parts();
-            drive!(x, w, quads, out, $tile, $rn, xp.scales, xp.bias, 1)
+            drive!(x, w, quads, out, $tile, $rn)
         }
     };
+}
+
+/// The scale products of one pair for each activation row: `[row][j][block]`, the quad's
+/// eight weight scales (`[j][block]`) times the row's two block scales, one 256-bit multiply
+/// per row. A cell then loads its two products as one 64-bit broadcast.
+///
+/// # Safety
+/// AVX2; `pair` is a packed pair, each `xs[r]` covers blocks `2p` and `2p + 1`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scale_table<const RN: usize>(pair: *const u8, xs: [*const f32; RN], p: usize) -> [[f32; 8]; RN] {
+    use std::arch::x86_64::*;
+    let dw = unsafe { _mm256_loadu_ps(pair as *const f32) };
+    let mut sc = [[0f32; 8]; RN];
+    for r in 0..RN {
+        let dx = _mm256_castpd_ps(_mm256_set1_pd(unsafe { (xs[r].add(2 * p) as *const f64).read_unaligned() }));
+        unsafe { _mm256_storeu_ps(sc[r].as_mut_ptr(), _mm256_mul_ps(dw, dx)) };
+    }
+    sc
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -167,7 +187,7 @@ unsafe fn dot_avx2(w_off: std::arch::x86_64::__m256i, x: std::arch::x86_64::__m2
     _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
 }
 
-simd_flavour!(avx2_block, avx2_tile, "avx2,fma", 2, |_, w, x| unsafe { dot_avx2(w, x) }, false);
+simd_flavour!(avx2_block, avx2_tile, "avx2,fma", 2, |acc, w, x| _mm256_add_epi32(acc, unsafe { dot_avx2(w, x) }), false);
 simd_flavour!(
     vnni_block,
     vnni_tile,
@@ -177,9 +197,9 @@ simd_flavour!(
     true
 );
 
-/// The AVX512-VNNI tile: a quad of weight rows by `RN` activation rows, two blocks per
-/// 512-bit operation (the pair layout puts a row's two blocks together; the activations'
-/// per-lane scale and offset arrays give the matching sixteen lanes).
+/// The AVX512-VNNI tile: a quad of weight rows by `RN` activation rows, a pair of blocks per
+/// 512-bit operation (the pair layout alternates the blocks lane by lane; a cell's two scale
+/// products and two offset corrections each come as one 64-bit broadcast).
 ///
 /// # Safety
 /// The CPU has AVX512F/BW/VNNI; pointers cover `bpr` (even) blocks of each row.
@@ -196,26 +216,22 @@ unsafe fn vnni512_tile<const RN: usize>(
     let mut acc = [[_mm512_setzero_ps(); RN]; 4];
     for p in 0..bpr / 2 {
         let pair = unsafe { w.add(p * QUAD_PAIR) };
-        if RN == 1 {
-            for k in 0..5 {
-                _mm_prefetch::<_MM_HINT_T0>(pair.wrapping_add(PREFETCH + 64 * k) as *const i8);
-            }
+        for k in 0..5 {
+            _mm_prefetch::<_MM_HINT_T0>(pair.wrapping_add(PREFETCH + 64 * k) as *const i8);
         }
+        let sc = unsafe { scale_table::<RN>(pair, xs, p) };
+        let xv: [__m512i; RN] = std::array::from_fn(|r| unsafe { _mm512_loadu_si512(x[r].add(p * 2 * BLOCK) as *const _) });
         for j in 0..4 {
             let wv = unsafe { _mm512_loadu_si512(pair.add(32 + j * 2 * BLOCK) as *const _) };
-            let (s0, s1) = unsafe { ((pair as *const f32).add(j).read_unaligned(), (pair as *const f32).add(QUAD + j).read_unaligned()) };
-            let dw = _mm512_mask_broadcastss_ps(_mm512_set1_ps(s0), 0xFF00, _mm_set_ss(s1));
             for r in 0..RN {
-                // Activation operands straight from L1 (memory operands): no register pressure.
-                let (xv, dx, init) = unsafe {
+                let (init, s) = unsafe {
                     (
-                        _mm512_loadu_si512(x[r].add(p * 2 * BLOCK) as *const _),
-                        _mm512_loadu_ps(xs[r].add(p * 16)),
-                        _mm512_loadu_si512(xb[r].add(p * 16) as *const _),
+                        _mm512_set1_epi64((xb[r].add(2 * p) as *const i64).read_unaligned()),
+                        _mm512_castpd_ps(_mm512_set1_pd((sc[r].as_ptr().add(2 * j) as *const f64).read_unaligned())),
                     )
                 };
-                let dot = _mm512_dpbusd_epi32(init, wv, xv);
-                acc[j][r] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(dot), acc[j][r]);
+                let dot = _mm512_dpbusd_epi32(init, wv, xv[r]);
+                acc[j][r] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(dot), acc[j][r]);
             }
         }
     }
@@ -233,6 +249,42 @@ unsafe fn vnni512_tile<const RN: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512bw,avx512vnni")]
 pub(super) unsafe fn vnni512_block(x: &QActs, w: &QMatrix, quads: Range<usize>, out: *mut f32) {
-    let xp = x.parts();
-    drive!(x, w, quads, out, vnni512_tile, 4, xp.scale_lanes, xp.bias_lanes, 8)
+    drive!(x, w, quads, out, vnni512_tile, 4)
+}
+
+/// One block of activations to 8-bit values as [`super::kernels`]'s `quantize_block` does it
+/// (scale `max |x| / 127`, round half away from zero), in AVX2: the scale, the values as eight
+/// little-endian groups of four, and their sum.
+///
+/// # Safety
+/// AVX2 and FMA; `src` holds at least 32 values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn quantize_block_avx2(src: &[f32]) -> (f32, [u32; 8], i32) {
+    use std::arch::x86_64::*;
+    assert!(src.len() >= BLOCK);
+    let sign = _mm256_set1_ps(-0.0);
+    let v: [__m256; 4] = std::array::from_fn(|k| unsafe { _mm256_loadu_ps(src.as_ptr().add(8 * k)) });
+    let a: [__m256; 4] = v.map(|x| _mm256_andnot_ps(sign, x));
+    let m = _mm256_max_ps(_mm256_max_ps(a[0], a[1]), _mm256_max_ps(a[2], a[3]));
+    let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+    let d = amax / 127.0;
+    let inv = _mm256_set1_ps(if d > 0.0 { 1.0 / d } else { 0.0 });
+    let half = _mm256_set1_ps(0.5);
+    let q: [__m256i; 4] = v.map(|x| {
+        let y = _mm256_mul_ps(x, inv);
+        _mm256_cvttps_epi32(_mm256_add_ps(y, _mm256_or_ps(_mm256_and_ps(y, sign), half)))
+    });
+    // Packing interleaves the 128-bit halves: groups come out as 0, 2, 4, 6, 1, 3, 5, 7.
+    let packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    let ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    let mut groups = [0u32; 8];
+    unsafe { _mm256_storeu_si256(groups.as_mut_ptr() as *mut __m256i, ordered) };
+    let s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    (d, groups, _mm_cvtsi128_si32(s))
 }
