@@ -16,6 +16,7 @@ pub struct Counters {
     pub forced_tokens: AtomicU64,
     pub mask_steps: AtomicU64,
     pub mask_nanos: AtomicU64,
+    pub mask_max_nanos: AtomicU64,
     pub batched_steps: AtomicU64,
     pub kinds: [KindCounters; 4],
     pub wait_nanos: AtomicU64,
@@ -65,6 +66,8 @@ pub struct EngineStats {
     /// tokens in them (the mask, without the model's forward pass).
     pub mask_steps: u64,
     pub mask_nanos: u64,
+    /// The slowest of those steps (an upper bound of any percentile).
+    pub mask_max_nanos: u64,
     /// Decode steps that fed more than one sequence at once (generations, or extractions
     /// decoded together).
     pub batched_steps: u64,
@@ -115,6 +118,7 @@ impl Counters {
             forced_tokens: get(&self.forced_tokens),
             mask_steps: get(&self.mask_steps),
             mask_nanos: get(&self.mask_nanos),
+            mask_max_nanos: get(&self.mask_max_nanos),
             batched_steps: get(&self.batched_steps),
             kinds: std::array::from_fn(|i| KindStats { jobs: get(&self.kinds[i].jobs), nanos: get(&self.kinds[i].nanos) }),
             wait_nanos: get(&self.wait_nanos),

@@ -185,11 +185,7 @@ fn attend_one<const F: bool>(c: &Config, l: usize, cache: &KvCache, pos: usize, 
             scores_into::<F>(qh, run.k, kvd, head.clone(), c.attn_scale, scores);
         }
         let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for s in scores.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
-        }
+        let sum = super::vmath::exp_shifted::<F>(scores, max);
         let inv = 1.0 / sum;
         scores.iter_mut().for_each(|s| *s *= inv);
         let o = &mut out[h * hd..(h + 1) * hd];

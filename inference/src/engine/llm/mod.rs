@@ -12,6 +12,7 @@ pub mod kernels;
 mod kv;
 mod kernels_x86;
 mod weights;
+mod vmath;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -74,11 +75,13 @@ fn gelu_tanh(x: f32) -> f32 {
 fn gated(act: Act, gate_up: &[f32], ffn: usize, out: &mut [f32]) {
     for (gu, h) in gate_up.chunks_exact(2 * ffn).zip(out.chunks_exact_mut(ffn)) {
         let (g, u) = gu.split_at(ffn);
-        for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
-            *h = match act {
-                Act::Silu => g / (1.0 + (-g).exp()),
-                Act::GeluTanh => gelu_tanh(g),
-            } * u;
+        match act {
+            Act::Silu => vmath::silu_mul(g, u, h),
+            Act::GeluTanh => {
+                for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
+                    *h = gelu_tanh(g) * u;
+                }
+            }
         }
     }
 }
