@@ -110,6 +110,9 @@ fn gguf_blocks_and_rows_round_trip() {
     }
 }
 
+/// `cargo test --release -p inference --lib shape_speed -- --ignored --nocapture`: the
+/// detected kernel on SmolLM2's matrix shapes at 16 rows (batched decode), and one row against
+/// the output matrix (decode, as read bandwidth).
 #[test]
 #[ignore]
 fn shape_speed() {
@@ -131,6 +134,19 @@ fn shape_speed() {
         }
         eprintln!("{n}x{k}: {best:.1} GMAC/s");
     }
+    // Decode: one row against a matrix larger than the caches, as read bandwidth.
+    let (n, k) = (49152, 576);
+    let w = QMatrix::quantize(&pseudo(n * k, 9), n, k);
+    let mut x = QActs::default();
+    x.quantize(&pseudo(k, 8), 1, k);
+    let mut out = vec![0.0; n];
+    let mut best = 0f64;
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        unsafe { Kernel::detect().block(&x, &w, 0..w.quads(), SendPtr(out.as_mut_ptr())) };
+        best = best.max(w.bytes() as f64 / t.elapsed().as_secs_f64() / 1e9);
+    }
+    eprintln!("decode {n}x{k}: {best:.1} GB/s");
 }
 
 #[test]
