@@ -149,6 +149,26 @@ fn shape_speed() {
     eprintln!("decode {n}x{k}: {best:.1} GB/s");
 }
 
+/// The 256-bit VNNI tile (AVX-VNNI CPUs) through its EVEX twin, where the CPU has AVX512-VNNI.
+#[test]
+fn the_256_bit_vnni_tile_matches_the_plain_kernel() {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("fma") {
+        for (rows, n, k) in [(1, 7, 64), (3, 13, 96), (5, 40, 576), (4, 8, 1536)] {
+            let (x, w) = (pseudo(rows * k, 21), pseudo(n * k, 22));
+            let wq = QMatrix::quantize(&w, n, k);
+            let mut xq = QActs::default();
+            xq.quantize(&x, rows, k);
+            let (mut got, mut want) = (vec![0.0; rows * n], vec![0.0; rows * n]);
+            unsafe { super::super::kernels_x86::vnni_vl_block(&xq, &wq, 0..wq.quads(), got.as_mut_ptr()) };
+            unsafe { Kernel::Scalar.block(&xq, &wq, 0..wq.quads(), SendPtr(want.as_mut_ptr())) };
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-3 * w.abs().max(1.0), "{rows}x{n}x{k}: {g} vs {w}");
+            }
+        }
+    }
+}
+
 #[test]
 fn avx2_quantization_gives_the_plain_values() {
     #[cfg(target_arch = "x86_64")]

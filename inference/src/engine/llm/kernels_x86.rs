@@ -204,6 +204,17 @@ simd_flavour!(
     |init, w, x| _mm256_dpbusd_avx_epi32(init, w, x),
     true
 );
+// The AVX-VNNI tile's code with the EVEX form of the same instruction, so that CPUs with
+// AVX512-VNNI but not AVX-VNNI (Zen 4, the machines here) can test its arithmetic.
+#[cfg(test)]
+simd_flavour!(
+    vnni_vl_block,
+    vnni_vl_tile,
+    "avx2,fma,avx512f,avx512vl,avx512vnni",
+    2,
+    |init, w, x| _mm256_dpbusd_epi32(init, w, x),
+    true
+);
 
 /// The AVX512-VNNI tile: a quad of weight rows by `RN` activation rows, a pair of blocks per
 /// 512-bit operation (the pair layout alternates the blocks lane by lane; a cell's two scale
