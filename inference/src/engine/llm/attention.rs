@@ -73,7 +73,7 @@ fn dot4<const F: bool>(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
     #[cfg(target_arch = "x86_64")]
     if F && k.iter().all(|k| k.len() == q.len()) {
         // SAFETY: `F` is only set by `attend_one_avx2`, compiled for AVX2 and FMA; lengths checked.
-        return unsafe { dot4_avx2(q, k) };
+        return unsafe { dot_keys_avx2::<4>(q, k) };
     }
     let n = q.len() / 8 * 8;
     let mut acc = [[0f32; 8]; 4];
@@ -94,19 +94,34 @@ fn dot4<const F: bool>(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
     out
 }
 
-/// [`dot4`] in explicit 256-bit registers, one accumulator per key. Left to itself, the
-/// compiler spreads the four keys across the lanes of one register and spends the loop
-/// shuffling.
+/// `q` against eight keys at once, in AVX2 (falls back to two [`dot4`] passes when a key is
+/// shorter than `q`). Eight independent sums keep both FMA pipes busy; with four, each pass
+/// waited on its sums' latency (eight dependent FMAs each for a 64-wide head).
+#[inline(always)]
+fn dot8<const F: bool>(q: &[f32], k: [&[f32]; 8]) -> [f32; 8] {
+    #[cfg(target_arch = "x86_64")]
+    if F && k.iter().all(|k| k.len() == q.len()) {
+        // SAFETY: `F` is only set by `attend_one_avx2`, compiled for AVX2 and FMA; lengths checked.
+        return unsafe { dot_keys_avx2::<8>(q, k) };
+    }
+    let (a, b) = (dot4::<F>(q, [k[0], k[1], k[2], k[3]]), dot4::<F>(q, [k[4], k[5], k[6], k[7]]));
+    std::array::from_fn(|i| if i < 4 { a[i] } else { b[i - 4] })
+}
+
+/// [`dot4`] / [`dot8`] in explicit 256-bit registers, one accumulator per key (`N` a multiple
+/// of four). Left to itself, the compiler spreads the keys across the lanes of one register
+/// and spends the loop shuffling. Each key's sum is the same whatever `N`: the same chunks in
+/// the same order, then the same horizontal adds.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; every key is as long as `q`.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot4_avx2(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
+unsafe fn dot_keys_avx2<const N: usize>(q: &[f32], k: [&[f32]; N]) -> [f32; N] {
     use std::arch::x86_64::*;
     let n = q.len() / 8 * 8;
-    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut acc = [_mm256_setzero_ps(); N];
     let mut c = 0;
     while c < n {
         let qv = unsafe { _mm256_loadu_ps(q.as_ptr().add(c)) };
@@ -115,11 +130,14 @@ unsafe fn dot4_avx2(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
         }
         c += 8;
     }
-    // Three horizontal adds leave [Σa0, Σa1, Σa2, Σa3] in each half; the halves then add.
-    let h = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
-    let sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
-    let mut out = [0f32; 4];
-    unsafe { _mm_storeu_ps(out.as_mut_ptr(), sums) };
+    let mut out = [0f32; N];
+    for (g, out) in out.chunks_exact_mut(4).enumerate() {
+        let a = &acc[4 * g..4 * g + 4];
+        // Three horizontal adds leave [Σa0, Σa1, Σa2, Σa3] in each half; the halves then add.
+        let h = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+        let sums = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
+        unsafe { _mm_storeu_ps(out.as_mut_ptr(), sums) };
+    }
     for (o, k) in out.iter_mut().zip(k) {
         *o += q[n..].iter().zip(&k[n..]).map(|(x, y)| x * y).sum::<f32>();
     }
@@ -137,9 +155,14 @@ fn scores_into<const F: bool>(q: &[f32], keys: &[f32], kv_dim: usize, head: Rang
     // (a prefix-cache hit or not).
     while t < n {
         let pick = |i: usize| key((t + i).min(n - 1));
-        let take = (n - t).min(4);
-        let d = dot4::<F>(q, [pick(0), pick(1), pick(2), pick(3)]);
-        scores.extend(d[..take].iter().map(|d| d * scale));
+        let take = if F { (n - t).min(8) } else { (n - t).min(4) };
+        if F {
+            let d = dot8::<F>(q, std::array::from_fn(pick));
+            scores.extend(d[..take].iter().map(|d| d * scale));
+        } else {
+            let d = dot4::<F>(q, [pick(0), pick(1), pick(2), pick(3)]);
+            scores.extend(d[..take].iter().map(|d| d * scale));
+        }
         t += take;
     }
 }
@@ -148,6 +171,11 @@ fn scores_into<const F: bool>(q: &[f32], keys: &[f32], kv_dim: usize, head: Rang
 /// so `out` is loaded and stored once for four.
 #[inline(always)]
 fn weighted_sum<const F: bool>(out: &mut [f32], values: &[f32], kv_dim: usize, head: Range<usize>, w: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if F && out.len() == head.len() && out.len().is_multiple_of(8) && head.end <= kv_dim && values.len() >= w.len() * kv_dim {
+        // SAFETY: `F` is only set by `attend_one_avx2` (AVX2 and FMA); bounds checked above.
+        return unsafe { weighted_sum_avx2(out, values, kv_dim, head.start, w) };
+    }
     let value = |t: usize| &values[t * kv_dim..][head.clone()];
     let mut t = 0;
     while t + 4 <= w.len() {
@@ -162,6 +190,42 @@ fn weighted_sum<const F: bool>(out: &mut [f32], values: &[f32], kv_dim: usize, h
         for (o, v) in out.iter_mut().zip(value(t)) {
             *o = madd::<F>(wt, *v, *o);
         }
+    }
+}
+
+/// [`weighted_sum`] in explicit 256-bit registers. Left to the compiler, the loop over a head's
+/// values kept a scalar path that ran often (a `perf` profile of prefill put a fifth of
+/// attention's samples in scalar multiply-adds).
+///
+/// # Safety
+/// AVX2 and FMA; `out.len()` is a multiple of 8; every row `t < w.len()` of `values` holds
+/// `kv_dim` values and `from + out.len() <= kv_dim`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weighted_sum_avx2(out: &mut [f32], values: &[f32], kv_dim: usize, from: usize, w: &[f32]) {
+    use std::arch::x86_64::*;
+    let row = |t: usize| unsafe { values.as_ptr().add(t * kv_dim + from) };
+    let o = out.as_mut_ptr();
+    let mut t = 0;
+    while t + 4 <= w.len() {
+        let (v, ws) = ([row(t), row(t + 1), row(t + 2), row(t + 3)], [w[t], w[t + 1], w[t + 2], w[t + 3]].map(|x| _mm256_set1_ps(x)));
+        for c in (0..out.len()).step_by(8) {
+            let mut acc = unsafe { _mm256_loadu_ps(o.add(c)) };
+            for (v, wt) in v.iter().zip(ws) {
+                acc = _mm256_fmadd_ps(wt, unsafe { _mm256_loadu_ps(v.add(c)) }, acc);
+            }
+            unsafe { _mm256_storeu_ps(o.add(c), acc) };
+        }
+        t += 4;
+    }
+    while t < w.len() {
+        let (v, wt) = (row(t), _mm256_set1_ps(w[t]));
+        for c in (0..out.len()).step_by(8) {
+            let acc = _mm256_fmadd_ps(wt, unsafe { _mm256_loadu_ps(v.add(c)) }, unsafe { _mm256_loadu_ps(o.add(c)) });
+            unsafe { _mm256_storeu_ps(o.add(c), acc) };
+        }
+        t += 1;
     }
 }
 
