@@ -1,9 +1,9 @@
 //! The quantized matrix product the chat model spends its time in: `y = x · Wᵀ` with the
 //! weights in 8-bit blocks of 32 (GGUF Q8_0 values, re-laid-out at load) and the activations
 //! quantized the same way on the fly. One kernel serves prefill (many rows of `x`), batched
-//! decode (one row per sequence) and single decode; it tiles four weight rows against up to
-//! four activation rows so each loaded block is used several times, and splits the weight rows
-//! across the engine's rayon pool.
+//! decode (one row per sequence) and single decode; it tiles four weight rows against a few
+//! activation rows (three on AVX512-VNNI, two on AVX2) so each loaded block is used several
+//! times, and splits the weight rows across the engine's rayon pool.
 //!
 //! Inner loops: AVX512-VNNI / AVX-VNNI `dpbusd` where the CPU has it (weights stored as
 //! unsigned `w + 128`, corrected with each activation block's sum), AVX2 `maddubs` otherwise,
