@@ -216,33 +216,26 @@ impl QActs {
             // SAFETY: the CPU has the features.
             return unsafe { self.fill_avx2(x, cols) };
         }
-        self.fill(x, cols);
+        self.fill(x, cols, |src| {
+            let (d, q) = quantize_block(src);
+            (d, q, q.iter().map(|&v| v as i32).sum())
+        });
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn fill_avx2(&mut self, x: &[f32], cols: usize) {
-        let (real, bpr) = (cols / BLOCK, self.bpr);
-        for (i, src) in x.chunks_exact(BLOCK).enumerate() {
-            let b = (i / real) * bpr + i % real;
-            let h = b % 2;
-            let pair = &mut self.qs[(b - h) * BLOCK..][..2 * BLOCK];
-            // SAFETY: AVX2 (this function's features); `src` holds a block.
-            let (d, groups, sum) = unsafe { super::kernels_x86::quantize_block_avx2(src) };
-            for (g, group) in groups.iter().enumerate() {
-                let at = pair_offset(h, 4 * g);
-                pair[at..at + 4].copy_from_slice(&group.to_le_bytes().map(|b| b as i8));
-            }
-            self.scales[b] = d;
-            self.bias[b] = -16 * sum;
-        }
+        // SAFETY: AVX2 and FMA (this function's features); `fill` hands over whole blocks.
+        self.fill(x, cols, |src| unsafe { super::kernels_x86::quantize_block_avx2(src) })
     }
 
-    fn fill(&mut self, x: &[f32], cols: usize) {
+    /// Quantizes every block with `quant` (scale, values, their sum) into the pair layout.
+    #[inline(always)]
+    fn fill(&mut self, x: &[f32], cols: usize, quant: impl Fn(&[f32]) -> (f32, [i8; BLOCK], i32)) {
         let (real, bpr) = (cols / BLOCK, self.bpr);
         for (i, src) in x.chunks_exact(BLOCK).enumerate() {
             let b = (i / real) * bpr + i % real;
-            let (d, q) = quantize_block(src);
+            let (d, q, sum) = quant(src);
             let h = b % 2;
             let pair = &mut self.qs[(b - h) * BLOCK..][..2 * BLOCK];
             for (g, group) in q.chunks_exact(4).enumerate() {
@@ -250,7 +243,7 @@ impl QActs {
                 pair[at..at + 4].copy_from_slice(group);
             }
             self.scales[b] = d;
-            self.bias[b] = -16 * q.iter().map(|&v| v as i32).sum::<i32>();
+            self.bias[b] = -16 * sum;
         }
     }
 

@@ -275,14 +275,14 @@ pub(super) unsafe fn vnni512_block(x: &QActs, w: &QMatrix, quads: Range<usize>, 
 }
 
 /// One block of activations to 8-bit values as [`super::kernels`]'s `quantize_block` does it
-/// (scale `max |x| / 127`, round half away from zero), in AVX2: the scale, the values as eight
-/// little-endian groups of four, and their sum.
+/// (scale `max |x| / 127`, round half away from zero), in AVX2: the scale, the values and their
+/// sum.
 ///
 /// # Safety
 /// AVX2 and FMA; `src` holds at least 32 values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn quantize_block_avx2(src: &[f32]) -> (f32, [u32; 8], i32) {
+pub(super) unsafe fn quantize_block_avx2(src: &[f32]) -> (f32, [i8; BLOCK], i32) {
     use std::arch::x86_64::*;
     assert!(src.len() >= BLOCK);
     let sign = _mm256_set1_ps(-0.0);
@@ -302,11 +302,11 @@ pub(super) unsafe fn quantize_block_avx2(src: &[f32]) -> (f32, [u32; 8], i32) {
     // Packing interleaves the 128-bit halves: groups come out as 0, 2, 4, 6, 1, 3, 5, 7.
     let packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
     let ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    let mut groups = [0u32; 8];
-    unsafe { _mm256_storeu_si256(groups.as_mut_ptr() as *mut __m256i, ordered) };
+    let mut values = [0i8; BLOCK];
+    unsafe { _mm256_storeu_si256(values.as_mut_ptr() as *mut __m256i, ordered) };
     let s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
     let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-    (d, groups, _mm_cvtsi128_si32(s))
+    (d, values, _mm_cvtsi128_si32(s))
 }
