@@ -85,6 +85,19 @@ macro_rules! drive {
 /// How far ahead of the current pair a tile prefetches its weights.
 const PREFETCH: usize = 4 * QUAD_PAIR;
 
+/// Asks for the weights `PREFETCH` bytes past `pair` (one pair's worth of cache lines) well
+/// ahead of use: decode streams them once, and the first tile of a quad in a batch reads them
+/// from memory too. A prefetch never faults, so running past the matrix's end is harmless.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn prefetch_ahead(pair: *const u8) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    for k in 0..5 {
+        // SAFETY: SSE is part of every x86_64 CPU; a prefetch reads nothing.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(pair.wrapping_add(PREFETCH + 64 * k) as *const i8) };
+    }
+}
+
 /// Generates one SIMD flavour: `$tile` (the register tile), `$name` (the block driver).
 /// `$dot(acc, w, x)` adds the lane sums of 32 bytes of a pair (half its lanes) to `acc`;
 /// `$correct` says whether the +128 weight offset must be undone (then each lane starts at
@@ -107,11 +120,7 @@ macro_rules! simd_flavour {
             let mut acc = [[_mm256_setzero_ps(); RN]; 4];
             for p in 0..bpr / 2 {
                 let pair = unsafe { w.add(p * QUAD_PAIR) };
-                // Ask for the weights well ahead of use: decode streams them once, and the
-                // first tile of a quad in a batch reads them from memory too.
-                for k in 0..5 {
-                    _mm_prefetch::<_MM_HINT_T0>(pair.wrapping_add(PREFETCH + 64 * k) as *const i8);
-                }
+                prefetch_ahead(pair);
                 let sc = unsafe { scale_table::<RN>(pair, xs, p) };
                 let mut xv = [[_mm256_setzero_si256(); 2]; RN];
                 let mut init = [_mm256_setzero_si256(); RN];
@@ -235,9 +244,7 @@ unsafe fn vnni512_tile<const RN: usize>(
     let mut acc = [[_mm512_setzero_ps(); RN]; 4];
     for p in 0..bpr / 2 {
         let pair = unsafe { w.add(p * QUAD_PAIR) };
-        for k in 0..5 {
-            _mm_prefetch::<_MM_HINT_T0>(pair.wrapping_add(PREFETCH + 64 * k) as *const i8);
-        }
+        prefetch_ahead(pair);
         let sc = unsafe { scale_table::<RN>(pair, xs, p) };
         let xv: [__m512i; RN] = std::array::from_fn(|r| unsafe { _mm512_loadu_si512(x[r].add(p * 2 * BLOCK) as *const _) });
         for j in 0..4 {
