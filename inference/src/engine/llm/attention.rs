@@ -65,16 +65,11 @@ fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
     }
 }
 
-/// `q` against four keys at once. One dot product is a chain of dependent additions (bound by
-/// their latency); four are independent chains the core runs side by side, and each chunk of
-/// `q` is loaded once for all four.
+/// `q` against four keys at once, portably. One dot product is a chain of dependent additions
+/// (bound by their latency); four are independent chains the core runs side by side, and each
+/// chunk of `q` is loaded once for all four.
 #[inline(always)]
 fn dot4<const F: bool>(q: &[f32], k: [&[f32]; 4]) -> [f32; 4] {
-    #[cfg(target_arch = "x86_64")]
-    if F && k.iter().all(|k| k.len() == q.len()) {
-        // SAFETY: `F` is only set by `attend_one_avx2`, compiled for AVX2 and FMA; lengths checked.
-        return unsafe { dot_keys_avx2::<4>(q, k) };
-    }
     let n = q.len() / 8 * 8;
     let mut acc = [[0f32; 8]; 4];
     for c in (0..n).step_by(8) {
@@ -108,10 +103,10 @@ fn dot8<const F: bool>(q: &[f32], k: [&[f32]; 8]) -> [f32; 8] {
     std::array::from_fn(|i| if i < 4 { a[i] } else { b[i - 4] })
 }
 
-/// [`dot4`] / [`dot8`] in explicit 256-bit registers, one accumulator per key (`N` a multiple
-/// of four). Left to itself, the compiler spreads the keys across the lanes of one register
-/// and spends the loop shuffling. Each key's sum is the same whatever `N`: the same chunks in
-/// the same order, then the same horizontal adds.
+/// [`dot8`] in explicit 256-bit registers, one accumulator per key (`N` a multiple of four).
+/// Left to itself, the compiler spreads the keys across the lanes of one register and spends
+/// the loop shuffling. Each key's sum is the same whatever `N`: the same chunks in the same
+/// order, then the same horizontal adds.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; every key is as long as `q`.
@@ -155,14 +150,9 @@ fn scores_into<const F: bool>(q: &[f32], keys: &[f32], kv_dim: usize, head: Rang
     // (a prefix-cache hit or not).
     while t < n {
         let pick = |i: usize| key((t + i).min(n - 1));
-        let take = if F { (n - t).min(8) } else { (n - t).min(4) };
-        if F {
-            let d = dot8::<F>(q, std::array::from_fn(pick));
-            scores.extend(d[..take].iter().map(|d| d * scale));
-        } else {
-            let d = dot4::<F>(q, [pick(0), pick(1), pick(2), pick(3)]);
-            scores.extend(d[..take].iter().map(|d| d * scale));
-        }
+        let take = (n - t).min(8);
+        let d = dot8::<F>(q, std::array::from_fn(pick));
+        scores.extend(d[..take].iter().map(|d| d * scale));
         t += take;
     }
 }
