@@ -64,13 +64,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
     let (client, demo_ehr, demo) = connect_ehr(settings).await?;
     let model = load_model(&settings.model).await?;
     let ehr: Arc<dyn Ehr> = Arc::new(client);
-    let canary = settings.server.prompt_canary.as_ref().map(|c| c.expose().to_owned());
-    let understand = Arc::new(ModelUnderstand::new(model.clone()).with_canary(canary));
-    let scripts = crate::staff::scripts::engine_scripts(store.as_ref()).await.context("loading the workflow scripts")?;
-    let engine = workflows::Engine::new(scripts, ehr.clone(), understand);
-    // Embed the intent examples now rather than in the first patient's turn.
-    let examples = engine.warm_up().await.context("embedding the script examples")?;
-    tracing::info!(count = examples, "script examples embedded");
+    let dialogue = dialogue(settings, store.as_ref(), model.clone(), ehr.clone()).await?;
     if let Some(env) = cipher.envelope() {
         let (m, c) = (metrics.clone(), clock.clone());
         env.on_usage(Arc::new(move |before, after, max| m.alerts.key_uses(before, after, max, c.now_ms())));
@@ -82,7 +76,7 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         store,
         model,
         ehr: ehr.clone(),
-        dialogue: Arc::new(EngineDialogue::reloadable(Arc::new(engine), ehr.clone())),
+        dialogue,
         cipher,
         clock,
         metrics,
@@ -106,6 +100,24 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
             .map_err(|e| anyhow::anyhow!("starting a demo follow-up: {e}"))?;
     }
     Ok(Service { state, _demo_ehr: demo_ehr })
+}
+
+/// The workflow engine over `ehr`: the built-in scripts and the store's published versions,
+/// understood with `model`. (`agent bench load` builds a second one over a delayed EHR.)
+pub async fn dialogue(
+    settings: &Settings,
+    store: &dyn Store,
+    model: Arc<dyn LanguageModel>,
+    ehr: Arc<dyn Ehr>,
+) -> anyhow::Result<Arc<EngineDialogue>> {
+    let canary = settings.server.prompt_canary.as_ref().map(|c| c.expose().to_owned());
+    let understand = Arc::new(ModelUnderstand::new(model).with_canary(canary));
+    let scripts = crate::staff::scripts::engine_scripts(store).await.context("loading the workflow scripts")?;
+    let engine = workflows::Engine::new(scripts, ehr.clone(), understand);
+    // Embed the intent examples now rather than in the first patient's turn.
+    let examples = engine.warm_up().await.context("embedding the script examples")?;
+    tracing::info!(count = examples, "script examples embedded");
+    Ok(Arc::new(EngineDialogue::reloadable(Arc::new(engine), ehr)))
 }
 
 /// What the demo EHR was seeded with.

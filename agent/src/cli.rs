@@ -169,6 +169,10 @@ pub enum BenchCommand {
         /// Concurrent simulated patients, one level after another.
         #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
         sessions: Vec<usize>,
+        /// Round trips (ms) added to every call to the demo EHR, which otherwise runs on this
+        /// machine's own cores; every level runs once per value (0: no delay).
+        #[arg(long, value_delimiter = ',', default_value = "0,20")]
+        ehr_rtt_ms: Vec<u64>,
         /// Every level plays the same whole conversations: enough for each patient of the busiest level to take about this many turns.
         #[arg(long, default_value_t = 6)]
         turns: usize,

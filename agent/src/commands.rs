@@ -29,9 +29,10 @@ pub async fn run(command: Command, settings: Settings) -> ExitCode {
         Command::Bench { command: BenchCommand::Model { rounds, peer_python, json } } => {
             bench_model(&settings, inference::bench::BenchOptions { rounds, peer_python }, json).await
         }
-        Command::Bench { command: BenchCommand::Load { sessions, turns, min_level_turns, conversations, modelfree_turns, modelfree_concurrency, postgres, idle_streams, active_streams, json } } => {
+        Command::Bench { command: BenchCommand::Load { sessions, ehr_rtt_ms, turns, min_level_turns, conversations, modelfree_turns, modelfree_concurrency, postgres, idle_streams, active_streams, json } } => {
             let options = crate::bench::LoadOptions {
                 sessions,
+                ehr_rtt_ms,
                 turns,
                 min_level_turns,
                 conversations,

@@ -20,6 +20,7 @@ const FIELDS: &[&str] = &[
     "/conditions/modelfree_concurrency",
     "/conditions/scenarios",
     "/load/0/sessions",
+    "/load/0/ehr_rtt_ms",
     "/load/0/turns_per_session",
     "/load/0/turns",
     "/load/0/conversations",
@@ -82,7 +83,7 @@ fn short_load_run_has_no_errors_and_every_figure() {
     let dir = tempfile::tempdir().expect("tempdir");
     let r = bench(
         dir.path(),
-        &["--sessions", "1,4", "--turns", "3", "--min-level-turns", "0", "--modelfree-turns", "200", "--modelfree-concurrency", "8", "--idle-streams", "100", "--active-streams", "5"],
+        &["--sessions", "1,4", "--ehr-rtt-ms", "0,100", "--turns", "3", "--min-level-turns", "0", "--modelfree-turns", "200", "--modelfree-concurrency", "8", "--idle-streams", "100", "--active-streams", "5"],
     );
     let (one, level) = (&r["load"][0], &r["load"][1]);
     assert_eq!((one["sessions"].as_u64(), level["sessions"].as_u64()), (Some(1), Some(4)));
@@ -93,6 +94,16 @@ fn short_load_run_has_no_errors_and_every_figure() {
     assert_eq!(level["latency"]["count"].as_u64(), Some(turns));
     no_errors(one, "the 1-session level");
     no_errors(level, "the 4-session level");
+    // The same levels again with 100 ms added to every EHR round trip: the slowest turns
+    // (those that search slots or request a refill) wait for it.
+    let delayed = &r["load"].as_array().expect("levels")[2..];
+    let got: Vec<(Option<u64>, Option<u64>)> = delayed.iter().map(|l| (l["ehr_rtt_ms"].as_u64(), l["sessions"].as_u64())).collect();
+    assert_eq!(got, [(Some(100), Some(1)), (Some(100), Some(4))]);
+    for l in delayed {
+        assert_eq!(l["turns"].as_u64(), Some(turns), "same work: {l:#}");
+        assert!(l["latency"]["p99_ms"].as_f64().unwrap_or_default() >= 100.0, "no turn waited for the EHR: {l:#}");
+        no_errors(l, "a level with the EHR 100 ms away");
+    }
     let free = r["model_free"].as_array().expect("model_free list");
     let levels: Vec<&str> = free.iter().filter_map(|m| m["level"].as_str()).collect();
     assert!(levels.starts_with(&["store", "pipeline", "http"]), "levels {levels:?}");
@@ -112,7 +123,7 @@ fn full_load_run_has_every_figure() {
     let dir = tempfile::tempdir().expect("tempdir");
     let r = bench(dir.path(), &[]);
     let sessions: Vec<u64> = r["load"].as_array().expect("levels").iter().filter_map(|l| l["sessions"].as_u64()).collect();
-    assert_eq!(sessions, [1, 4, 16, 64]);
+    assert_eq!(sessions, [1, 4, 16, 64, 1, 4, 16, 64], "each level without and with the EHR 20 ms away");
     for l in r["load"].as_array().expect("levels") {
         assert!(l["errors"].get("5xx").is_none(), "server errors: {l:#}");
     }

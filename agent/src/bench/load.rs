@@ -82,6 +82,8 @@ pub(super) async fn latest_discharge(state: &AppState, patient: &PatientId) -> O
 #[derive(Clone, Debug, Serialize)]
 pub struct LevelResult {
     pub sessions: usize,
+    /// The round trip added to every EHR call (0: the demo EHR on this machine, no delay).
+    pub ehr_rtt_ms: u64,
     pub turns_per_session: usize,
     pub turns: usize,
     pub conversations: usize,
@@ -134,6 +136,7 @@ pub async fn level(state: &AppState, client: &Client, plan: &[Scenario], session
     }
     Ok(LevelResult {
         sessions,
+        ehr_rtt_ms: 0,
         turns_per_session: done.div_ceil(sessions.max(1)),
         turns: done,
         conversations,

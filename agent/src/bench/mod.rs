@@ -7,6 +7,7 @@
 pub mod client;
 pub mod load;
 pub mod modelfree;
+pub mod relay;
 pub mod report;
 pub mod service;
 pub mod stats;
@@ -24,6 +25,9 @@ pub use report::LoadReport;
 pub struct LoadOptions {
     /// Concurrent simulated patients, one level after another.
     pub sessions: Vec<usize>,
+    /// Round trips added between the service and the demo EHR (0: none); every level runs
+    /// once for each (see `relay`).
+    pub ehr_rtt_ms: Vec<u64>,
     /// Every level plays the same whole conversations: enough for each patient of the busiest
     /// level to take about this many turns...
     pub turns: usize,
@@ -44,8 +48,11 @@ pub struct LoadOptions {
 pub async fn run(settings: &Settings, o: &LoadOptions) -> anyhow::Result<LoadReport> {
     let machine = report::Machine::now(settings);
     let mut levels = Vec::new();
-    for &n in &o.sessions {
-        levels.push(patients_level(settings, o, n).await.with_context(|| format!("{n} sessions"))?);
+    for &rtt in &o.ehr_rtt_ms {
+        for &n in &o.sessions {
+            let level = patients_level(settings, o, n, rtt).await;
+            levels.push(level.with_context(|| format!("{n} sessions, EHR round trip +{rtt} ms"))?);
+        }
     }
     let demo = service::start_demo(settings).await?;
     let state = &demo.running.state;
@@ -78,19 +85,28 @@ pub async fn run(settings: &Settings, o: &LoadOptions) -> anyhow::Result<LoadRep
 /// from the same free slots (an earlier level's bookings would change the times offered, and
 /// with them what a patient's reply means), and plays the same whole conversations: enough
 /// for the busiest level's patients to take `turns` turns each, at least `min_level_turns`.
-async fn patients_level(settings: &Settings, o: &LoadOptions, sessions: usize) -> anyhow::Result<load::LevelResult> {
+/// With `rtt_ms` > 0 the patients talk to a second server on the same state whose EHR calls
+/// go through a `relay` that adds that round trip.
+async fn patients_level(settings: &Settings, o: &LoadOptions, sessions: usize, rtt_ms: u64) -> anyhow::Result<load::LevelResult> {
     let demo = service::start_demo(settings).await?;
-    let state = &demo.running.state;
+    let delayed = match rtt_ms {
+        0 => None,
+        ms => Some(service::DelayedEhr::start(&demo, std::time::Duration::from_millis(ms)).await?),
+    };
+    let running = delayed.as_ref().map_or(&demo.running, |d| &d.running);
+    let state = &running.state;
     let scenarios = load::scenarios(&o.conversations, state).await?;
-    let client = client::Client::new(&demo.running.base_url);
+    let client = client::Client::new(&running.base_url);
     // One conversation first, untimed: the model's first calls warm its caches.
     let _ = load::level(state, &client, &scenarios[..1], 1).await?;
     let per_case = scenarios.iter().map(|s| s.says.len()).sum::<usize>() as f64 / scenarios.len().max(1) as f64;
     let most = o.sessions.iter().copied().max().unwrap_or(1);
     let wanted = (most * o.turns).max(o.min_level_turns);
     let plan = load::plan(&scenarios, (wanted as f64 / per_case.max(1.0)).ceil() as usize);
-    tracing::info!(sessions, "load level");
-    load::level(state, &client, &plan, sessions).await
+    tracing::info!(sessions, rtt_ms, "load level");
+    let mut result = load::level(state, &client, &plan, sessions).await?;
+    result.ehr_rtt_ms = rtt_ms;
+    Ok(result)
 }
 
 /// Demo patients with a recent discharge, and its encounter.

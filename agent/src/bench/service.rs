@@ -95,6 +95,25 @@ pub async fn start_demo(base: &Settings) -> anyhow::Result<Demo> {
     Ok(Demo { running, settings, ehr_url, _service: service, _dir: dir })
 }
 
+/// `demo`'s service again, on its own port, with its EHR calls (the engine's and the routes')
+/// sent through a relay that adds a network's round trip to each.
+pub struct DelayedEhr {
+    pub running: Running,
+    _relay: super::relay::Relay,
+}
+
+impl DelayedEhr {
+    pub async fn start(demo: &Demo, rtt: std::time::Duration) -> anyhow::Result<Self> {
+        let relay = super::relay::Relay::start(super::relay::socket_of(&demo.ehr_url)?, rtt).await?;
+        let config = fhir_client::FhirConfig::local(relay.url_for(&demo.ehr_url)?);
+        let ehr: Arc<dyn fhir_client::Ehr> = Arc::new(fhir_client::FhirClient::new(&config).context("configuring the FHIR client")?);
+        let base = &demo.running.state;
+        let dialogue = crate::app::dialogue(&demo.settings, base.store.as_ref(), base.model.clone(), ehr.clone()).await?;
+        let state = AppState { ehr, dialogue, ..base.clone() };
+        Ok(Self { running: serve(state).await?, _relay: relay })
+    }
+}
+
 /// A replica of `demo` on PostgreSQL: the same EHR, model and engine, its own store (a fresh
 /// schema in `url`) and the cipher's data keys kept there, served on its own port.
 pub struct PgReplica {
