@@ -24,17 +24,18 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
         let url = if backend == "sqlite" { sqlite_url(url)? } else { url.to_owned() };
-        let pool = if backend == "sqlite" {
-            sqlite_options(max_connections).connect(&url).await?
+        let (pool, quick) = if backend == "sqlite" {
+            (sqlite_options(max_connections).connect(&url).await?, None)
         } else {
-            AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?
+            let pool = AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?;
+            (pool, Some(quick_options(max_connections).connect(&url).await?))
         };
         if backend == "sqlite" {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         } else {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         }
-        let writer = Writer::spawn(Pools { pool: pool.clone(), backend });
+        let writer = Writer::spawn(Pools { pool: pool.clone(), backend, quick });
         Ok(Self { pool, backend, writer })
     }
 
@@ -55,6 +56,17 @@ fn sqlite_options(max_connections: u32) -> AnyPoolOptions {
             conn.execute("PRAGMA synchronous=FULL").await?;
             conn.execute("PRAGMA busy_timeout=10000").await?;
             conn.execute("PRAGMA foreign_keys=ON").await?;
+            Ok(())
+        })
+    })
+}
+
+/// PostgreSQL connections for the turn path's writes that need not wait for the disk (turn
+/// locks, releases, session touches; see `writer`): a second pool of up to `max_connections`.
+fn quick_options(max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(max_connections).after_connect(|conn, _| {
+        Box::pin(async move {
+            conn.execute("SET synchronous_commit = off").await?;
             Ok(())
         })
     })

@@ -10,16 +10,19 @@
 //! write at fault fails. Nobody hears back before the transaction holding their write has
 //! committed: a reply never claims a write that a later failure in the batch undid.
 //!
-//! Batches holding only turn locks, lock releases and session touches commit without waiting
-//! for the disk (SQLite `synchronous=NORMAL` for that batch, PostgreSQL `synchronous_commit =
-//! off` for the transaction). Losing one of those in a crash is harmless:
-//! the crash ended the turn that held the lock, and a lost touch only ends a session a little
-//! early. The next durable commit flushes them anyway, as both logs are written in order.
+//! Turn locks, lock releases and session touches commit without waiting for the disk. Losing
+//! one of those in a crash is harmless: the crash ended the turn that held the lock, and a lost
+//! touch only ends a session a little early. The next durable commit flushes them anyway, as
+//! both logs are written in order. On SQLite they queue for the writer like the rest (a batch
+//! of only those runs with `synchronous=NORMAL`). On PostgreSQL, where writers do not take
+//! turns, each runs at once on its own, on a connection with `synchronous_commit = off`: one
+//! statement and no wait for the batch in progress. A turn then waits for the writer once
+//! (its commit), not twice.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use sqlx::{AnyPool, Connection, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::group;
@@ -90,6 +93,7 @@ impl Op {
 pub(super) struct Writer {
     ops: mpsc::Sender<Op>,
     counts: Arc<Counts>,
+    quick: Option<AnyPool>,
 }
 
 #[derive(Default)]
@@ -102,14 +106,18 @@ struct Counts {
 pub(super) struct Pools {
     pub pool: AnyPool,
     pub backend: &'static str,
+    /// PostgreSQL: connections with `synchronous_commit = off`, for the writes that need not
+    /// wait for the disk; they then skip the queue (see the module's notes).
+    pub quick: Option<AnyPool>,
 }
 
 impl Writer {
     pub fn spawn(pools: Pools) -> Self {
         let (ops, rx) = mpsc::channel(QUEUE);
         let counts = Arc::new(Counts::default());
+        let quick = pools.quick.clone();
         tokio::spawn(run(pools, rx, counts.clone()));
-        Self { ops, counts }
+        Self { ops, counts, quick }
     }
 
     pub fn stats(&self) -> WriterStats {
@@ -119,12 +127,41 @@ impl Writer {
         }
     }
 
-    /// Queues one write and waits for its answer.
+    /// Queues one write (or, where the store has quick connections and the write need not wait
+    /// for the disk, runs it at once) and waits for its answer.
     pub async fn send<T>(&self, make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Op) -> StoreResult<T> {
         let (reply, answer) = oneshot::channel();
-        self.ops.send(make(reply)).await.map_err(|_| StoreError::Batch("the store's writer has stopped".into()))?;
+        let op = make(reply);
+        match &self.quick {
+            Some(pool) if !op.durable() => {
+                match apply_alone(pool, &op).await {
+                    Ok(done) => {
+                        self.counts.add(1);
+                        op.answer(done);
+                    }
+                    Err(e) => op.fail(&format!("the write could not be committed: {e}")),
+                }
+            }
+            _ => self.ops.send(op).await.map_err(|_| StoreError::Batch("the store's writer has stopped".into()))?,
+        }
         answer.await.map_err(|_| StoreError::Batch("the store's writer has stopped".into()))?
     }
+}
+
+/// A write that need not wait for the disk, as one autocommitted statement on a quick
+/// connection (PostgreSQL: its row lock is all it takes, so it cannot wait in a circle).
+async fn apply_alone(pool: &AnyPool, op: &Op) -> StoreResult<Done> {
+    quick_write(&mut *pool.acquire().await?, op).await
+}
+
+/// A lock, release or touch, inside a batch's transaction or alone.
+async fn quick_write(conn: &mut AnyConnection, op: &Op) -> StoreResult<Done> {
+    Ok(match op {
+        Op::Lock { id, token, now, expires, who, .. } => Done::Row(lock(conn, id, token, (*now, *expires), who.as_deref()).await?),
+        Op::Release { id, token, .. } => Done::Unit(Ok(release(conn, id, token).await?)),
+        Op::Touch { token_hash, now, .. } => Done::Unit(Ok(touch(conn, token_hash, *now).await?)),
+        Op::Commit { .. } => return Err(StoreError::Batch("a turn commit is not a quick write".into())),
+    })
 }
 
 async fn run(pools: Pools, mut rx: mpsc::Receiver<Op>, counts: Arc<Counts>) {
@@ -188,14 +225,12 @@ async fn apply_on(conn: &mut sqlx::AnyConnection, backend: &str, durable: bool, 
     let mut updated = Vec::new();
     for op in batch {
         done.push(match op {
-            Op::Lock { id, token, now, expires, who, .. } => Done::Row(lock(&mut tx, id, token, (*now, *expires), who.as_deref()).await?),
-            Op::Release { id, token, .. } => Done::Unit(Ok(release(&mut tx, id, token).await?)),
-            Op::Touch { token_hash, now, .. } => Done::Unit(Ok(touch(&mut tx, token_hash, *now).await?)),
             Op::Commit { commit, .. } if group::update_state(&mut tx, commit).await? => {
                 updated.push(commit.as_ref());
                 Done::Seq(Ok(0))
             }
             Op::Commit { .. } => Done::Seq(Err(StoreError::LockLost)),
+            other => quick_write(&mut tx, other).await?,
         });
     }
     let mut seqs = group::write_rest(&mut tx, &updated).await?.into_iter();
@@ -214,9 +249,6 @@ type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 /// in id order, then the audit lock, the order every other transaction uses (one row, then
 /// the audit lock), so two batches never wait on each other in a circle.
 async fn postgres_prelude(tx: &mut Tx<'_>, durable: bool, batch: &[Op]) -> StoreResult<()> {
-    if !durable {
-        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut **tx).await?;
-    }
     let mut ids: Vec<&str> = batch
         .iter()
         .filter_map(|op| match op {
@@ -244,7 +276,7 @@ async fn postgres_prelude(tx: &mut Tx<'_>, durable: bool, batch: &[Op]) -> Store
 /// under `who`'s key; `Busy` if a live turn holds it, `NotFound` if there is no such
 /// conversation (of `who`'s patient, when given). A database error fails the batch (`Err` of
 /// the outer result).
-async fn lock(tx: &mut Tx<'_>, id: &str, token: &str, (now, expires): (i64, i64), who: Option<&(String, Option<String>)>) -> StoreResult<StoreResult<Locked>> {
+async fn lock(conn: &mut AnyConnection, id: &str, token: &str, (now, expires): (i64, i64), who: Option<&(String, Option<String>)>) -> StoreResult<StoreResult<Locked>> {
     let (patient, key) = match who {
         Some((p, k)) => (Some(p.as_str()), k.as_deref()),
         None => (None, None),
@@ -259,7 +291,7 @@ async fn lock(tx: &mut Tx<'_>, id: &str, token: &str, (now, expires): (i64, i64)
     if let Some(p) = patient {
         update = update.bind(p);
     }
-    if let Some(row) = update.fetch_optional(&mut **tx).await? {
+    if let Some(row) = update.fetch_optional(&mut *conn).await? {
         return Ok(Ok((conversation(&row)?, row.try_get("stored")?)));
     }
     let owner = if patient.is_some() { " AND patient_id = $2" } else { "" };
@@ -268,24 +300,24 @@ async fn lock(tx: &mut Tx<'_>, id: &str, token: &str, (now, expires): (i64, i64)
     if let Some(p) = patient {
         exists = exists.bind(p);
     }
-    let exists = exists.fetch_optional(&mut **tx).await?;
+    let exists = exists.fetch_optional(&mut *conn).await?;
     Ok(Err(if exists.is_some() { StoreError::Busy } else { StoreError::NotFound }))
 }
 
-async fn release(tx: &mut Tx<'_>, id: &str, token: &str) -> StoreResult<()> {
+async fn release(conn: &mut AnyConnection, id: &str, token: &str) -> StoreResult<()> {
     sqlx::query("UPDATE conversations SET turn_lock = NULL, lock_expires = 0 WHERE id = $1 AND turn_lock = $2")
         .bind(id)
         .bind(token)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
-async fn touch(tx: &mut Tx<'_>, token_hash: &str, now: i64) -> StoreResult<()> {
+async fn touch(conn: &mut AnyConnection, token_hash: &str, now: i64) -> StoreResult<()> {
     sqlx::query("UPDATE patient_sessions SET last_seen = $1 WHERE token_hash = $2")
         .bind(now)
         .bind(token_hash)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
