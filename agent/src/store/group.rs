@@ -1,6 +1,6 @@
-//! The SQL of a batch of turn commits, written set-wise: one conditional update per turn (its
-//! lock and state version are checked there, before anything is written), then one statement
-//! per table for the whole batch (messages, stored responses, audit records). A statement is a
+//! The SQL of a batch of turn commits, written set-wise: one conditional update for the
+//! batch's turns (each one's lock and state version are checked there, before anything is
+//! written), then one statement per table for the whole batch (messages, stored responses, audit records). A statement is a
 //! round trip to the database (a thread hop for SQLite, the network for PostgreSQL), so a batch
 //! of eight turns costs about a dozen statements instead of fifty.
 
@@ -33,6 +33,36 @@ pub(super) async fn update_state(tx: &mut Tx<'_>, c: &TurnCommit) -> StoreResult
     .execute(&mut **tx)
     .await?;
     Ok(updated.rows_affected() == 1)
+}
+
+/// The state updates of a batch's turns, one statement for them all when they are of distinct
+/// conversations (else one each, in order): whether each went through.
+pub(super) async fn update_states(tx: &mut Tx<'_>, commits: &[&TurnCommit]) -> StoreResult<Vec<bool>> {
+    let mut ids: Vec<&str> = commits.iter().map(|c| c.conversation_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if commits.len() < 2 || ids.len() < commits.len() {
+        let mut out = Vec::with_capacity(commits.len());
+        for c in commits {
+            out.push(update_state(tx, c).await?);
+        }
+        return Ok(out);
+    }
+    let sql = format!(
+        "WITH v (id, lock, version, state, status, script_id, script_version, now) AS (VALUES {}) \
+         UPDATE conversations SET state = v.state, state_version = conversations.state_version + 1, status = v.status, \
+         script_id = v.script_id, script_version = v.script_version, turn_lock = NULL, lock_expires = 0, updated_at = v.now \
+         FROM v WHERE conversations.id = v.id AND conversations.turn_lock = v.lock AND conversations.state_version = v.version \
+         RETURNING conversations.id",
+        placeholders(commits.len(), 8)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for c in commits {
+        q = q.bind(&c.conversation_id).bind(&c.lock_token).bind(c.expected_state_version).bind(&c.state);
+        q = q.bind(&c.status).bind(&c.script_id).bind(c.script_version).bind(c.now);
+    }
+    let done: Vec<String> = q.fetch_all(&mut **tx).await?.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+    Ok(commits.iter().map(|c| done.contains(&c.conversation_id)).collect())
 }
 
 /// Writes the rest of every turn whose state update went through, in order; each turn's audit

@@ -63,8 +63,9 @@ fn sqlite_options(max_connections: u32) -> AnyPoolOptions {
 
 /// PostgreSQL connections for the turn path's writes that need not wait for the disk (turn
 /// locks, releases, session touches; see `writer`): a second pool of up to `max_connections`.
+/// Not pinged before each use: the writer tries a write again on another connection instead.
 fn quick_options(max_connections: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new().max_connections(max_connections).after_connect(|conn, _| {
+    AnyPoolOptions::new().max_connections(max_connections).test_before_acquire(false).after_connect(|conn, _| {
         Box::pin(async move {
             conn.execute("SET synchronous_commit = off").await?;
             Ok(())

@@ -148,10 +148,26 @@ impl Writer {
     }
 }
 
+/// Tries of a quick write: its connections are not pinged before use (a round trip each), so
+/// one the server dropped fails a try, and the write is tried again on another.
+const QUICK_TRIES: usize = 3;
+
 /// A write that need not wait for the disk, as one autocommitted statement on a quick
-/// connection (PostgreSQL: its row lock is all it takes, so it cannot wait in a circle).
+/// connection (PostgreSQL: its row lock is all it takes, so it cannot wait in a circle). Each
+/// can be tried again: a lock the failed try took anyway is taken again by the same token.
 async fn apply_alone(pool: &AnyPool, op: &Op) -> StoreResult<Done> {
-    quick_write(&mut *pool.acquire().await?, op).await
+    let mut tries = 1;
+    loop {
+        let mut conn = pool.acquire().await?;
+        match quick_write(&mut conn, op).await {
+            Err(e) if tries < QUICK_TRIES => {
+                tracing::debug!(error = %e, "a quick write failed; trying it on another connection");
+                conn.close_on_drop();
+                tries += 1;
+            }
+            done => return done,
+        }
+    }
 }
 
 /// A lock, release or touch, inside a batch's transaction or alone.
@@ -198,8 +214,8 @@ impl Counts {
 }
 
 /// Applies `batch` in one transaction and commits it; each write's own outcome in order.
-/// Locks, releases and touches run in arrival order, each turn's state update among them; the
-/// rest of the turns' writes follow set-wise (see `group`).
+/// Locks, releases and touches run in arrival order, then the turns' state updates and the
+/// rest of their writes, set-wise (see `group`).
 async fn apply(pools: &Pools, batch: &[Op]) -> StoreResult<Vec<Done>> {
     let durable = batch.iter().any(Op::durable);
     let mut conn = pools.pool.acquire().await?;
@@ -222,16 +238,26 @@ async fn apply_on(conn: &mut sqlx::AnyConnection, backend: &str, durable: bool, 
         postgres_prelude(&mut tx, durable, batch).await?;
     }
     let mut done = Vec::with_capacity(batch.len());
-    let mut updated = Vec::new();
+    let mut commits = Vec::new();
     for op in batch {
         done.push(match op {
-            Op::Commit { commit, .. } if group::update_state(&mut tx, commit).await? => {
-                updated.push(commit.as_ref());
+            Op::Commit { commit, .. } => {
+                commits.push((done.len(), commit.as_ref()));
                 Done::Seq(Ok(0))
             }
-            Op::Commit { .. } => Done::Seq(Err(StoreError::LockLost)),
             other => quick_write(&mut tx, other).await?,
         });
+    }
+    // The turns' state updates after the locks, releases and touches: a lock taken in the same
+    // batch as a commit of the same conversation reads as taken just before that commit.
+    let all: Vec<&TurnCommit> = commits.iter().map(|(_, c)| *c).collect();
+    let mut updated = Vec::new();
+    for ((i, c), ok) in commits.iter().zip(group::update_states(&mut tx, &all).await?) {
+        if ok {
+            updated.push(*c);
+        } else {
+            done[*i] = Done::Seq(Err(StoreError::LockLost));
+        }
     }
     let mut seqs = group::write_rest(&mut tx, &updated).await?.into_iter();
     tx.commit().await?;
@@ -259,23 +285,27 @@ async fn postgres_prelude(tx: &mut Tx<'_>, durable: bool, batch: &[Op]) -> Store
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    // One statement: the rows are locked in the order the sort returns them.
-    if !ids.is_empty() {
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let q = format!("SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR UPDATE", marks.join(","));
-        let query = ids.iter().fold(sqlx::query(sqlx::AssertSqlSafe(q)), |q, id| q.bind(*id));
-        query.fetch_all(&mut **tx).await?;
+    if ids.is_empty() {
+        if durable {
+            sqlx::query(AUDIT_LOCK).execute(&mut **tx).await?;
+        }
+        return Ok(());
     }
-    if durable {
-        sqlx::query(AUDIT_LOCK).execute(&mut **tx).await?;
-    }
+    // One statement: the rows are locked in the order the sort returns them, and the audit
+    // lock is taken once they all are (the count needs every row first).
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let rows = format!("SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR UPDATE", marks.join(","));
+    let q = if durable { format!("WITH r AS MATERIALIZED ({rows}) {AUDIT_LOCK} FROM (SELECT count(*) AS n FROM r) AS locked") } else { rows };
+    let query = ids.iter().fold(sqlx::query(sqlx::AssertSqlSafe(q)), |q, id| q.bind(*id));
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
 /// Takes the turn lock and reads the conversation as it is under it, with the response stored
-/// under `who`'s key; `Busy` if a live turn holds it, `NotFound` if there is no such
+/// under `who`'s key; `Busy` if another live turn holds it, `NotFound` if there is no such
 /// conversation (of `who`'s patient, when given). A database error fails the batch (`Err` of
-/// the outer result).
+/// the outer result). Taking it again with the token that holds it succeeds (a turn's token is
+/// its own), so a try that failed after the lock was taken can be made again.
 async fn lock(conn: &mut AnyConnection, id: &str, token: &str, (now, expires): (i64, i64), who: Option<&(String, Option<String>)>) -> StoreResult<StoreResult<Locked>> {
     let (patient, key) = match who {
         Some((p, k)) => (Some(p.as_str()), k.as_deref()),
@@ -284,7 +314,7 @@ async fn lock(conn: &mut AnyConnection, id: &str, token: &str, (now, expires): (
     let owner = if patient.is_some() { " AND patient_id = $6" } else { "" };
     let q = format!(
         "UPDATE conversations SET turn_lock = $1, lock_expires = $2 \
-         WHERE id = $3 AND (turn_lock IS NULL OR lock_expires < $4){owner} RETURNING {CONVERSATION_COLUMNS}, \
+         WHERE id = $3 AND (turn_lock IS NULL OR lock_expires < $4 OR turn_lock = $1){owner} RETURNING {CONVERSATION_COLUMNS}, \
          (SELECT t.response FROM turn_results t WHERE t.conversation_id = $3 AND t.idempotency_key = $5) AS stored"
     );
     let mut update = sqlx::query(sqlx::AssertSqlSafe(q)).bind(token).bind(expires).bind(id).bind(now).bind(key);
