@@ -8,10 +8,13 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use super::*;
-use super::writer::{Op, Pools, Writer};
+use super::writer::{Op, Pools, Quick, Writer};
 
 pub struct SqlStore {
     pool: AnyPool,
+    /// PostgreSQL: the quick connections (see `quick_options`), also used for the session
+    /// look-up every patient request makes.
+    quick: Option<Quick>,
     backend: &'static str,
     /// The turn path's writes, group-committed (see `writer`).
     writer: Writer,
@@ -28,15 +31,16 @@ impl SqlStore {
             (sqlite_options(max_connections).connect(&url).await?, None)
         } else {
             let pool = AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?;
-            (pool, Some(quick_options(max_connections).connect(&url).await?))
+            let unpinged = quick_options(max_connections).connect(&url).await?;
+            (pool.clone(), Some(Quick { unpinged, pinged: pool }))
         };
         if backend == "sqlite" {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         } else {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         }
-        let writer = Writer::spawn(Pools { pool: pool.clone(), backend, quick });
-        Ok(Self { pool, backend, writer })
+        let writer = Writer::spawn(Pools { pool: pool.clone(), backend, quick: quick.clone() });
+        Ok(Self { pool, quick, backend, writer })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -63,7 +67,7 @@ fn sqlite_options(max_connections: u32) -> AnyPoolOptions {
 
 /// PostgreSQL connections for the turn path's writes that need not wait for the disk (turn
 /// locks, releases, session touches; see `writer`): a second pool of up to `max_connections`.
-/// Not pinged before each use: the writer tries a write again on another connection instead.
+/// Not pinged before each use: work that fails on one is tried again on a pinged one instead.
 fn quick_options(max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new().max_connections(max_connections).test_before_acquire(false).after_connect(|conn, _| {
         Box::pin(async move {
@@ -210,10 +214,19 @@ impl Store for SqlStore {
     }
 
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRow>> {
-        let row = sqlx::query("SELECT patient_id, created_at, last_seen FROM patient_sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        const SQL: &str = "SELECT patient_id, created_at, last_seen FROM patient_sessions WHERE token_hash = $1";
+        let row = match &self.quick {
+            Some(quick) => {
+                quick.run(|mut conn| {
+                    Box::pin(async move {
+                        let row = sqlx::query(SQL).bind(token_hash).fetch_optional(&mut *conn).await;
+                        (conn, row.map_err(StoreError::from))
+                    })
+                })
+                .await?
+            }
+            None => sqlx::query(SQL).bind(token_hash).fetch_optional(&self.pool).await?,
+        };
         row.map(|r| {
             Ok(SessionRow {
                 patient_id: r.try_get("patient_id")?,

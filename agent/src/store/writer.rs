@@ -22,6 +22,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+use sqlx::pool::PoolConnection;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
@@ -93,7 +95,7 @@ impl Op {
 pub(super) struct Writer {
     ops: mpsc::Sender<Op>,
     counts: Arc<Counts>,
-    quick: Option<AnyPool>,
+    quick: Option<Quick>,
 }
 
 #[derive(Default)]
@@ -108,7 +110,7 @@ pub(super) struct Pools {
     pub backend: &'static str,
     /// PostgreSQL: connections with `synchronous_commit = off`, for the writes that need not
     /// wait for the disk; they then skip the queue (see the module's notes).
-    pub quick: Option<AnyPool>,
+    pub quick: Option<Quick>,
 }
 
 impl Writer {
@@ -148,26 +150,46 @@ impl Writer {
     }
 }
 
-/// Tries of a quick write: its connections are not pinged before use (a round trip each), so
-/// one the server dropped fails a try, and the write is tried again on another.
-const QUICK_TRIES: usize = 3;
+/// A quick connection lent to a try of some work, and given back with what the try came to.
+pub(super) type QuickTry<'a, T> = BoxFuture<'a, (PoolConnection<sqlx::Any>, StoreResult<T>)>;
+
+/// PostgreSQL's quick connections (`synchronous_commit = off`, not pinged before use: a ping is
+/// a round trip), and the store's own pool (pinged) for a second try.
+#[derive(Clone)]
+pub(super) struct Quick {
+    pub unpinged: AnyPool,
+    pub pinged: AnyPool,
+}
+
+impl Quick {
+    /// Runs `work` on a quick connection; if that fails (say the server dropped the connection
+    /// since its last use), once more on a pinged one. Only for work that can be done twice: a
+    /// read, or a quick write.
+    pub async fn run<'a, T>(&self, mut work: impl FnMut(PoolConnection<sqlx::Any>) -> QuickTry<'a, T>) -> StoreResult<T> {
+        let (mut conn, done) = work(self.unpinged.acquire().await?).await;
+        match done {
+            Err(e) => {
+                tracing::debug!(error = %e, "work on a quick connection failed; trying it on a pinged one");
+                conn.close_on_drop();
+                drop(conn);
+                work(self.pinged.acquire().await?).await.1
+            }
+            done => done,
+        }
+    }
+}
 
 /// A write that need not wait for the disk, as one autocommitted statement on a quick
 /// connection (PostgreSQL: its row lock is all it takes, so it cannot wait in a circle). Each
 /// can be tried again: a lock the failed try took anyway is taken again by the same token.
-async fn apply_alone(pool: &AnyPool, op: &Op) -> StoreResult<Done> {
-    let mut tries = 1;
-    loop {
-        let mut conn = pool.acquire().await?;
-        match quick_write(&mut conn, op).await {
-            Err(e) if tries < QUICK_TRIES => {
-                tracing::debug!(error = %e, "a quick write failed; trying it on another connection");
-                conn.close_on_drop();
-                tries += 1;
-            }
-            done => return done,
-        }
-    }
+async fn apply_alone(quick: &Quick, op: &Op) -> StoreResult<Done> {
+    quick.run(|mut conn| {
+        Box::pin(async move {
+            let done = quick_write(&mut conn, op).await;
+            (conn, done)
+        })
+    })
+    .await
 }
 
 /// A lock, release or touch, inside a batch's transaction or alone.
