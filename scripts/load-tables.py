@@ -14,11 +14,11 @@ def errors(e):
 def main(path):
     d = json.load(open(path))
     out = ["### Simulated patients (real model, demo EHR, HTTP + SSE; the same conversations at every level)", "",
-           "| sessions | turns | seconds | turns/s | p50 ms | p95 ms | p99 ms | first event p50 / p99 ms | errors |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+           "| EHR round trip added | sessions | turns | seconds | turns/s | p50 ms | p95 ms | p99 ms | first event p50 / p99 ms | errors |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for l in d["load"]:
         lat, fe = l["latency"], l["first_event"]
-        out.append(f"| {l['sessions']} | {l['turns']} | {l['seconds']:.1f} | {l['turns_per_sec']:.1f} | {lat['p50_ms']:.0f} | "
+        out.append(f"| {l.get('ehr_rtt_ms', 0)} ms | {l['sessions']} | {l['turns']} | {l['seconds']:.1f} | {l['turns_per_sec']:.1f} | {lat['p50_ms']:.0f} | "
                    f"{lat['p95_ms']:.0f} | {lat['p99_ms']:.0f} | {fe['p50_ms']:.1f} / {fe['p99_ms']:.1f} | {errors(l['errors'])} |")
     out += ["", "### Model-free turns (rules answer; audit committed before the reply)", "",
             "| backend | depth | at once | turns | turns/s | p50 ms | p95 ms | p99 ms | writes/tx | errors |",
