@@ -1,8 +1,8 @@
 //! The SQL of a batch of turn commits, written set-wise: one conditional update for the
 //! batch's turns (each one's lock and state version are checked there, before anything is
-//! written), then one statement per table for the whole batch (messages, stored responses, audit records). A statement is a
-//! round trip to the database (a thread hop for SQLite, the network for PostgreSQL), so a batch
-//! of eight turns costs about a dozen statements instead of fifty.
+//! written), then one statement per table for the whole batch (messages, stored responses,
+//! audit records). A statement is a round trip to the database (a thread hop for SQLite, the
+//! network for PostgreSQL), so a batch of eight turns costs a handful of statements, not fifty.
 
 use std::collections::HashMap;
 

@@ -135,8 +135,8 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let op = make(reply);
         match &self.quick {
-            Some(pool) if !op.durable() => {
-                match apply_alone(pool, &op).await {
+            Some(quick) if !op.durable() => {
+                match apply_alone(quick, &op).await {
                     Ok(done) => {
                         self.counts.add(1);
                         op.answer(done);
