@@ -175,8 +175,8 @@ impl Ehr for CaseEhr {
         self.race(s).await?;
         self.writer().book(p, s, k).await
     }
-    async fn upcoming_appointments(&self, p: &PatientId) -> FhirResult<Vec<Appointment>> {
-        self.inner.upcoming_appointments(p).await
+    async fn upcoming_appointments(&self, p: &PatientId, from: DateTime<Utc>) -> FhirResult<Vec<Appointment>> {
+        self.inner.upcoming_appointments(p, from).await
     }
     async fn reschedule(&self, p: &PatientId, a: &AppointmentId, s: &SlotId, k: &IdempotencyKey) -> FhirResult<Appointment> {
         self.race(s).await?;

@@ -28,7 +28,7 @@ impl Ehr for NameOnlyEhr {
     async fn book(&self, _: &PatientId, _: &SlotId, _: &IdempotencyKey) -> Result<Appointment> {
         panic!("not used by this story")
     }
-    async fn upcoming_appointments(&self, _: &PatientId) -> Result<Vec<Appointment>> {
+    async fn upcoming_appointments(&self, _: &PatientId, _: chrono::DateTime<chrono::Utc>) -> Result<Vec<Appointment>> {
         panic!("not used by this story")
     }
     async fn reschedule(&self, _: &PatientId, _: &AppointmentId, _: &SlotId, _: &IdempotencyKey) -> Result<Appointment> {

@@ -115,7 +115,8 @@ pub trait Ehr: Send + Sync {
     /// Books a free slot for the patient: Appointment created, Slot marked busy under
     /// `If-Match`; `Error::SlotTaken` when someone else got it first.
     async fn book(&self, patient: &PatientId, slot: &SlotId, key: &IdempotencyKey) -> Result<Appointment>;
-    async fn upcoming_appointments(&self, patient: &PatientId) -> Result<Vec<Appointment>>;
+    /// The patient's active appointments that start at `from` or later (the caller's clock).
+    async fn upcoming_appointments(&self, patient: &PatientId, from: DateTime<Utc>) -> Result<Vec<Appointment>>;
     /// Moves one of the patient's appointments to another free slot (old slot freed).
     async fn reschedule(
         &self,

@@ -100,7 +100,7 @@ async fn booking_survives_the_ehr_going_down(db: &str, replicas: usize) {
     assert_eq!(history.iter().filter(|t| t.contains("system is back:")).count(), 1, "told once: {history:?}");
 
     let fhir = FhirClient::new(&ehr.config()).unwrap();
-    let booked = fhir.upcoming_appointments(&patient).await.unwrap();
+    let booked = fhir.upcoming_appointments(&patient, chrono::Utc::now()).await.unwrap();
     let [appointment] = booked.as_slice() else { panic!("exactly one Appointment: {booked:?}") };
     let name = appointment.practitioner_name.clone().unwrap_or_default();
     assert!(!name.is_empty() && chosen.contains(name.trim_start_matches("Dr. ")), "practitioner of {chosen:?}: {appointment:?}");
@@ -174,5 +174,5 @@ async fn a_kept_booking_whose_slot_was_taken_meanwhile_goes_to_a_person() {
     let cases = app.state.store.escalations_of(&conv).await.unwrap();
     assert!(matches!(cases.as_slice(), [(prio, reason, _)] if prio == "normal" && reason.contains("kept_book_refused")), "{cases:?}");
     assert_eq!(app.state.store.outbox().writes_of(&conv).await.unwrap(), [("book".to_owned(), "failed".to_owned())]);
-    assert!(app.state.ehr.upcoming_appointments(&patient).await.unwrap().is_empty(), "nothing booked for the patient");
+    assert!(app.state.ehr.upcoming_appointments(&patient, chrono::Utc::now()).await.unwrap().is_empty(), "nothing booked for the patient");
 }

@@ -31,7 +31,7 @@ async fn a_booking_started_on_one_replica_finishes_on_the_other() {
     assert_eq!(done["finished"], true, "{done}");
 
     let patient = fhir_client::PatientId::parse(on_one.id.clone()).unwrap();
-    let booked = one.state.ehr.upcoming_appointments(&patient).await.unwrap();
+    let booked = one.state.ehr.upcoming_appointments(&patient, chrono::Utc::now()).await.unwrap();
     assert_eq!(booked.len(), 1, "exactly one appointment in the EHR: {booked:?}");
     let (_, history) = on_one.get(&format!("/api/conversations/{conv}/messages")).await.unwrap();
     assert_eq!(history.as_array().unwrap().len(), 7, "greeting + 3 turns, each with a reply: {history}");
@@ -52,5 +52,5 @@ async fn a_booking_resumes_after_the_service_restarts_mid_conversation() {
     let done = p.say(&conv, "yes").await.unwrap();
     assert_eq!(done["finished"], true, "{done}");
     let patient = fhir_client::PatientId::parse(p.id.clone()).unwrap();
-    assert_eq!(app.state.ehr.upcoming_appointments(&patient).await.unwrap().len(), 1);
+    assert_eq!(app.state.ehr.upcoming_appointments(&patient, chrono::Utc::now()).await.unwrap().len(), 1);
 }

@@ -112,8 +112,8 @@ impl Ehr for FhirClient {
         scheduling::book(self, patient, slot, key).await
     }
 
-    async fn upcoming_appointments(&self, patient: &PatientId) -> Result<Vec<Appointment>> {
-        scheduling::upcoming(self, patient).await
+    async fn upcoming_appointments(&self, patient: &PatientId, from: DateTime<Utc>) -> Result<Vec<Appointment>> {
+        scheduling::upcoming(self, patient, from).await
     }
 
     async fn reschedule(

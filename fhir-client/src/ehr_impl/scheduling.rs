@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::http::is_conflict;
@@ -268,11 +268,10 @@ pub(super) fn to_appointment(a: &FhirAppointment, names: &HashMap<String, String
     })
 }
 
-pub(super) async fn upcoming(c: &FhirClient, patient: &PatientId) -> Result<Vec<Appointment>> {
-    let now = Utc::now();
+pub(super) async fn upcoming(c: &FhirClient, patient: &PatientId, from: DateTime<Utc>) -> Result<Vec<Appointment>> {
     let params = [
         ("patient", patient_ref(patient)),
-        ("date", format!("ge{}", now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+        ("date", format!("ge{}", from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
         ("_sort", "date".to_string()),
         ("_include", "Appointment:practitioner".to_string()),
     ];

@@ -84,7 +84,10 @@ pub async fn booking_creates_an_appointment_for_the_patient_and_marks_the_slot_b
     let s: Slot = c.read(slot.id.as_str()).await.unwrap();
     assert_eq!(s.status.as_deref(), Some("busy"));
     assert!(!slots(&c, env, 0, 0).await.iter().any(|f| f.id == slot.id), "busy slot no longer offered");
-    assert!(c.upcoming_appointments(&p).await.unwrap().iter().any(|a| a.id == appt.id));
+    assert!(c.upcoming_appointments(&p, chrono::Utc::now()).await.unwrap().iter().any(|a| a.id == appt.id));
+    // "Upcoming" is from the caller's clock (a conversation case's, a test's), not the system's.
+    let after = appt.start + chrono::Duration::minutes(1);
+    assert!(!c.upcoming_appointments(&p, after).await.unwrap().iter().any(|a| a.id == appt.id), "started before `from`");
 }
 
 pub async fn two_concurrent_bookings_of_one_slot_have_exactly_one_winner(env: &Ctx) {
@@ -142,7 +145,7 @@ pub async fn reschedule_moves_the_booking_and_frees_the_old_slot(env: &Ctx) {
     assert_eq!(new.status.as_deref(), Some("busy"));
     let was: FhirAppointment = c.read(first.id.as_str()).await.unwrap();
     assert_eq!(was.status.as_deref(), Some("cancelled"));
-    let upcoming = c.upcoming_appointments(&p).await.unwrap();
+    let upcoming = c.upcoming_appointments(&p, chrono::Utc::now()).await.unwrap();
     assert!(upcoming.iter().any(|a| a.id == moved.id) && !upcoming.iter().any(|a| a.id == first.id));
 }
 
@@ -155,7 +158,7 @@ pub async fn cancel_frees_the_slot_and_repeating_it_is_harmless(env: &Ctx) {
     c.cancel(&p, &appt.id).await.unwrap();
     let s: Slot = c.read(slot.as_str()).await.unwrap();
     assert_eq!(s.status.as_deref(), Some("free"));
-    assert!(!c.upcoming_appointments(&p).await.unwrap().iter().any(|a| a.id == appt.id));
+    assert!(!c.upcoming_appointments(&p, chrono::Utc::now()).await.unwrap().iter().any(|a| a.id == appt.id));
 }
 
 pub async fn another_patients_appointment_is_not_found(env: &Ctx) {
@@ -169,7 +172,7 @@ pub async fn another_patients_appointment_is_not_found(env: &Ctx) {
     assert!(matches!(r, Err(Error::NotFound(_))), "{r:?}");
     let still: FhirAppointment = c.read(appt.id.as_str()).await.unwrap();
     assert_eq!(still.status.as_deref(), Some("booked"));
-    assert!(!c.upcoming_appointments(&intruder).await.unwrap().iter().any(|a| a.id == appt.id));
+    assert!(!c.upcoming_appointments(&intruder, chrono::Utc::now()).await.unwrap().iter().any(|a| a.id == appt.id));
 }
 
 pub async fn medication_list_has_prescribers_refills_and_the_controlled_flag(env: &Ctx) {

@@ -61,7 +61,7 @@ impl Engine {
         Ok(match action {
             Action::FindSlots => self.find_slots(with, widen, st, now).await?,
             Action::UpcomingAppointments => {
-                let mut a = self.ehr.upcoming_appointments(patient).await?;
+                let mut a = self.ehr.upcoming_appointments(patient, now).await?;
                 a.retain(|x| x.start > now && x.status != "cancelled");
                 a.sort_by_key(|x| x.start);
                 a.into_iter().map(Item::Appointment).collect()

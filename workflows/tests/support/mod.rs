@@ -194,9 +194,9 @@ impl Ehr for FakeEhr {
         d.writes += 1;
         Ok(a)
     }
-    async fn upcoming_appointments(&self, p: &PatientId) -> Result<Vec<Appointment>> {
+    async fn upcoming_appointments(&self, p: &PatientId, from: DateTime<Utc>) -> Result<Vec<Appointment>> {
         self.scoped(p)?;
-        Ok(self.data.lock().unwrap().appointments.iter().filter(|a| a.status == "booked").cloned().collect())
+        Ok(self.data.lock().unwrap().appointments.iter().filter(|a| a.status == "booked" && a.start >= from).cloned().collect())
     }
     async fn reschedule(&self, p: &PatientId, appt: &AppointmentId, slot: &SlotId, key: &IdempotencyKey) -> Result<Appointment> {
         self.scoped(p)?;
