@@ -7,6 +7,7 @@ mod group;
 pub mod followups;
 pub mod outbox;
 mod keys;
+mod quick;
 pub mod outcomes;
 mod sql;
 mod tx;

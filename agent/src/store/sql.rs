@@ -8,7 +8,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use super::*;
-use super::writer::{Op, Pools, Quick, Writer};
+use super::quick::{quick_options, Quick};
+use super::writer::{Op, Pools, Writer};
 
 pub struct SqlStore {
     pool: AnyPool,
@@ -60,18 +61,6 @@ fn sqlite_options(max_connections: u32) -> AnyPoolOptions {
             conn.execute("PRAGMA synchronous=FULL").await?;
             conn.execute("PRAGMA busy_timeout=10000").await?;
             conn.execute("PRAGMA foreign_keys=ON").await?;
-            Ok(())
-        })
-    })
-}
-
-/// PostgreSQL connections for the turn path's writes that need not wait for the disk (turn
-/// locks, releases, session touches; see `writer`): a second pool of up to `max_connections`.
-/// Not pinged before each use: work that fails on one is tried again on a pinged one instead.
-fn quick_options(max_connections: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new().max_connections(max_connections).test_before_acquire(false).after_connect(|conn, _| {
-        Box::pin(async move {
-            conn.execute("SET synchronous_commit = off").await?;
             Ok(())
         })
     })

@@ -22,12 +22,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-use sqlx::pool::PoolConnection;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::group;
+use super::quick::Quick;
 use super::sql::{conversation, AUDIT_LOCK, CONVERSATION_COLUMNS};
 use super::{ConversationRow, StoreError, StoreResult, TurnCommit, WriterStats};
 
@@ -147,35 +146,6 @@ impl Writer {
             _ => self.ops.send(op).await.map_err(|_| StoreError::Batch("the store's writer has stopped".into()))?,
         }
         answer.await.map_err(|_| StoreError::Batch("the store's writer has stopped".into()))?
-    }
-}
-
-/// A quick connection lent to a try of some work, and given back with what the try came to.
-pub(super) type QuickTry<'a, T> = BoxFuture<'a, (PoolConnection<sqlx::Any>, StoreResult<T>)>;
-
-/// PostgreSQL's quick connections (`synchronous_commit = off`, not pinged before use: a ping is
-/// a round trip), and the store's own pool (pinged) for a second try.
-#[derive(Clone)]
-pub(super) struct Quick {
-    pub unpinged: AnyPool,
-    pub pinged: AnyPool,
-}
-
-impl Quick {
-    /// Runs `work` on a quick connection; if that fails (say the server dropped the connection
-    /// since its last use), once more on a pinged one. Only for work that can be done twice: a
-    /// read, or a quick write.
-    pub async fn run<'a, T>(&self, mut work: impl FnMut(PoolConnection<sqlx::Any>) -> QuickTry<'a, T>) -> StoreResult<T> {
-        let (mut conn, done) = work(self.unpinged.acquire().await?).await;
-        match done {
-            Err(e) => {
-                tracing::debug!(error = %e, "work on a quick connection failed; trying it on a pinged one");
-                conn.close_on_drop();
-                drop(conn);
-                work(self.pinged.acquire().await?).await.1
-            }
-            done => done,
-        }
     }
 }
 
