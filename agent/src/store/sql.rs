@@ -40,7 +40,7 @@ impl SqlStore {
         } else {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         }
-        let writer = Writer::spawn(Pools { pool: pool.clone(), backend, quick: quick.clone() });
+        let writer = Writer::spawn(Pools { pool: pool.clone(), backend }, quick.clone());
         Ok(Self { pool, quick, backend, writer })
     }
 

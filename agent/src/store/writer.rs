@@ -107,16 +107,14 @@ struct Counts {
 pub(super) struct Pools {
     pub pool: AnyPool,
     pub backend: &'static str,
-    /// PostgreSQL: connections with `synchronous_commit = off`, for the writes that need not
-    /// wait for the disk; they then skip the queue (see the module's notes).
-    pub quick: Option<Quick>,
 }
 
 impl Writer {
-    pub fn spawn(pools: Pools) -> Self {
+    /// `quick`: PostgreSQL's connections for the writes that need not wait for the disk; with
+    /// them those writes skip the queue (see the module's notes).
+    pub fn spawn(pools: Pools, quick: Option<Quick>) -> Self {
         let (ops, rx) = mpsc::channel(QUEUE);
         let counts = Arc::new(Counts::default());
-        let quick = pools.quick.clone();
         tokio::spawn(run(pools, rx, counts.clone()));
         Self { ops, counts, quick }
     }
