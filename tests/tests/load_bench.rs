@@ -32,6 +32,8 @@ const FIELDS: &[&str] = &[
     "/load/0/first_event/p50_ms",
     "/load/0/first_event/p99_ms",
     "/load/0/errors",
+    "/load/0/cpu/machine_seconds",
+    "/load/0/cpu/ehr_seconds",
     "/model_free/0/backend",
     "/model_free/0/level",
     "/model_free/0/turns_per_sec",
@@ -51,6 +53,7 @@ const FIELDS: &[&str] = &[
     "/streams/rss_mb_end",
     "/targets/0/name",
     "/targets/0/met",
+    "/ratio_ceilings/0/ceiling",
 ];
 
 fn bench(dir: &Path, args: &[&str]) -> serde_json::Value {
@@ -94,6 +97,9 @@ fn short_load_run_has_no_errors_and_every_figure() {
     assert_eq!(level["latency"]["count"].as_u64(), Some(turns));
     no_errors(one, "the 1-session level");
     no_errors(level, "the 4-session level");
+    // The CPU the level took is read from /proc: the demo EHR's (a child process) is part of it.
+    let (machine, ehr) = (level["cpu"]["machine_seconds"].as_f64(), level["cpu"]["ehr_seconds"].as_f64());
+    assert!(ehr > Some(0.0) && machine >= ehr, "the level's CPU: {level:#}");
     // The same levels again with 100 ms added to every EHR round trip: the slowest turns
     // (those that search slots or request a refill) wait for it.
     let delayed = &r["load"].as_array().expect("levels")[2..];

@@ -93,6 +93,24 @@ pub struct LevelResult {
     /// Time to the first server-sent event of a turn (`progress`).
     pub first_event: Latency,
     pub errors: Errors,
+    /// CPU time the level took: the whole machine's and the demo EHR's.
+    pub cpu: CpuUse,
+}
+
+/// CPU seconds spent during a level, from /proc: the machine's busy time (every process: the
+/// service, the bench's client, the demo EHR) and the demo EHR's share of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CpuUse {
+    pub machine_seconds: f64,
+    pub ehr_seconds: f64,
+}
+
+impl CpuUse {
+    /// The least time a level needing this CPU can take on `cpus` cores: its machine CPU spread
+    /// over every core, or its demo EHR's CPU on one (the demo EHR is one Python process).
+    pub fn least_seconds(&self, cpus: usize) -> f64 {
+        (self.machine_seconds / cpus.max(1) as f64).max(self.ehr_seconds)
+    }
 }
 
 /// The conversations every level plays: the cases in order, cycled until there are at least
@@ -131,8 +149,9 @@ pub async fn level(state: &AppState, client: &Client, plan: &[Scenario], session
     }
     let seconds = started.elapsed().as_secs_f64();
     let done = tally.turns.len();
+    let cpu_after = cpu::Ticks::now();
     if let (Some(before), Some(after)) = (engine_before, state.model.engine_stats()) {
-        cpu::log_level(sessions, seconds, &before, &after, &cpu_before, &cpu::Ticks::now());
+        cpu::log_level(sessions, seconds, &before, &after, &cpu_before, &cpu_after);
     }
     Ok(LevelResult {
         sessions,
@@ -145,6 +164,7 @@ pub async fn level(state: &AppState, client: &Client, plan: &[Scenario], session
         latency: Latency::of(&tally.turns),
         first_event: Latency::of(&tally.first_event),
         errors: tally.errors,
+        cpu: cpu_after.since(&cpu_before),
     })
 }
 
@@ -240,6 +260,12 @@ mod cpu {
             // user nice system (idle iowait skipped) irq softirq steal
             let machine = cpu.iter().enumerate().filter(|(i, _)| ![3, 4].contains(i)).map(|(_, v)| v).take(6).sum();
             Self { threads, children, machine }
+        }
+
+        /// The machine's and the demo EHR's CPU seconds from `before` to this reading.
+        pub fn since(&self, before: &Ticks) -> super::CpuUse {
+            let secs = |a: u64, b: u64| super::round2(a.saturating_sub(b) as f64 / 100.0);
+            super::CpuUse { machine_seconds: secs(self.machine, before.machine), ehr_seconds: secs(self.children, before.children) }
         }
     }
 

@@ -20,6 +20,55 @@ pub struct LoadReport {
     pub model_free: Vec<ModelFreeResult>,
     pub streams: StreamsResult,
     pub targets: Vec<Target>,
+    /// Per EHR round trip: the most the "sessions vs 1" ratio could be on this machine, given
+    /// the CPU the busiest level used (see `RatioCeiling`).
+    pub ratio_ceilings: Vec<RatioCeiling>,
+}
+
+/// The one-patient level's time over the least time the busiest level's CPU allows (its
+/// machine CPU spread over every core, or its demo EHR's CPU on one core, whichever is more):
+/// no service, however fast, gets the ratio above this while that CPU is spent on this machine.
+#[derive(Clone, Debug, Serialize)]
+pub struct RatioCeiling {
+    pub ehr_rtt_ms: u64,
+    pub sessions: usize,
+    pub one_patient_seconds: f64,
+    pub least_seconds: f64,
+    pub ceiling: f64,
+}
+
+/// The EHR round trips the levels ran with, in order.
+fn rtts(load: &[LevelResult]) -> Vec<u64> {
+    let mut rtts: Vec<u64> = load.iter().map(|l| l.ehr_rtt_ms).collect();
+    rtts.dedup();
+    rtts
+}
+
+/// The one-patient level and the busiest level of one EHR round trip, when both ran.
+fn one_and_top(load: &[LevelResult], rtt: u64) -> Option<(&LevelResult, &LevelResult)> {
+    let levels = || load.iter().filter(move |l| l.ehr_rtt_ms == rtt);
+    let one = levels().find(|l| l.sessions == 1)?;
+    let top = levels().max_by_key(|l| l.sessions).filter(|l| l.sessions > 1)?;
+    Some((one, top))
+}
+
+fn ratio_ceilings(load: &[LevelResult], cpus: usize) -> Vec<RatioCeiling> {
+    let mut out = Vec::new();
+    for rtt in rtts(load) {
+        let Some((one, top)) = one_and_top(load, rtt) else { continue };
+        let least = top.cpu.least_seconds(cpus);
+        if least <= 0.0 {
+            continue;
+        }
+        out.push(RatioCeiling {
+            ehr_rtt_ms: rtt,
+            sessions: top.sessions,
+            one_patient_seconds: one.seconds,
+            least_seconds: super::stats::round2(least),
+            ceiling: super::stats::round2(one.seconds / least),
+        });
+    }
+    out
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -88,7 +137,8 @@ impl LoadReport {
             scenarios,
         };
         let targets = targets(&load, &model_free);
-        Self { machine, conditions, load, model_free, streams, targets }
+        let ratio_ceilings = ratio_ceilings(&load, machine.cpus);
+        Self { machine, conditions, load, model_free, streams, targets, ratio_ceilings }
     }
 }
 
@@ -98,18 +148,13 @@ fn target(name: String, value: f64, target: &str, met: bool) -> Target {
 
 fn targets(load: &[LevelResult], model_free: &[ModelFreeResult]) -> Vec<Target> {
     let mut out = Vec::new();
-    let mut rtts: Vec<u64> = load.iter().map(|l| l.ehr_rtt_ms).collect();
-    rtts.dedup();
-    for rtt in rtts {
-        let levels: Vec<&LevelResult> = load.iter().filter(|l| l.ehr_rtt_ms == rtt).collect();
+    for rtt in rtts(load) {
         let ehr = if rtt == 0 { String::new() } else { format!(", EHR +{rtt} ms") };
-        let one = levels.iter().find(|l| l.sessions == 1);
-        let top = levels.iter().max_by_key(|l| l.sessions).filter(|l| l.sessions > 1);
-        if let (Some(one), Some(top)) = (one, top) {
+        if let Some((one, top)) = one_and_top(load, rtt) {
             let ratio = super::stats::round2(top.turns_per_sec / one.turns_per_sec.max(1e-9));
             out.push(target(format!("turns/s at {} sessions vs 1{ehr}", top.sessions), ratio, ">= 3x", ratio >= 3.0));
         }
-        if let Some(l) = levels.iter().find(|l| l.sessions == 16) {
+        if let Some(l) = load.iter().find(|l| l.ehr_rtt_ms == rtt && l.sessions == 16) {
             let p95 = l.latency.p95_ms;
             out.push(target(format!("p95 turn latency at 16 sessions (ms){ehr}"), p95, "<= 1000", p95 <= 1000.0));
         }
@@ -139,13 +184,18 @@ impl fmt::Display for LoadReport {
         )?;
         writeln!(f, "\nsimulated patients (real model, demo EHR, HTTP + SSE), the same whole conversations at every level")?;
         writeln!(f, "EHR rtt: the round trip added to each EHR call (0: the demo EHR on this machine, no delay)")?;
-        writeln!(f, "{:>7} {:>8} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>10}  errors", "EHR rtt", "sessions", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms", "1st ev p50", "1st ev p99")?;
+        writeln!(f, "cpu s: the machine's CPU time in the level (service, client, demo EHR); EHR cpu s: the demo EHR's share")?;
+        writeln!(
+            f,
+            "{:>7} {:>8} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>10} {:>6} {:>10}  errors",
+            "EHR rtt", "sessions", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms", "1st ev p50", "1st ev p99", "cpu s", "EHR cpu s"
+        )?;
         for l in &self.load {
             writeln!(
                 f,
-                "{:>7} {:>8} {:>6} {:>8.1} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>10.1}  {}",
+                "{:>7} {:>8} {:>6} {:>8.1} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>10.1} {:>6.2} {:>10.2}  {}",
                 l.ehr_rtt_ms, l.sessions, l.turns, l.seconds, l.turns_per_sec, l.latency.p50_ms, l.latency.p95_ms, l.latency.p99_ms,
-                l.first_event.p50_ms, l.first_event.p99_ms, errors(&l.errors)
+                l.first_event.p50_ms, l.first_event.p99_ms, l.cpu.machine_seconds, l.cpu.ehr_seconds, errors(&l.errors)
             )?;
         }
         writeln!(f, "\nmodel-free turns (rules answer; audit committed)")?;
@@ -179,6 +229,13 @@ impl fmt::Display for LoadReport {
         for t in &self.targets {
             writeln!(f, "  {:<4} {:<58} {:>10.2}  (target {})", if t.met { "met" } else { "MISS" }, t.name, t.value, t.target)?;
         }
+        for c in &self.ratio_ceilings {
+            writeln!(
+                f,
+                "  CPU ceiling of {} sessions vs 1, EHR +{} ms: {:.2} (1 patient took {:.2} s; the CPU {} sessions used needs at least {:.2} s on {} cpus)",
+                c.sessions, c.ehr_rtt_ms, c.ceiling, c.one_patient_seconds, c.sessions, c.least_seconds, self.machine.cpus
+            )?;
+        }
         Ok(())
     }
 }
@@ -207,6 +264,7 @@ mod tests {
             latency: Latency { p95_ms, ..Latency::default() },
             first_event: Latency::default(),
             errors: Default::default(),
+            cpu: Default::default(),
         }
     }
 
@@ -258,6 +316,22 @@ mod tests {
                 ("model-free sqlite store x16 p99 (ms)", false),
             ]
         );
+    }
+
+    #[test]
+    fn the_ratio_ceiling_is_bound_by_all_cores_or_the_ehr_core_whichever_is_later() {
+        use crate::bench::load::CpuUse;
+        let with_cpu = |l: LevelResult, machine_seconds, ehr_seconds, seconds| LevelResult { cpu: CpuUse { machine_seconds, ehr_seconds }, seconds, ..l };
+        // The top level's 3 s of machine CPU need 1.5 s on 2 cores; its EHR's 2 s need 2 s.
+        let load = [with_cpu(level(1, 10.0, 1.0), 1.5, 1.0, 4.0), with_cpu(level(64, 20.0, 1.0), 3.0, 2.0, 2.5)];
+        let c = ratio_ceilings(&load, 2);
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].sessions, c[0].least_seconds, c[0].ceiling), (64, 2.0, 2.0));
+        // Where the machine's CPU binds instead.
+        let load = [load[0].clone(), with_cpu(level(64, 20.0, 1.0), 6.0, 2.0, 3.2)];
+        assert_eq!(ratio_ceilings(&load, 2)[0].ceiling, 1.33);
+        // No CPU reading (not Linux): no ceiling rather than a division by zero.
+        assert!(ratio_ceilings(&[level(1, 1.0, 1.0), level(4, 2.0, 1.0)], 2).is_empty());
     }
 
     #[test]
