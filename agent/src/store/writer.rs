@@ -241,15 +241,16 @@ async fn apply_on(conn: &mut sqlx::AnyConnection, backend: &str, durable: bool, 
     // The turns' state updates after the locks, releases and touches: a lock taken in the same
     // batch as a commit of the same conversation reads as taken just before that commit.
     let all: Vec<&TurnCommit> = commits.iter().map(|(_, c)| *c).collect();
+    let read = group::update_states(&mut tx, &all).await?;
     let mut updated = Vec::new();
-    for ((i, c), ok) in commits.iter().zip(group::update_states(&mut tx, &all).await?) {
-        if ok {
+    for ((i, c), ok) in commits.iter().zip(&read.ok) {
+        if *ok {
             updated.push(*c);
         } else {
             done[*i] = Done::Seq(Err(StoreError::LockLost));
         }
     }
-    let mut seqs = group::write_rest(&mut tx, &updated).await?.into_iter();
+    let mut seqs = group::write_rest(&mut tx, &updated, &read).await?.into_iter();
     tx.commit().await?;
     for d in done.iter_mut() {
         if let Done::Seq(Ok(seq)) = d {
