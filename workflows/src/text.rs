@@ -160,7 +160,11 @@ pub fn phrase_spans(words: &[String], phrase: &str) -> Vec<(usize, usize)> {
     if n > words.len() {
         return Vec::new();
     }
+    // `fuzzy_eq` never matches words whose first letters differ: only positions whose word
+    // starts like the phrase's first key word are checked in full.
+    let first = phrase.split(' ').next().and_then(|key| key.chars().next());
     (0..=words.len() - n)
+        .filter(|&i| words[i].chars().next() == first)
         .filter(|&i| phrase.split(' ').zip(&words[i..]).all(|(key, word)| fuzzy_eq(word, key)))
         .map(|i| (i, i + n))
         .collect()

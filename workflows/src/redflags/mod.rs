@@ -120,7 +120,10 @@ fn split_clauses(text: &str) -> Vec<Vec<String>> {
 
 /// Exact (no typo) phrase occurrence, for context cues.
 fn exact_at(words: &[String], i: usize, phrase: &str) -> bool {
-    i + phrase.split(' ').count() <= words.len() && phrase.split(' ').zip(&words[i..]).all(|(key, word)| word == key)
+    let first = phrase.split(' ').next().unwrap_or_default();
+    words.get(i).is_some_and(|w| w == first)
+        && i + phrase.split(' ').count() <= words.len()
+        && phrase.split(' ').zip(&words[i..]).all(|(key, word)| word == key)
 }
 
 fn contains_exact(words: &[String], phrase: &str) -> bool {
