@@ -14,12 +14,17 @@ def errors(e):
 def main(path):
     d = json.load(open(path))
     out = ["### Simulated patients (real model, demo EHR, HTTP + SSE; the same conversations at every level)", "",
-           "| EHR round trip added | sessions | turns | seconds | turns/s | p50 ms | p95 ms | p99 ms | first event p50 / p99 ms | errors |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+           "| EHR round trip added | sessions | turns | seconds | turns/s | p50 ms | p95 ms | p99 ms | first event p50 / p99 ms | CPU s: machine / demo EHR | errors |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for l in d["load"]:
-        lat, fe = l["latency"], l["first_event"]
+        lat, fe, cpu = l["latency"], l["first_event"], l.get("cpu", {})
         out.append(f"| {l.get('ehr_rtt_ms', 0)} ms | {l['sessions']} | {l['turns']} | {l['seconds']:.1f} | {l['turns_per_sec']:.1f} | {lat['p50_ms']:.0f} | "
-                   f"{lat['p95_ms']:.0f} | {lat['p99_ms']:.0f} | {fe['p50_ms']:.1f} / {fe['p99_ms']:.1f} | {errors(l['errors'])} |")
+                   f"{lat['p95_ms']:.0f} | {lat['p99_ms']:.0f} | {fe['p50_ms']:.1f} / {fe['p99_ms']:.1f} | "
+                   f"{cpu.get('machine_seconds', 0):.2f} / {cpu.get('ehr_seconds', 0):.2f} | {errors(l['errors'])} |")
+    for c in d.get("ratio_ceilings", []):
+        out += ["", f"CPU ceiling of {c['sessions']} sessions vs 1, EHR +{c['ehr_rtt_ms']} ms: {c['ceiling']:.2f} (one patient took "
+                f"{c['one_patient_seconds']:.2f} s; the CPU the {c['sessions']}-session level used needs at least {c['least_seconds']:.2f} s "
+                f"on {d['machine']['cpus']} cores)."]
     out += ["", "### Model-free turns (rules answer; audit committed before the reply)", "",
             "| backend | depth | at once | turns | turns/s | p50 ms | p95 ms | p99 ms | writes/tx | errors |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
