@@ -115,4 +115,20 @@ mod tests {
         assert!(quick.run(seven(&tries, 2)).await.is_err(), "two failures are the caller's");
         assert_eq!(tries.load(Ordering::SeqCst), 2, "and no third try");
     }
+
+    /// On PostgreSQL (when the run has one), a quick connection commits without waiting for the
+    /// disk and plans its statements once.
+    #[tokio::test]
+    async fn quick_connections_skip_the_flush_and_keep_generic_plans() {
+        let Ok(url) = std::env::var("AGENT_TEST_DATABASE_URL") else {
+            eprintln!("AGENT_TEST_DATABASE_URL unset: PostgreSQL not checked");
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let pool = quick_options(1).connect(&url).await.unwrap();
+        for (setting, wanted) in [("synchronous_commit", "off"), ("plan_cache_mode", "force_generic_plan")] {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT current_setting('{setting}') AS v"))).fetch_one(&pool).await.unwrap();
+            assert_eq!(row.get::<String, _>("v"), wanted, "{setting}");
+        }
+    }
 }
