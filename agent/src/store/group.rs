@@ -109,10 +109,11 @@ pub(super) async fn update_states(tx: &mut Tx<'_>, commits: &[&TurnCommit]) -> S
 /// sequence number.
 /// `read`: what their state updates read back.
 pub(super) async fn write_rest(tx: &mut Tx<'_>, commits: &[&TurnCommit], read: &Updated) -> StoreResult<Vec<i64>> {
-    let Some(tip) = read.tip.clone() else { return Ok(Vec::new()) };
     if commits.is_empty() {
         return Ok(Vec::new());
     }
+    // Every update that went through read the tip back.
+    let tip = read.tip.clone().ok_or_else(|| StoreError::Batch("no audit tip was read back".into()))?;
     insert_messages(tx, commits, &read.last_seq).await?;
     insert_responses(tx, commits).await?;
     for c in commits {

@@ -57,7 +57,6 @@ pub(super) fn quick_options(max_connections: u32) -> AnyPoolOptions {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
