@@ -30,6 +30,61 @@ pub struct ModelConfig {
     pub chat_gguf: Option<PathBuf>,
     /// A site's own BERT folder (`model.safetensors`, `config.json`, `tokenizer.json`).
     pub embedding_dir: Option<PathBuf>,
+    /// Where the chat model's forward pass runs: `cpu`, `cuda` or `cuda:N`, or `candle-cpu`.
+    pub device: ModelDevice,
+}
+
+/// Where the chat model's forward pass runs. The embedding model always runs on the CPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ModelDevice {
+    /// Our own pass with int8 kernels: the fast one on a CPU.
+    #[default]
+    Cpu,
+    /// GPU `n` through candle's CUDA backend (a build with the `cuda` feature).
+    Cuda(usize),
+    /// The pass a GPU runs, on candle's CPU backend: slower than `cpu`, for checking the GPU
+    /// path on a machine without one.
+    CandleCpu,
+}
+
+impl std::fmt::Display for ModelDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cpu => f.write_str("cpu"),
+            Self::Cuda(0) => f.write_str("cuda"),
+            Self::Cuda(n) => write!(f, "cuda:{n}"),
+            Self::CandleCpu => f.write_str("candle-cpu"),
+        }
+    }
+}
+
+impl std::str::FromStr for ModelDevice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("unknown device {s:?} (cpu, cuda, cuda:N, candle-cpu)");
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda(0)),
+            "candle-cpu" => Ok(Self::CandleCpu),
+            _ => s.strip_prefix("cuda:").and_then(|n| n.parse().ok()).map(Self::Cuda).ok_or_else(bad),
+        }
+    }
+}
+
+impl TryFrom<String> for ModelDevice {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<ModelDevice> for String {
+    fn from(d: ModelDevice) -> Self {
+        d.to_string()
+    }
 }
 
 impl Default for ModelConfig {
@@ -44,6 +99,7 @@ impl Default for ModelConfig {
             models_dir: None,
             chat_gguf: None,
             embedding_dir: None,
+            device: ModelDevice::Cpu,
         }
     }
 }
@@ -58,5 +114,24 @@ mod tests {
         assert_eq!(cfg.threads, 1);
         assert_eq!(cfg.queue_capacity, ModelConfig::default().queue_capacity);
         assert!(toml::from_str::<ModelConfig>("thread = 1").is_err());
+    }
+
+    #[test]
+    fn devices_parse_and_print_back() {
+        for (text, device) in [
+            ("cpu", ModelDevice::Cpu),
+            ("cuda", ModelDevice::Cuda(0)),
+            ("cuda:2", ModelDevice::Cuda(2)),
+            ("candle-cpu", ModelDevice::CandleCpu),
+        ] {
+            let cfg: ModelConfig = toml::from_str(&format!("device = {text:?}")).unwrap();
+            assert_eq!(cfg.device, device);
+            assert_eq!(device.to_string(), text);
+        }
+        assert_eq!(ModelConfig::default().device, ModelDevice::Cpu);
+        for bad in ["gpu", "cuda:", "cuda:x", "CUDA"] {
+            let err = toml::from_str::<ModelConfig>(&format!("device = {bad:?}")).unwrap_err().to_string();
+            assert!(err.contains("unknown device"), "{bad}: {err}");
+        }
     }
 }

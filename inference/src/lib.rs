@@ -14,7 +14,7 @@ pub mod bench;
 #[cfg(feature = "candle")]
 mod engine;
 
-pub use config::ModelConfig;
+pub use config::{ModelConfig, ModelDevice};
 #[cfg(feature = "candle")]
 pub use engine::{CandleModel, ChatTokenizer, EngineStats, Kind, KindStats};
 pub use models::{default_models_dir, fetch, resolve, verify, Manifest, ModelPaths};

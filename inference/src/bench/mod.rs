@@ -72,7 +72,7 @@ pub fn run(model: &CandleModel, config: &ModelConfig, paths: &ModelPaths, option
         .num_threads(threads)
         .build()
         .map_err(|e| crate::Error::Model(e.to_string()))?;
-    let chat = ChatModel::load(&paths.chat_gguf)?;
+    let chat = ChatModel::load(&paths.chat_gguf, config.device)?;
     let mut peer = match &options.peer_python {
         Some(python) => Some(peer::Peer::start(python, &paths.chat_gguf, threads, 2048)?),
         None => None,

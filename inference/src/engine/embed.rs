@@ -1,6 +1,6 @@
 //! Sentence embeddings with a BERT model (all-MiniLM-L6-v2 by default): batch padded to its
 //! longest text (the shipped tokenizer.json pads to 128), attention mask, mean-pooling over the
-//! real tokens, L2-normalised.
+//! real tokens, L2-normalised. It runs on the chat model's device when that is a GPU.
 
 use std::path::Path;
 
@@ -9,8 +9,8 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config, DTYPE};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
-use super::chat::model_err;
-use crate::{Error, Result};
+use super::chat::{candle_device, model_err};
+use crate::{Error, ModelDevice, Result};
 
 /// Longest input in tokens (all-MiniLM-L6-v2 was trained on 256).
 const MAX_TOKENS: usize = 256;
@@ -22,7 +22,8 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    pub fn load(dir: &Path) -> Result<Self> {
+    /// Loads the model from `dir` onto `device` (`cpu` and `candle-cpu` are both the CPU).
+    pub fn load(dir: &Path, device: ModelDevice) -> Result<Self> {
         let file_err = |name: &str, why: String| Error::BadModelFile {
             path: dir.join(name).display().to_string(),
             why,
@@ -37,7 +38,7 @@ impl Embedder {
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
             .map_err(|e| file_err("tokenizer.json", e.to_string()))?;
-        let device = Device::Cpu;
+        let device = candle_device(device)?.unwrap_or(Device::Cpu);
         let weights = dir.join("model.safetensors");
         // SAFETY: the file is memory-mapped read-only; it was verified by checksum and is not
         // modified while the engine runs (fetch writes new files and renames them into place).

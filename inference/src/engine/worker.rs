@@ -64,8 +64,8 @@ pub struct Worker {
 
 impl Worker {
     pub fn load(config: &ModelConfig, paths: &ModelPaths, counters: Arc<Counters>) -> Result<Self> {
-        let chat = ChatModel::load(&paths.chat_gguf)?;
-        let embedder = Embedder::load(&paths.embedding_dir)?;
+        let chat = ChatModel::load(&paths.chat_gguf, config.device)?;
+        let embedder = Embedder::load(&paths.embedding_dir, config.device)?;
         let cache = PrefixCache::new(config.kv_cache_bytes, chat.dims.kv_bytes_per_token());
         Ok(Self { chat, embedder, cache, config: config.clone(), counters })
     }

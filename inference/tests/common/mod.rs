@@ -7,7 +7,7 @@
 use std::sync::{Arc, OnceLock};
 
 use inference::models::workspace_models_dir;
-use inference::{CandleModel, Manifest, Message, ModelConfig, ModelPaths, Prompt, Role};
+use inference::{CandleModel, Manifest, Message, ModelConfig, ModelDevice, ModelPaths, Prompt, Role};
 
 pub fn paths() -> ModelPaths {
     static PATHS: OnceLock<ModelPaths> = OnceLock::new();
@@ -30,6 +30,22 @@ pub fn model() -> Arc<CandleModel> {
     static MODEL: OnceLock<Arc<CandleModel>> = OnceLock::new();
     MODEL
         .get_or_init(|| Arc::new(CandleModel::load(&config(64), &paths()).expect("loading the models")))
+        .clone()
+}
+
+/// The same models on the device pass (the one a GPU runs): on `INFERENCE_TEST_DEVICE`
+/// (`cuda` on a GPU machine, in a build with the `cuda` feature), else on candle's CPU backend.
+pub fn device_model() -> Arc<CandleModel> {
+    static MODEL: OnceLock<Arc<CandleModel>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let device = match std::env::var("INFERENCE_TEST_DEVICE") {
+                Ok(d) => d.parse().expect("INFERENCE_TEST_DEVICE: cpu, cuda, cuda:N or candle-cpu"),
+                Err(_) => ModelDevice::CandleCpu,
+            };
+            let config = ModelConfig { device, ..config(64) };
+            Arc::new(CandleModel::load(&config, &paths()).expect("loading the models on the device pass"))
+        })
         .clone()
 }
 

@@ -19,7 +19,7 @@ use super::{Act, Item, KvCache, Llm};
 const HD: usize = 24;
 
 /// A gemma3 GGUF with random weights: layer 0 slides over `window` positions, layer 1 is global.
-fn tiny_gemma3(window: usize) -> Vec<u8> {
+pub(super) fn tiny_gemma3(window: usize) -> Vec<u8> {
     tiny_gemma3_with(window, VOCAB, Vec::new())
 }
 
@@ -204,7 +204,7 @@ fn a_gemma3_gguf_loads_as_a_chat_model_with_its_template() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny-gemma3.gguf");
     std::fs::write(&path, tiny_gemma3_with(4, vocab, meta)).unwrap();
-    let model = ChatModel::load(&path).unwrap();
+    let model = ChatModel::load(&path, crate::ModelDevice::Cpu).unwrap();
     let messages = [
         Message { role: Role::System, content: "Be kind.".into() },
         Message { role: Role::User, content: "Hi".into() },
@@ -222,4 +222,11 @@ fn a_gemma3_gguf_loads_as_a_chat_model_with_its_template() {
     assert!(logits.iter().all(|l| l.is_finite()));
     assert!(model.is_end_of_turn(tok.token_id("<end_of_turn>").unwrap()) && model.is_end_of_turn(1));
     assert_eq!(model.dims.head_dim, HD);
+    // The device pass (the GPU's), here on candle's CPU backend, gives the same logits.
+    let on_device = ChatModel::load(&path, crate::ModelDevice::CandleCpu).unwrap();
+    let mut dseq = on_device.new_sequence();
+    assert_close(&dseq.feed(&ids, &on_device).unwrap(), &logits, "device pass");
+    assert_eq!(on_device.dims.head_dim, HD);
+    let err = model.new_sequence().feed(&ids, &on_device).unwrap_err().to_string();
+    assert!(err.contains("another forward pass"), "{err}");
 }

@@ -7,6 +7,7 @@
 //! its time in one quantized kernel (`kernels`).
 
 mod attention;
+pub mod device;
 mod config;
 pub mod kernels;
 mod kv;

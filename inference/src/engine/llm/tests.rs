@@ -90,7 +90,7 @@ impl Tensors {
 }
 
 /// A GGUF with random weights for `arch` (llama or qwen2).
-fn tiny_gguf(arch: &str, tied: bool) -> Vec<u8> {
+pub(super) fn tiny_gguf(arch: &str, tied: bool) -> Vec<u8> {
     let hd = D / HEADS;
     let mut t = Tensors::common(hd, VOCAB);
     for i in 0..LAYERS {
