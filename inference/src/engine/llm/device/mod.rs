@@ -51,6 +51,14 @@ impl Rope {
     }
 }
 
+/// One item's attention masks for one forward pass, made on first use: one for the global
+/// layers, one for the sliding-window ones (uploaded once a pass, not once a layer).
+#[derive(Default)]
+struct Masks {
+    global: Option<Option<Tensor>>,
+    local: Option<Option<Tensor>>,
+}
+
 pub struct DeviceLlm {
     w: DeviceWeights,
     device: Device,
@@ -125,8 +133,9 @@ impl DeviceLlm {
         if c.embed_scale != 1.0 {
             x = (x * c.embed_scale as f64)?;
         }
+        let mut masks: Vec<Masks> = tokens.iter().map(|_| Masks::default()).collect();
         for l in 0..c.layers {
-            x = self.layer(l, x, tokens, caches)?;
+            x = self.layer(l, x, tokens, caches, &mut masks)?;
         }
         let mut end = 0u32;
         let last: Vec<u32> = tokens
@@ -141,11 +150,11 @@ impl DeviceLlm {
         self.w.output.forward(&normed)?.to_dtype(DType::F32)?.to_vec2::<f32>()
     }
 
-    fn layer(&self, l: usize, x: Tensor, tokens: &[&[u32]], caches: &mut [DeviceCache]) -> Result<Tensor> {
+    fn layer(&self, l: usize, x: Tensor, tokens: &[&[u32]], caches: &mut [DeviceCache], masks: &mut [Masks]) -> Result<Tensor> {
         let c = &self.w.config;
         let w = &self.w.layers[l];
         let xn = rms_norm(&x, &w.attn_norm, c.eps)?;
-        let mut h = self.attention(l, w, &xn, tokens, caches)?;
+        let mut h = self.attention(l, w, &xn, tokens, caches, masks)?;
         if let Some(e) = &w.extra {
             h = rms_norm(&h, &e.post_attn, c.eps)?;
         }
@@ -165,7 +174,15 @@ impl DeviceLlm {
 
     /// Self-attention of the normed rows `xn` (every item's tokens, in order), through the
     /// output projection. Pushes each item's new keys and values to its cache.
-    fn attention(&self, l: usize, w: &Layer, xn: &Tensor, tokens: &[&[u32]], caches: &mut [DeviceCache]) -> Result<Tensor> {
+    fn attention(
+        &self,
+        l: usize,
+        w: &Layer,
+        xn: &Tensor,
+        tokens: &[&[u32]],
+        caches: &mut [DeviceCache],
+        masks: &mut [Masks],
+    ) -> Result<Tensor> {
         let c = &self.w.config;
         let n = xn.dim(0)?;
         let (mut q, mut k, mut v) = (w.q.forward(xn)?, w.k.forward(xn)?, w.v.forward(xn)?);
@@ -179,20 +196,25 @@ impl DeviceLlm {
             q = rms_norm(&q, &e.q, c.eps)?;
             k = rms_norm(&k, &e.k, c.eps)?;
         }
-        let rope = match (&self.local_rope, c.window(l)) {
+        let window = c.window(l);
+        let rope = match (&self.local_rope, window) {
             (Some(local), Some(_)) => local,
             _ => &self.rope,
         };
         let mut outs = Vec::with_capacity(tokens.len());
         let mut start = 0;
-        for (t, cache) in tokens.iter().zip(caches.iter_mut()) {
+        for ((t, cache), m) in tokens.iter().zip(caches.iter_mut()).zip(masks.iter_mut()) {
             let (len, p0) = (t.len(), cache.len());
             let qi = self.rotate(&q.narrow(0, start, len)?, rope, p0)?;
             let ki = self.rotate(&k.narrow(0, start, len)?, rope, p0)?;
             let vi = v.narrow(0, start, len)?.transpose(0, 1)?.contiguous()?;
             cache.push(l, &ki, &vi)?;
             let (keys, values) = cache.layer(l)?;
-            outs.push(self.attend(l, &qi, &keys, &values, p0)?);
+            let slot = if window.is_some() { &mut m.local } else { &mut m.global };
+            if slot.is_none() {
+                *slot = Some(self.mask(window, len, p0, keys.dim(1)?)?);
+            }
+            outs.push(self.attend(&qi, &keys, &values, slot.as_ref().and_then(Option::as_ref))?);
             start += len;
         }
         w.wo.forward(&Tensor::cat(&outs, 0)?)
@@ -207,17 +229,17 @@ impl DeviceLlm {
         out.squeeze(0)
     }
 
-    /// Attention of queries `[heads, n, head_dim]` at positions `p0..` over every key and value
-    /// of the layer (`[kv_heads, len, head_dim]`); returns `[n, heads * head_dim]`. Each
-    /// key/value head serves its group of query heads in one product.
-    fn attend(&self, l: usize, q: &Tensor, keys: &Tensor, values: &Tensor, p0: usize) -> Result<Tensor> {
+    /// Attention of queries `[heads, n, head_dim]` over every key and value of the layer
+    /// (`[kv_heads, len, head_dim]`), hidden where `mask` says; returns `[n, heads * head_dim]`.
+    /// Each key/value head serves its group of query heads in one product.
+    fn attend(&self, q: &Tensor, keys: &Tensor, values: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let c = &self.w.config;
         let (heads, n, hd) = q.dims3()?;
         let (kv, len) = (c.kv_heads, keys.dim(1)?);
         let groups = heads / kv;
         let q = q.reshape((kv, groups * n, hd))?;
         let mut scores = (q.matmul(&keys.t()?)? * c.attn_scale as f64)?;
-        if let Some(mask) = self.mask(l, n, p0, len)? {
+        if let Some(mask) = mask {
             scores = scores.reshape((kv, groups, n, len))?.broadcast_add(&mask)?.reshape((kv, groups * n, len))?;
         }
         let out = softmax_last_dim(&scores)?.matmul(values)?;
@@ -227,8 +249,7 @@ impl DeviceLlm {
     /// `[n, len]` of 0 (visible) and -inf (hidden) for queries at `p0..p0 + n`: causal, and on
     /// a sliding-window layer only the `window` most recent positions (the query's own
     /// included). `None` when every key is visible to every query.
-    fn mask(&self, l: usize, n: usize, p0: usize, len: usize) -> Result<Option<Tensor>> {
-        let window = self.w.config.window(l);
+    fn mask(&self, window: Option<usize>, n: usize, p0: usize, len: usize) -> Result<Option<Tensor>> {
         if n == 1 && window.is_none_or(|w| len <= w) {
             return Ok(None);
         }
