@@ -5,20 +5,12 @@
 
 mod common;
 
-use futures::StreamExt;
 use inference::{CandleModel, GenerateParams, LanguageModel};
 use serde_json::json;
 
 async fn answer(model: std::sync::Arc<CandleModel>, user: &str, max_tokens: usize) -> (String, usize) {
     let params = GenerateParams { max_tokens, ..GenerateParams::default() };
-    let p = common::prompt("You are a helpful assistant for a hospital's patient portal.", user);
-    let mut stream = model.generate(p, params).await.unwrap();
-    let (mut text, mut pieces) = (String::new(), 0);
-    while let Some(piece) = stream.next().await {
-        text.push_str(&piece.unwrap());
-        pieces += 1;
-    }
-    (text, pieces)
+    common::answer(model, "You are a helpful assistant for a hospital's patient portal.", user, params).await
 }
 
 #[tokio::test]

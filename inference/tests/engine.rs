@@ -40,19 +40,7 @@ fn patient_text_cannot_inject_chat_control_tokens() {
 async fn generation_stops_at_end_of_turn_and_is_deterministic() {
     let model = common::model();
     let params = GenerateParams { max_tokens: 200, ..GenerateParams::default() };
-    let collect = |model: std::sync::Arc<CandleModel>| {
-        let params = params.clone();
-        async move {
-            let p = common::prompt(SYSTEM, "Say hello in one short sentence.");
-            let mut stream = model.generate(p, params).await.unwrap();
-            let (mut text, mut pieces) = (String::new(), 0);
-            while let Some(piece) = stream.next().await {
-                text.push_str(&piece.unwrap());
-                pieces += 1;
-            }
-            (text, pieces)
-        }
-    };
+    let collect = |model| common::answer(model, SYSTEM, "Say hello in one short sentence.", params.clone());
     let (a, pieces) = collect(model.clone()).await;
     let (b, _) = collect(model.clone()).await;
     assert!(!a.trim().is_empty());

@@ -7,7 +7,8 @@
 use std::sync::{Arc, OnceLock};
 
 use inference::models::workspace_models_dir;
-use inference::{CandleModel, Manifest, Message, ModelConfig, ModelDevice, ModelPaths, Prompt, Role};
+use futures::StreamExt;
+use inference::{CandleModel, GenerateParams, LanguageModel, Manifest, Message, ModelConfig, ModelDevice, ModelPaths, Prompt, Role};
 
 pub fn paths() -> ModelPaths {
     static PATHS: OnceLock<ModelPaths> = OnceLock::new();
@@ -57,4 +58,15 @@ pub fn prompt(system: &str, user: &str) -> Prompt {
         ],
         session: None,
     }
+}
+
+/// Generates the answer to `user` after `system`: the text, and how many pieces it streamed in.
+pub async fn answer(model: Arc<CandleModel>, system: &str, user: &str, params: GenerateParams) -> (String, usize) {
+    let mut stream = model.generate(prompt(system, user), params).await.unwrap();
+    let (mut text, mut pieces) = (String::new(), 0);
+    while let Some(piece) = stream.next().await {
+        text.push_str(&piece.unwrap());
+        pieces += 1;
+    }
+    (text, pieces)
 }
