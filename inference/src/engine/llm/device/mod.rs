@@ -240,7 +240,7 @@ impl DeviceLlm {
         let q = q.reshape((kv, groups * n, hd))?;
         let mut scores = (q.matmul(&keys.t()?)? * c.attn_scale as f64)?;
         if let Some(mask) = mask {
-            scores = scores.reshape((kv, groups, n, len))?.broadcast_add(&mask)?.reshape((kv, groups * n, len))?;
+            scores = scores.reshape((kv, groups, n, len))?.broadcast_add(mask)?.reshape((kv, groups * n, len))?;
         }
         let out = softmax_last_dim(&scores)?.matmul(values)?;
         out.reshape((heads, n, hd))?.transpose(0, 1)?.reshape((n, heads * hd))
