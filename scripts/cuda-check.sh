@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Compiles the `inference` crate with its `cuda` feature on a machine without a GPU or a CUDA
-# toolkit: nvcc and the CUDA headers come from NVIDIA's PyPI wheels, pinned by SHA-256
+# Compiles the `inference` crate (with its tests) and the service with their `cuda` feature on a
+# machine without a GPU or a CUDA toolkit: nvcc and the CUDA headers come from NVIDIA's PyPI wheels, pinned by SHA-256
 # (scripts/cuda-requirements.txt), into .venv-cuda (git-ignored). candle's kernels are compiled
 # for CUDA_COMPUTE_CAP (default 90, an H100). `cargo check` compiles everything, kernels and
 # tests included, and links nothing, so no CUDA library is needed. Running the GPU path takes a
@@ -21,5 +21,7 @@ cuda=$("$venv/bin/python" -c 'import nvidia, os; print(os.path.join(list(nvidia.
 export PATH="$cuda/bin:$PATH" CUDA_PATH="$cuda" CUDA_ROOT="$cuda" CUDA_HOME="$cuda"
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 nvcc --version | tail -1
-CARGO_TARGET_DIR=${CUDA_TARGET_DIR:-target/cuda} cargo check -p inference --features cuda --tests
-echo "cuda-check: inference compiles with the cuda feature (compute capability $CUDA_COMPUTE_CAP)"
+export CARGO_TARGET_DIR=${CUDA_TARGET_DIR:-target/cuda}
+cargo check -p inference --features cuda --tests
+cargo check -p agent --features cuda
+echo "cuda-check: inference and agent compile with the cuda feature (compute capability $CUDA_COMPUTE_CAP)"
