@@ -93,6 +93,21 @@ fn add_in_place(x: &mut [f32], y: &[f32]) {
     }
 }
 
+/// Why `tokens` cannot be fed after `held` positions, if they cannot: none, too many for
+/// `positions`, or one outside a vocabulary of `vocab` (both passes check before any work).
+pub(super) fn check_feed(held: usize, tokens: &[u32], positions: usize, vocab: usize) -> Result<(), String> {
+    if tokens.is_empty() {
+        return Err("nothing to feed".into());
+    }
+    if held + tokens.len() > positions {
+        return Err(format!("sequence longer than {positions} positions"));
+    }
+    match tokens.iter().find(|&&t| t as usize >= vocab) {
+        Some(t) => Err(format!("token {t} outside the vocabulary")),
+        None => Ok(()),
+    }
+}
+
 impl Llm {
     pub fn new(weights: Weights) -> Self {
         let c = &weights.config;
@@ -120,15 +135,7 @@ impl Llm {
         let c = &self.weights.config;
         let mut rows = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            if item.tokens.is_empty() {
-                return Err("nothing to feed".into());
-            }
-            if item.cache.len() + item.tokens.len() > self.max_positions() {
-                return Err(format!("sequence longer than {} positions", self.max_positions()));
-            }
-            if let Some(&t) = item.tokens.iter().find(|&&t| t as usize >= c.vocab) {
-                return Err(format!("token {t} outside the vocabulary"));
-            }
+            check_feed(item.cache.len(), item.tokens, self.max_positions(), c.vocab)?;
             rows.extend((0..item.tokens.len()).map(|j| (i, item.cache.len() + j)));
         }
         let mut s = Scratch::default();

@@ -21,6 +21,7 @@ use candle_nn::rotary_emb::{rope, rope_i};
 pub use cache::DeviceCache;
 use weights::{DeviceWeights, Layer};
 
+use super::check_feed;
 use super::config::{Act, Config};
 
 /// One sequence's part of a batch (see `llm::Item`).
@@ -104,15 +105,7 @@ impl DeviceLlm {
     pub fn forward(&self, items: &mut [DeviceItem<'_>]) -> std::result::Result<Vec<Vec<f32>>, String> {
         let c = &self.w.config;
         for item in items.iter() {
-            if item.tokens.is_empty() {
-                return Err("nothing to feed".into());
-            }
-            if item.cache.len() + item.tokens.len() > self.positions {
-                return Err(format!("sequence longer than {} positions", self.positions));
-            }
-            if let Some(&t) = item.tokens.iter().find(|&&t| t as usize >= c.vocab) {
-                return Err(format!("token {t} outside the vocabulary"));
-            }
+            check_feed(item.cache.len(), item.tokens, self.positions, c.vocab)?;
         }
         // The pass works on snapshots (no copy: tensors are shared) and keeps them on success.
         let mut caches: Vec<DeviceCache> = items.iter().map(|it| it.cache.clone()).collect();
