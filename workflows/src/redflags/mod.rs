@@ -14,7 +14,7 @@ mod rules;
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{phrase_spans, tokens, Tok};
+use crate::text::{key_count, phrase_spans, tokens, Tok};
 use rules::{Pattern, Rule};
 
 /// What a red flag is about; the string form is what escalations and audits carry.
@@ -120,10 +120,11 @@ fn split_clauses(text: &str) -> Vec<Vec<String>> {
 
 /// Exact (no typo) phrase occurrence, for context cues.
 fn exact_at(words: &[String], i: usize, phrase: &str) -> bool {
-    let first = phrase.split(' ').next().unwrap_or_default();
-    words.get(i).is_some_and(|w| w == first)
-        && i + phrase.split(' ').count() <= words.len()
-        && phrase.split(' ').zip(&words[i..]).all(|(key, word)| word == key)
+    // The first word is checked without splitting the phrase: it rules out almost every place.
+    let opens = words.get(i).is_some_and(|w| {
+        phrase.strip_prefix(w.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+    });
+    opens && i + key_count(phrase) <= words.len() && phrase.split(' ').zip(&words[i..]).all(|(key, word)| word == key)
 }
 
 fn contains_exact(words: &[String], phrase: &str) -> bool {
