@@ -8,12 +8,12 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use super::*;
-use super::quick::{quick_options, Quick};
+use super::quick::{Quick, QuickPool, POSTGRES_SETTINGS};
 use super::writer::{Op, Pools, Writer};
 
 pub struct SqlStore {
     pool: AnyPool,
-    /// PostgreSQL: the quick connections (see `quick_options`), also used for the session
+    /// PostgreSQL: the quick connections (see `quick`), also used for the session
     /// look-up every patient request makes.
     quick: Option<Quick>,
     backend: &'static str,
@@ -32,7 +32,7 @@ impl SqlStore {
             (sqlite_options(max_connections).connect(&url).await?, None)
         } else {
             let pool = AnyPoolOptions::new().max_connections(max_connections).connect(&url).await?;
-            let unpinged = quick_options(max_connections).connect(&url).await?;
+            let unpinged = std::sync::Arc::new(QuickPool::new(&url, max_connections, POSTGRES_SETTINGS));
             (pool.clone(), Some(Quick { unpinged, pinged: pool }))
         };
         if backend == "sqlite" {

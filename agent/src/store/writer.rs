@@ -172,9 +172,14 @@ async fn quick_write(conn: &mut AnyConnection, op: &Op) -> StoreResult<Done> {
 
 async fn run(pools: Pools, mut rx: mpsc::Receiver<Op>, counts: Arc<Counts>) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
+    // On PostgreSQL the writer keeps one connection from batch to batch: taking it from the
+    // pool and giving it back cost a ping each, a round trip to the server. (SQLite's ping is a
+    // hop to the connection's thread, and its pools can be small: there it goes back.)
+    let hold = pools.backend == "postgres" && pools.pool.options().get_max_connections() > 1;
+    let mut held = None;
     while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
         let batch = std::mem::take(&mut ops);
-        match apply(&pools, &batch).await {
+        match apply_held(&pools, hold.then_some(&mut held), &batch).await {
             Ok(done) => {
                 counts.add(batch.len());
                 batch.into_iter().zip(done).for_each(|(op, d)| op.answer(d));
@@ -182,7 +187,7 @@ async fn run(pools: Pools, mut rx: mpsc::Receiver<Op>, counts: Arc<Counts>) {
             Err(e) if batch.len() > 1 => {
                 tracing::warn!(writes = batch.len(), error = %e, "a batch of turn writes failed; trying each alone");
                 for op in batch {
-                    match apply(&pools, std::slice::from_ref(&op)).await {
+                    match apply_held(&pools, hold.then_some(&mut held), std::slice::from_ref(&op)).await {
                         Ok(mut done) => {
                             counts.add(1);
                             op.answer(done.remove(0));
@@ -203,25 +208,59 @@ impl Counts {
     }
 }
 
-/// Applies `batch` in one transaction and commits it; each write's own outcome in order.
-/// Locks, releases and touches run in arrival order, then the turns' state updates and the
-/// rest of their writes, set-wise (see `group`).
-async fn apply(pools: &Pools, batch: &[Op]) -> StoreResult<Vec<Done>> {
-    let durable = batch.iter().any(Op::durable);
-    let mut conn = pools.pool.acquire().await?;
-    // SQLite's sync mode belongs to the connection: lowered for this batch, restored before the
-    // connection goes back to the pool (or the connection is closed instead).
-    let quick_sqlite = pools.backend == "sqlite" && !durable;
-    if quick_sqlite {
-        conn.execute("PRAGMA synchronous=NORMAL").await?;
+/// `apply` on the connection the writer holds, if it holds one (`held`: None where it keeps
+/// none). If that fails, the connection is closed (the server may have dropped it since the
+/// last batch), and the batch is tried once more on one taken from the pool, which pings it
+/// first. Trying again is safe: a turn commit that did land finds its lock and state version
+/// gone and fails alone, and locks are taken by their token.
+async fn apply_held(pools: &Pools, mut held: Option<&mut Option<Conn>>, batch: &[Op]) -> StoreResult<Vec<Done>> {
+    if let Some(conn) = held.as_mut().and_then(|h| h.take()) {
+        match apply(pools, conn, batch).await {
+            (Some(conn), Ok(done)) => {
+                if let Some(h) = held {
+                    *h = Some(conn);
+                }
+                return Ok(done);
+            }
+            (_, Err(e)) => tracing::debug!(error = %e, "a batch failed on the writer's connection; trying it on a new one"),
+            (None, Ok(done)) => return Ok(done),
+        }
     }
-    let done = apply_on(&mut conn, pools.backend, durable, batch).await;
-    if quick_sqlite && conn.execute("PRAGMA synchronous=FULL").await.is_err() {
-        conn.close_on_drop();
+    let (conn, done) = apply(pools, pools.pool.acquire().await?, batch).await;
+    if let (Some(h), true) = (held, done.is_ok()) {
+        *h = conn;
     }
     done
 }
 
+type Conn = sqlx::pool::PoolConnection<sqlx::Any>;
+
+/// Applies `batch` on `conn`; gives the connection back unless it must not be used again.
+async fn apply(pools: &Pools, mut conn: Conn, batch: &[Op]) -> (Option<Conn>, StoreResult<Vec<Done>>) {
+    let durable = batch.iter().any(Op::durable);
+    // SQLite's sync mode belongs to the connection: lowered for this batch, restored before the
+    // connection is used again (or the connection is closed instead).
+    let quick_sqlite = pools.backend == "sqlite" && !durable;
+    if quick_sqlite {
+        if let Err(e) = conn.execute("PRAGMA synchronous=NORMAL").await {
+            return (None, Err(e.into()));
+        }
+    }
+    let done = apply_on(&mut conn, pools.backend, durable, batch).await;
+    if quick_sqlite && conn.execute("PRAGMA synchronous=FULL").await.is_err() {
+        conn.close_on_drop();
+        return (None, done);
+    }
+    if done.is_err() {
+        conn.close_on_drop();
+        return (None, done);
+    }
+    (Some(conn), done)
+}
+
+/// Applies `batch` in one transaction and commits it; each write's own outcome in order.
+/// Locks, releases and touches run in arrival order, then the turns' state updates and the
+/// rest of their writes, set-wise (see `group`).
 async fn apply_on(conn: &mut sqlx::AnyConnection, backend: &str, durable: bool, batch: &[Op]) -> StoreResult<Vec<Done>> {
     let mut tx = conn.begin().await?;
     if backend == "postgres" {
