@@ -257,6 +257,17 @@ mod tests {
     }
 
     #[test]
+    fn phrases_match_whole_words_with_their_count_and_first_letter_read_from_the_phrase() {
+        let w = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!((key_count("chest"), key_count("short of breath")), (1, 3));
+        assert_eq!(phrase_spans(&w("i am short of breath now"), "short of breath"), [(2, 5)]);
+        assert_eq!(phrase_spans(&w("i am shrot of breth"), "short of breath"), [(2, 5)], "typos in long words");
+        assert!(phrase_spans(&w("short of"), "short of breath").is_empty(), "longer than the message");
+        assert!(phrase_spans(&w("heart of breath"), "short of breath").is_empty(), "another first letter");
+        assert_eq!(phrase_spans(&w("pain and more pain"), "pain"), [(0, 1), (3, 4)]);
+    }
+
+    #[test]
     fn typos_match_but_near_real_words_do_not() {
         assert!(fuzzy_eq("chset", "chest"));
         assert!(fuzzy_eq("brething", "breathing"));

@@ -193,3 +193,20 @@ fn temperature_readings(words: &[String]) -> Vec<f64> {
 }
 
 mod context;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_phrases_match_whole_words_only() {
+        let w = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert!(exact_at(&w("my x ray was fine"), 1, "x ray"));
+        assert!(!exact_at(&w("my xr ray"), 1, "x ray"), "a longer first word");
+        assert!(!exact_at(&w("my x"), 1, "x ray"), "the phrase runs past the message");
+        assert!(!exact_at(&w("not any"), 0, "not anymore"), "a shorter last word");
+        assert!(!exact_at(&w("x ray"), 2, "x ray"), "past the end");
+        assert!(contains_exact(&w("had an x ray"), "x ray"));
+        assert!(!contains_exact(&w("had an xray"), "x ray"));
+    }
+}
