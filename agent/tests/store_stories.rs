@@ -268,6 +268,29 @@ async fn sqlite_connections_return_to_the_pool_durable() {
     assert_eq!(mode, 2, "FULL");
 }
 
+/// The columns a turn changes (its lock, then its commit) are in no index of `conversations`:
+/// PostgreSQL can then keep each new row version on its page (a heap-only tuple) and write no
+/// index entry for it, and SQLite rewrites no index entry. An index on any of them would cost
+/// every turn an index write per index.
+#[tokio::test]
+async fn a_turn_changes_no_indexed_column_on_either_backend() {
+    const TURN_COLUMNS: [&str; 8] =
+        ["state", "state_version", "status", "script_id", "script_version", "turn_lock", "lock_expires", "updated_at"];
+    const SQLITE: &str = "SELECT ii.name AS col FROM pragma_index_list('conversations') AS il, pragma_index_info(il.name) AS ii";
+    const POSTGRES: &str = "SELECT a.attname::text AS col FROM pg_index i JOIN pg_attribute a \
+        ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'conversations'::regclass";
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqlStore::connect(&format!("sqlite://{}/agent.db", dir.path().display()), 1).await.unwrap();
+    let postgres = SqlStore::connect(&postgres_url().await, 1).await.unwrap();
+    for (store, sql) in [(&sqlite, SQLITE), (&postgres, POSTGRES)] {
+        let rows = sqlx::query(sql).fetch_all(store.pool()).await.unwrap();
+        let indexed: Vec<String> = rows.iter().map(|r| sqlx::Row::get(r, "col")).collect();
+        assert!(indexed.iter().any(|c| c == "patient_id"), "{}: a patient's conversations are indexed: {indexed:?}", store.backend());
+        let hit: Vec<&String> = indexed.iter().filter(|c| TURN_COLUMNS.contains(&c.as_str())).collect();
+        assert!(hit.is_empty(), "{}: indexed columns a turn changes: {hit:?}", store.backend());
+    }
+}
+
 async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/agent.db", dir.path().display());
@@ -277,6 +300,11 @@ async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
 /// A fresh schema in the run's PostgreSQL database (`AGENT_TEST_DATABASE_URL`, set by
 /// scripts/test.sh), or in the local server's `postgres` database when run by hand.
 async fn postgres_store() -> (Arc<dyn Store>, ()) {
+    (Arc::new(SqlStore::connect(&postgres_url().await, 4).await.unwrap()), ())
+}
+
+/// The URL of a fresh schema (see `postgres_store`).
+async fn postgres_url() -> String {
     let base = std::env::var("AGENT_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -284,8 +312,7 @@ async fn postgres_store() -> (Arc<dyn Store>, ()) {
     let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL reachable for the store stories");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    (Arc::new(SqlStore::connect(&url, 4).await.unwrap()), ())
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
 }
 
 macro_rules! stories {
