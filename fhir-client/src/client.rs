@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::auth::SmartAuth;
 use crate::config::{AuthConfig, FhirConfig};
+use crate::flights::{Answered, Flights};
 use crate::http::{Call, Idempotent, Reply, Transport};
 use crate::model::{Bundle, Resource};
 use crate::stats::FhirStats;
@@ -29,6 +30,7 @@ struct Inner {
     transport: Transport,
     stats: Arc<FhirStats>,
     auth: Option<SmartAuth>,
+    flights: Flights,
 }
 
 /// Result of a conditional create.
@@ -70,7 +72,7 @@ impl FhirClient {
             AuthConfig::None => None,
             smart @ AuthConfig::Smart { .. } => Some(SmartAuth::new(smart)?),
         };
-        Ok(Self { inner: Arc::new(Inner { base, transport, stats, auth }) })
+        Ok(Self { inner: Arc::new(Inner { base, transport, stats, auth, flights: Flights::default() }) })
     }
 
     /// The counters (shared; read with `snapshot()`).
@@ -95,17 +97,31 @@ impl FhirClient {
         Ok(url)
     }
 
+    /// Sends `call`. A plain GET may share an identical one in flight (see `flights`); any
+    /// other call, once finished, stops earlier reads from being shared.
     pub(crate) async fn send(&self, call: Call) -> Result<Reply> {
+        if call.method == Method::GET && call.headers.is_empty() {
+            let (answer, how) = self.inner.flights.read(call.url.as_str(), || self.send_alone(&call)).await;
+            if how == Answered::Joined {
+                FhirStats::bump(&self.inner.stats.shared_reads);
+            }
+            return answer;
+        }
+        let _writing = self.inner.flights.writing();
+        self.send_alone(&call).await
+    }
+
+    async fn send_alone(&self, call: &Call) -> Result<Reply> {
         let Some(auth) = &self.inner.auth else {
-            return self.inner.transport.send(&call, None, &self.inner.stats).await;
+            return self.inner.transport.send(call, None, &self.inner.stats).await;
         };
         let token = auth.token(&self.inner.transport, &self.inner.stats).await?;
-        match self.inner.transport.send(&call, Some(&token), &self.inner.stats).await {
+        match self.inner.transport.send(call, Some(&token), &self.inner.stats).await {
             // A token revoked or expired early: fetch a fresh one and try once more.
             Err(Error::Rejected { status: 401, .. }) => {
                 auth.invalidate().await;
                 let token = auth.token(&self.inner.transport, &self.inner.stats).await?;
-                self.inner.transport.send(&call, Some(&token), &self.inner.stats).await
+                self.inner.transport.send(call, Some(&token), &self.inner.stats).await
             }
             other => other,
         }

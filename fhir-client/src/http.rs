@@ -37,7 +37,7 @@ pub(crate) struct Call {
 }
 
 /// A successful (2xx) answer.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Reply {
     pub status: u16,
     pub body: Option<Value>,

@@ -26,6 +26,7 @@ mod client;
 mod config;
 mod ehr;
 mod ehr_impl;
+mod flights;
 mod http;
 mod ids;
 pub mod model;
@@ -43,7 +44,8 @@ pub use ids::*;
 pub use stats::{FhirStats, StatsSnapshot};
 
 /// Everything that can go wrong talking to the EHR, typed so callers can decide what to do.
-#[derive(Debug, thiserror::Error)]
+/// `Clone`, so that one answer can be handed to every caller of a shared read.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The slot was taken by someone else between offering and booking (412 / busy slot).
     #[error("slot already taken")]

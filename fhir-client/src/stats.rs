@@ -15,6 +15,8 @@ pub struct FhirStats {
     pub rejections: AtomicU64,
     /// Access tokens fetched (SMART backend services).
     pub token_fetches: AtomicU64,
+    /// Reads answered by an identical read already in flight, with no request of their own.
+    pub shared_reads: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -25,6 +27,7 @@ pub struct StatsSnapshot {
     pub failures: u64,
     pub rejections: u64,
     pub token_fetches: u64,
+    pub shared_reads: u64,
 }
 
 impl FhirStats {
@@ -35,6 +38,7 @@ impl FhirStats {
             failures: self.failures.load(Relaxed),
             rejections: self.rejections.load(Relaxed),
             token_fetches: self.token_fetches.load(Relaxed),
+            shared_reads: self.shared_reads.load(Relaxed),
         }
     }
     pub(crate) fn bump(counter: &AtomicU64) {

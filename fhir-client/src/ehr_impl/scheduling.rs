@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 
 use super::*;
 use crate::http::is_conflict;
@@ -60,6 +60,10 @@ fn practitioner_names(ps: &[Practitioner]) -> HashMap<String, String> {
 pub(super) async fn free_slots(c: &FhirClient, q: &SlotQuery) -> Result<Vec<FreeSlot>> {
     let limit = if q.limit == 0 { DEFAULT_LIMIT } else { q.limit };
     let from = q.from.unwrap_or_else(Utc::now);
+    // Asked from the start of the minute, so that patients searching within the same minute
+    // send the same URL and can share one request (see `flights`); the slots that start
+    // before `from` are dropped below.
+    let asked_from = from.duration_trunc(chrono::TimeDelta::minutes(1)).unwrap_or(from);
     let scheds = schedules(c, q).await?;
     let by_id: HashMap<&str, &ScheduleInfo> = scheds.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut out = Vec::new();
@@ -68,7 +72,7 @@ pub(super) async fn free_slots(c: &FhirClient, q: &SlotQuery) -> Result<Vec<Free
         let mut params = vec![
             ("schedule", refs.join(",")),
             ("status", "free".to_string()),
-            ("start", format!("ge{}", from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+            ("start", format!("ge{}", asked_from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
             ("_sort", "start".to_string()),
             ("_count", limit.to_string()),
         ];

@@ -270,6 +270,22 @@ pub async fn free_slots_filter_by_specialty_name_case_insensitively(env: &Ctx) {
     assert!(none.is_empty());
 }
 
+pub async fn identical_searches_at_once_are_sent_once(env: &Ctx) {
+    let c = env.client();
+    let before = c.stats().snapshot();
+    // Polled in one task, as the concurrent turns of one service poll its client.
+    let found = futures::future::join_all((0..8).map(|_| slots(&c, env, 2, 3))).await;
+    let after = c.stats().snapshot();
+    assert!(found.windows(2).all(|w| w[0] == w[1]), "every caller got the same free slots");
+    // One schedule list and one slot search for all eight; the other seven of each shared.
+    // (A SMART client's first request also fetches its token, which is not a FHIR request.)
+    let sent = |s: StatsSnapshot| s.attempts - s.token_fetches;
+    assert_eq!(sent(after) - sent(before), 2, "requests sent");
+    assert_eq!(after.shared_reads - before.shared_reads, 14, "reads answered by a shared request");
+    // Nothing is kept once answered: a search after them is sent again.
+    slots(&c, env, 2, 3).await;
+    assert_eq!(sent(c.stats().snapshot()) - sent(after), 2);
+}
 
 /// One `#[tokio::test]` per shared check; `$ctx` is an async fn returning `&'static Ctx`.
 #[macro_export]
@@ -318,6 +334,10 @@ macro_rules! contract_tests {
         #[tokio::test]
         async fn seeding_again_creates_nothing_and_finds_the_same_data() {
             common::seeding_again_creates_nothing_and_finds_the_same_data($ctx().await).await
+        }
+        #[tokio::test]
+        async fn identical_searches_at_once_are_sent_once() {
+            common::identical_searches_at_once_are_sent_once($ctx().await).await
         }
         #[tokio::test]
         async fn free_slots_filter_by_specialty_name_case_insensitively() {
