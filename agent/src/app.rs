@@ -49,7 +49,10 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         .context("opening the database")?;
     tracing::info!(backend = store.backend(), "database ready");
     let store = Arc::new(store);
-    let metrics = Arc::new(Metrics::with_alerts(settings.alerts.clone()));
+    let (client, demo_ehr, demo) = connect_ehr(settings).await?;
+    let mut metrics = Metrics::with_alerts(settings.alerts.clone());
+    metrics.watch_ehr(client.stats());
+    let metrics = Arc::new(metrics);
     crate::audit::checkpointer::spawn(store.clone(), &settings.audit, clock.clone(), metrics.clone())?;
     crate::audit::retention::spawn(store.clone(), settings.retention.clone(), clock.clone());
     let cipher = cipher.with_envelope(store.clone(), crate::keys_cli::key_policy(settings));
@@ -61,7 +64,6 @@ pub async fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> any
         },
         notify_url: settings.integration.notify_url.clone(),
     };
-    let (client, demo_ehr, demo) = connect_ehr(settings).await?;
     let model = load_model(&settings.model).await?;
     let ehr: Arc<dyn Ehr> = Arc::new(client);
     let dialogue = dialogue(settings, store.as_ref(), model.clone(), ehr.clone()).await?;

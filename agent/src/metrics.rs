@@ -1,8 +1,12 @@
 //! Prometheus metrics (`/metrics`): request and turn counters labelled only by route
 //! templates, outcomes and kinds, never by anything that identifies a patient.
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use std::sync::Arc;
+
+use fhir_client::{FhirStats, StatsSnapshot};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -27,6 +31,31 @@ pub struct Metrics {
     pub alerts: crate::alerts::Alerts,
     /// Outcome figures from the data, refreshed when scraped (at most every `OUTCOMES_EVERY`).
     pub outcomes: OutcomeGauges,
+    /// The FHIR client's counters, once the service has one (`watch_ehr`).
+    ehr: Option<Arc<FhirStats>>,
+}
+
+/// The FHIR client's own counters, read at each scrape as `agent_ehr_*_total`.
+#[derive(Debug)]
+struct EhrCounters(Arc<FhirStats>);
+
+impl Collector for EhrCounters {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = self.0.snapshot();
+        let counters = [
+            ("ehr_requests", "HTTP requests sent to the EHR (first tries and retries)", s.attempts),
+            ("ehr_retries", "Requests to the EHR that were retries", s.retries),
+            ("ehr_failures", "EHR requests that ended unavailable or with a non-FHIR answer", s.failures),
+            ("ehr_rejections", "EHR requests refused with a 4xx", s.rejections),
+            ("ehr_token_fetches", "Access tokens fetched from the EHR's token endpoint", s.token_fetches),
+            ("ehr_shared_reads", "Reads answered by an identical read already in flight", s.shared_reads),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+        }
+        Ok(())
+    }
 }
 
 /// The least time between two reads of the outcome figures (each is a few aggregate queries).
@@ -118,7 +147,18 @@ impl Metrics {
         registry.register("security_alerts", "Security alerts raised, by kind", alerts.counter.clone());
         let outcomes = OutcomeGauges::default();
         outcomes.register(&mut registry);
-        Self { registry, http_requests, turns, escalations, alerts, outcomes }
+        Self { registry, http_requests, turns, escalations, alerts, outcomes, ehr: None }
+    }
+
+    /// Exports the FHIR client's counters with the rest (call once, before sharing).
+    pub fn watch_ehr(&mut self, stats: Arc<FhirStats>) {
+        self.registry.register_collector(Box::new(EhrCounters(stats.clone())));
+        self.ehr = Some(stats);
+    }
+
+    /// The FHIR client's counters now, if watched.
+    pub fn ehr(&self) -> Option<StatsSnapshot> {
+        self.ehr.as_ref().map(|s| s.snapshot())
     }
 
     pub fn render(&self) -> String {

@@ -95,6 +95,23 @@ pub struct LevelResult {
     pub errors: Errors,
     /// CPU time the level took: the whole machine's and the demo EHR's.
     pub cpu: CpuUse,
+    /// What the service asked the EHR during the level.
+    pub ehr_requests: EhrRequests,
+}
+
+/// Requests the service sent to the EHR in a level, and reads it needed no request for (an
+/// identical read was in flight, and its answer served both).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct EhrRequests {
+    pub sent: u64,
+    pub shared_reads: u64,
+}
+
+impl EhrRequests {
+    fn between(before: Option<fhir_client::StatsSnapshot>, after: Option<fhir_client::StatsSnapshot>) -> Self {
+        let (Some(b), Some(a)) = (before, after) else { return Self::default() };
+        Self { sent: a.attempts - b.attempts, shared_reads: a.shared_reads - b.shared_reads }
+    }
 }
 
 /// CPU seconds spent during a level, from /proc: the machine's busy time (every process: the
@@ -134,7 +151,7 @@ pub async fn level(state: &AppState, client: &Client, plan: &[Scenario], session
         tokens.push(mine);
     }
     let queue = std::sync::Arc::new(std::sync::Mutex::new(plan.iter().cloned().rev().collect::<Vec<_>>()));
-    let (engine_before, cpu_before) = (state.model.engine_stats(), cpu::Ticks::now());
+    let (engine_before, cpu_before, ehr_before) = (state.model.engine_stats(), cpu::Ticks::now(), state.metrics.ehr());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for mine in tokens {
@@ -165,6 +182,7 @@ pub async fn level(state: &AppState, client: &Client, plan: &[Scenario], session
         first_event: Latency::of(&tally.first_event),
         errors: tally.errors,
         cpu: cpu_after.since(&cpu_before),
+        ehr_requests: EhrRequests::between(ehr_before, state.metrics.ehr()),
     })
 }
 

@@ -106,10 +106,13 @@ impl DelayedEhr {
     pub async fn start(demo: &Demo, rtt: std::time::Duration) -> anyhow::Result<Self> {
         let relay = super::relay::Relay::start(super::relay::socket_of(&demo.ehr_url)?, rtt).await?;
         let config = fhir_client::FhirConfig::local(relay.url_for(&demo.ehr_url)?);
-        let ehr: Arc<dyn fhir_client::Ehr> = Arc::new(fhir_client::FhirClient::new(&config).context("configuring the FHIR client")?);
+        let client = fhir_client::FhirClient::new(&config).context("configuring the FHIR client")?;
+        let mut metrics = crate::metrics::Metrics::with_alerts(demo.settings.alerts.clone());
+        metrics.watch_ehr(client.stats());
+        let ehr: Arc<dyn fhir_client::Ehr> = Arc::new(client);
         let base = &demo.running.state;
         let dialogue = crate::app::dialogue(&demo.settings, base.store.as_ref(), base.model.clone(), ehr.clone()).await?;
-        let state = AppState { ehr, dialogue, ..base.clone() };
+        let state = AppState { ehr, dialogue, metrics: Arc::new(metrics), ..base.clone() };
         Ok(Self { running: serve(state).await?, _relay: relay })
     }
 }
