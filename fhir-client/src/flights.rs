@@ -131,16 +131,42 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
     use tokio::sync::Notify;
+    use tokio::task::JoinHandle;
 
-    /// A read that waits for `gate` before answering with `status`, counting the sends.
-    fn gated(gate: Arc<Notify>, sends: Arc<AtomicUsize>, status: u16) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<Reply>> + Send>> {
-        move || {
-            let (gate, sends) = (gate.clone(), sends.clone());
-            Box::pin(async move {
-                sends.fetch_add(1, SeqCst);
-                gate.notified().await;
-                Ok(Reply { status, body: Some(serde_json::json!({"n": status})) })
+    /// Shared flights, and reads that wait for `gate` before answering, counted in `sends`.
+    #[derive(Clone, Default)]
+    struct Rig {
+        flights: Arc<Flights>,
+        gate: Arc<Notify>,
+        sends: Arc<AtomicUsize>,
+    }
+
+    impl Rig {
+        /// Starts a read of `url`; if it is sent, it answers `Some(status)` or fails on `None`.
+        fn read(&self, url: &'static str, status: Option<u16>) -> JoinHandle<(Result<Reply>, Answered)> {
+            let rig = self.clone();
+            tokio::spawn(async move {
+                let send = || {
+                    let (gate, sends) = (rig.gate.clone(), rig.sends.clone());
+                    async move {
+                        sends.fetch_add(1, SeqCst);
+                        gate.notified().await;
+                        match status {
+                            Some(status) => Ok(Reply { status, body: Some(serde_json::json!({"n": status})) }),
+                            None => Err(crate::Error::Unavailable("HTTP 503".into())),
+                        }
+                    }
+                };
+                rig.flights.read(url, send).await
             })
+        }
+
+        fn sent(&self) -> usize {
+            self.sends.load(SeqCst)
+        }
+
+        fn open(&self) -> usize {
+            self.flights.open.lock().unwrap().len()
         }
     }
 
@@ -152,39 +178,31 @@ mod tests {
 
     #[tokio::test]
     async fn identical_reads_at_once_are_sent_once_and_all_answered() {
-        let flights = Arc::new(Flights::default());
-        let (gate, sends) = (Arc::new(Notify::new()), Arc::new(AtomicUsize::new(0)));
-        let mut tasks = Vec::new();
-        for _ in 0..5 {
-            let (f, send) = (flights.clone(), gated(gate.clone(), sends.clone(), 200));
-            tasks.push(tokio::spawn(async move { f.read("http://ehr/Slot?status=free", send).await }));
-        }
+        let rig = Rig::default();
+        let tasks: Vec<_> = (0..5).map(|_| rig.read("http://ehr/Slot?status=free", Some(200))).collect();
         settle().await;
-        gate.notify_waiters();
+        rig.gate.notify_waiters();
         let mut how = Vec::new();
         for t in tasks {
             let (answer, answered) = t.await.unwrap();
             assert_eq!(answer.unwrap().body, Some(serde_json::json!({"n": 200})));
             how.push(answered);
         }
-        assert_eq!(sends.load(SeqCst), 1);
+        assert_eq!(rig.sent(), 1);
         assert_eq!(how.iter().filter(|a| **a == Answered::Sent).count(), 1);
-        assert!(flights.open.lock().unwrap().is_empty(), "a finished flight stays open");
+        assert_eq!(rig.open(), 0, "a finished flight stays open");
     }
 
     #[tokio::test]
     async fn a_read_after_a_finished_write_never_joins_an_earlier_read() {
-        let flights = Arc::new(Flights::default());
-        let (gate, sends) = (Arc::new(Notify::new()), Arc::new(AtomicUsize::new(0)));
-        let (f, send) = (flights.clone(), gated(gate.clone(), sends.clone(), 200));
-        let first = tokio::spawn(async move { f.read("http://ehr/Appointment?patient=p1", send).await });
+        let rig = Rig::default();
+        let first = rig.read("http://ehr/Appointment?patient=p1", Some(200));
         settle().await;
-        drop(flights.writing());
-        let (f, send) = (flights.clone(), gated(gate.clone(), sends.clone(), 201));
-        let second = tokio::spawn(async move { f.read("http://ehr/Appointment?patient=p1", send).await });
+        drop(rig.flights.writing());
+        let second = rig.read("http://ehr/Appointment?patient=p1", Some(201));
         settle().await;
-        assert_eq!(sends.load(SeqCst), 2, "the read after the write was not sent");
-        gate.notify_waiters();
+        assert_eq!(rig.sent(), 2, "the read after the write was not sent");
+        rig.gate.notify_waiters();
         let (a, b) = (first.await.unwrap(), second.await.unwrap());
         assert_eq!((a.1, b.1), (Answered::Sent, Answered::Sent));
         assert_eq!(b.0.unwrap().status, 201);
@@ -192,63 +210,44 @@ mod tests {
 
     #[tokio::test]
     async fn different_urls_are_sent_apart() {
-        let flights = Arc::new(Flights::default());
-        let (gate, sends) = (Arc::new(Notify::new()), Arc::new(AtomicUsize::new(0)));
-        let mut tasks = Vec::new();
-        for url in ["http://ehr/Patient/a", "http://ehr/Patient/b"] {
-            let (f, send) = (flights.clone(), gated(gate.clone(), sends.clone(), 200));
-            tasks.push(tokio::spawn(async move { f.read(url, send).await }));
-        }
+        let rig = Rig::default();
+        let tasks = [rig.read("http://ehr/Patient/a", Some(200)), rig.read("http://ehr/Patient/b", Some(200))];
         settle().await;
-        gate.notify_waiters();
+        rig.gate.notify_waiters();
         for t in tasks {
             assert_eq!(t.await.unwrap().1, Answered::Sent);
         }
-        assert_eq!(sends.load(SeqCst), 2);
+        assert_eq!(rig.sent(), 2);
     }
 
     #[tokio::test]
     async fn when_the_sender_goes_away_a_joined_read_sends_its_own() {
-        let flights = Arc::new(Flights::default());
-        let (gate, sends) = (Arc::new(Notify::new()), Arc::new(AtomicUsize::new(0)));
-        let (f, send) = (flights.clone(), gated(gate.clone(), sends.clone(), 200));
-        let leader = tokio::spawn(async move { f.read("http://ehr/Slot", send).await });
+        let rig = Rig::default();
+        let leader = rig.read("http://ehr/Slot", Some(200));
         settle().await;
-        let (f, send) = (flights.clone(), gated(gate.clone(), sends.clone(), 200));
-        let joined = tokio::spawn(async move { f.read("http://ehr/Slot", send).await });
+        let joined = rig.read("http://ehr/Slot", Some(200));
         settle().await;
-        assert_eq!(sends.load(SeqCst), 1);
+        assert_eq!(rig.sent(), 1);
         leader.abort();
         settle().await;
-        assert_eq!(sends.load(SeqCst), 2, "the joined read did not send its own");
-        gate.notify_waiters();
+        assert_eq!(rig.sent(), 2, "the joined read did not send its own");
+        rig.gate.notify_waiters();
         let (answer, answered) = joined.await.unwrap();
         assert_eq!((answer.unwrap().status, answered), (200, Answered::Sent));
-        assert!(flights.open.lock().unwrap().is_empty());
+        assert_eq!(rig.open(), 0);
     }
 
     #[tokio::test]
     async fn a_failed_read_fails_everyone_who_joined_it() {
-        let flights = Arc::new(Flights::default());
-        let gate = Arc::new(Notify::new());
-        let fail = {
-            let gate = gate.clone();
-            move || {
-                let gate = gate.clone();
-                async move {
-                    gate.notified().await;
-                    Err::<Reply, _>(crate::Error::Unavailable("HTTP 503".into()))
-                }
-            }
-        };
-        let (f1, f2, s1, s2) = (flights.clone(), flights.clone(), fail.clone(), fail);
-        let a = tokio::spawn(async move { f1.read("http://ehr/Schedule", s1).await.0 });
+        let rig = Rig::default();
+        let a = rig.read("http://ehr/Schedule", None);
         settle().await;
-        let b = tokio::spawn(async move { f2.read("http://ehr/Schedule", s2).await.0 });
+        let b = rig.read("http://ehr/Schedule", None);
         settle().await;
-        gate.notify_waiters();
+        assert_eq!(rig.sent(), 1);
+        rig.gate.notify_waiters();
         for t in [a, b] {
-            assert!(matches!(t.await.unwrap(), Err(crate::Error::Unavailable(_))));
+            assert!(matches!(t.await.unwrap().0, Err(crate::Error::Unavailable(_))));
         }
     }
 }
