@@ -129,6 +129,12 @@ struct Demo {
     discharges: Vec<(fhir_client::PatientId, fhir_client::EncounterId, workflows::Lang)>,
 }
 
+/// How to reach the demo EHR at `local` (its own URL and auth), tuned as `[fhir]` says:
+/// timeouts, attempts, backoff, requests in flight, batching.
+pub(crate) fn demo_fhir(settings: &Settings, local: fhir_client::FhirConfig) -> fhir_client::FhirConfig {
+    fhir_client::FhirConfig { base_url: local.base_url, auth: local.auth, allow_plain_http: true, ..settings.fhir.clone() }
+}
+
 /// The configured EHR, or in demo mode a local sekmet-fhir started and seeded here.
 async fn connect_ehr(settings: &Settings) -> anyhow::Result<(FhirClient, Option<Sekmet>, Demo)> {
     if !settings.uses_demo_ehr() {
@@ -142,7 +148,7 @@ async fn connect_ehr(settings: &Settings) -> anyhow::Result<(FhirClient, Option<
         ..SekmetOptions::default()
     };
     let sekmet = Sekmet::start_async(opts).await.context("starting the demo EHR (sekmet-fhir)")?;
-    let client = FhirClient::new(&sekmet.config()).context("configuring the FHIR client")?;
+    let client = FhirClient::new(&demo_fhir(settings, sekmet.config())).context("configuring the FHIR client")?;
     let demo = fhir_client::seed::seed_demo(&client, chrono::Utc::now().date_naive())
         .await
         .context("seeding the demo EHR")?;

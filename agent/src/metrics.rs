@@ -49,6 +49,8 @@ impl Collector for EhrCounters {
             ("ehr_rejections", "EHR requests refused with a 4xx", s.rejections),
             ("ehr_token_fetches", "Access tokens fetched from the EHR's token endpoint", s.token_fetches),
             ("ehr_shared_reads", "Reads answered by an identical read already in flight", s.shared_reads),
+            ("ehr_batches", "Batch Bundles sent, each with reads that waited for a place", s.batches),
+            ("ehr_batched_reads", "Reads answered inside a batch, with no request of their own", s.batched_reads),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);

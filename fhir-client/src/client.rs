@@ -2,8 +2,8 @@
 //! with If-Match, transactions) on top of the retrying transport, plus SMART auth when
 //! configured. The `Ehr` implementation in `ehr_impl` is written in terms of these.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use reqwest::{header, Method};
 use serde_json::Value;
@@ -11,13 +11,19 @@ use serde_json::Value;
 use crate::auth::SmartAuth;
 use crate::config::{AuthConfig, FhirConfig};
 use crate::flights::{Answered, Flights};
-use crate::http::{Call, Idempotent, Reply, Transport};
+use crate::http::{batch_entry, Call, Idempotent, Reply, Transport};
+use crate::lanes::{Batching, Entry, Lanes};
 use crate::model::{Bundle, Resource};
 use crate::stats::FhirStats;
 use crate::{Error, Result};
 
 /// At most this many pages are followed for one search (a runaway `next` chain stops here).
 const MAX_PAGES: usize = 20;
+/// After a failed look at the server's capabilities, the next one waits this long.
+const RECHECK: Duration = Duration::from_secs(60);
+
+/// A plain read as the lanes queue it: its URL and resource type.
+type Read = (reqwest::Url, &'static str);
 
 /// A FHIR R4 client for one server. Cheap to clone (shares the connection pool and counters).
 #[derive(Clone)]
@@ -31,6 +37,9 @@ struct Inner {
     stats: Arc<FhirStats>,
     auth: Option<SmartAuth>,
     flights: Flights,
+    lanes: Lanes<Read>,
+    /// When batch support may next be looked up (`None`: not yet tried).
+    next_check: Mutex<Option<Instant>>,
 }
 
 /// Result of a conditional create.
@@ -72,7 +81,10 @@ impl FhirClient {
             AuthConfig::None => None,
             smart @ AuthConfig::Smart { .. } => Some(SmartAuth::new(smart)?),
         };
-        Ok(Self { inner: Arc::new(Inner { base, transport, stats, auth, flights: Flights::default() }) })
+        let batching = if config.batch_reads { Batching::Unknown } else { Batching::No };
+        let lanes = Lanes::new(config.max_in_flight, batching);
+        let inner = Inner { base, transport, stats, auth, flights: Flights::default(), lanes, next_check: Mutex::new(None) };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The counters (shared; read with `snapshot()`).
@@ -97,18 +109,101 @@ impl FhirClient {
         Ok(url)
     }
 
-    /// Sends `call`. A plain GET may share an identical one in flight (see `flights`); any
-    /// other call, once finished, stops earlier reads from being shared.
+    /// Sends `call` in one of the places (see `lanes`). A plain GET may share an identical one
+    /// in flight (see `flights`) or go in a batch; any other call, once finished, stops earlier
+    /// reads from being shared.
     pub(crate) async fn send(&self, call: Call) -> Result<Reply> {
         if call.method == Method::GET && call.headers.is_empty() {
-            let (answer, how) = self.inner.flights.read(call.url.as_str(), || self.send_alone(&call)).await;
+            let (answer, how) = self.inner.flights.read(call.url.as_str(), || self.send_read(&call)).await;
             if how == Answered::Joined {
                 FhirStats::bump(&self.inner.stats.shared_reads);
             }
             return answer;
         }
         let _writing = self.inner.flights.writing();
+        let _place = self.inner.lanes.place().await;
         self.send_alone(&call).await
+    }
+
+    /// A plain read: alone in a free place, or in a batch with the reads waiting for one.
+    async fn send_read(&self, call: &Call) -> Result<Reply> {
+        let lanes = &self.inner.lanes;
+        if self.relative(&call.url).is_none() {
+            let _place = lanes.place().await;
+            return self.send_alone(call).await;
+        }
+        if lanes.batching() == Batching::Unknown && lanes.full() {
+            self.learn_batching().await;
+        }
+        let alone = |(url, what): Read| async move { self.send_alone(&self.call(Method::GET, url, what)).await };
+        lanes.read((call.url.clone(), call.what), alone, |reads| self.send_batch(reads)).await
+    }
+
+    /// Sends `reads` as one `batch` Bundle; one entry per read, in order.
+    async fn send_batch(&self, reads: Vec<Read>) -> Result<Vec<Entry>> {
+        let entries: Vec<Value> = reads
+            .iter()
+            .map(|(url, _)| serde_json::json!({ "request": { "method": "GET", "url": self.relative(url) } }))
+            .collect();
+        let mut call = self.call(Method::POST, self.inner.base.clone(), "Bundle");
+        call.body = Some(serde_json::json!({ "resourceType": "Bundle", "type": "batch", "entry": entries }));
+        FhirStats::bump(&self.inner.stats.batches);
+        let body = self.send_alone(&call).await?.body.unwrap_or_default();
+        if body.get("type").and_then(Value::as_str) != Some("batch-response") {
+            return Err(Error::Protocol("the answer to a batch is not a batch-response".into()));
+        }
+        let answers = body.get("entry").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let stats = &self.inner.stats;
+        let entry = |(answer, (_, what)): (&Value, &Read)| match batch_entry(answer, what) {
+            Some(answer) => {
+                FhirStats::bump(match &answer {
+                    Ok(_) => &stats.batched_reads,
+                    Err(Error::Protocol(_)) => &stats.failures,
+                    Err(_) => &stats.rejections,
+                });
+                Entry::Answer(answer)
+            }
+            None => Entry::Alone,
+        };
+        Ok(answers.iter().zip(&reads).map(entry).collect())
+    }
+
+    /// `url` relative to the FHIR base (how a batch entry names it); `None` if not under it.
+    fn relative<'u>(&self, url: &'u reqwest::Url) -> Option<&'u str> {
+        url.as_str().strip_prefix(self.inner.base.as_str())
+    }
+
+    /// Reads the server's CapabilityStatement to learn whether it takes batches. One caller at
+    /// a time; after a failure, not again before `RECHECK`.
+    async fn learn_batching(&self) {
+        {
+            let mut next = self.inner.next_check.lock().unwrap_or_else(|e| e.into_inner());
+            if next.is_some_and(|at| Instant::now() < at) {
+                return;
+            }
+            *next = Some(Instant::now() + RECHECK);
+        }
+        let Ok(url) = self.url("metadata", &[]) else { return };
+        let call = self.call(Method::GET, url, "CapabilityStatement");
+        let answer = {
+            let _place = self.inner.lanes.place().await;
+            self.send_alone(&call).await
+        };
+        if let Ok(Reply { body: Some(body), .. }) = answer {
+            self.note_capabilities(&body);
+        }
+    }
+
+    /// Records whether the server lists the `batch` interaction.
+    fn note_capabilities(&self, statement: &Value) {
+        let lanes = &self.inner.lanes;
+        if lanes.batching() == Batching::No || statement.get("resourceType").and_then(Value::as_str) != Some("CapabilityStatement") {
+            return;
+        }
+        let rests = statement.get("rest").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let codes = rests.iter().flat_map(|r| r.get("interaction").and_then(Value::as_array).into_iter().flatten());
+        let batch = codes.filter_map(|i| i.get("code").and_then(Value::as_str)).any(|c| c == "batch");
+        lanes.set_batching(if batch { Batching::Yes } else { Batching::No });
     }
 
     async fn send_alone(&self, call: &Call) -> Result<Reply> {
@@ -138,6 +233,7 @@ impl FhirClient {
         if body.get("resourceType").and_then(Value::as_str) != Some("CapabilityStatement") {
             return Err(Error::Protocol("metadata is not a CapabilityStatement".into()));
         }
+        self.note_capabilities(&body);
         Ok(body)
     }
 

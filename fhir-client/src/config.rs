@@ -21,6 +21,11 @@ pub struct FhirConfig {
     pub auth: AuthConfig,
     /// `http://` base URLs (and token URLs) are refused unless this is set (local test EHRs).
     pub allow_plain_http: bool,
+    /// Requests to the EHR at once, at most (the rest wait their turn, first come first served).
+    pub max_in_flight: usize,
+    /// Reads waiting for one of those places go together as one `batch` Bundle, if the server
+    /// lists `batch` in its CapabilityStatement. Off: every read is a request of its own.
+    pub batch_reads: bool,
 }
 
 impl Default for FhirConfig {
@@ -33,6 +38,8 @@ impl Default for FhirConfig {
             backoff_max_ms: 2_000,
             auth: AuthConfig::None,
             allow_plain_http: false,
+            max_in_flight: 8,
+            batch_reads: true,
         }
     }
 }
@@ -94,6 +101,9 @@ impl FhirConfig {
         }
         if !(1..=10).contains(&self.max_attempts) {
             return Err(bad("max_attempts must be 1..=10".into()));
+        }
+        if !(1..=256).contains(&self.max_in_flight) {
+            return Err(bad("max_in_flight must be 1..=256".into()));
         }
         if self.backoff_max_ms < self.backoff_base_ms {
             return Err(bad("backoff_max_ms < backoff_base_ms".into()));

@@ -152,7 +152,15 @@ fn classify(status: StatusCode, is_json: bool, bytes: &[u8], what: &'static str)
             .map_err(|_| Attempt::Final(Error::Protocol(format!("HTTP {code} body is not valid JSON"))))?;
         Some(v)
     };
-    if status.is_success() {
+    judge(code, body, what)
+}
+
+/// What a status and its (parsed) body mean: the reply, or the error they stand for.
+fn judge(code: u16, body: Option<Value>, what: &'static str) -> Result<Reply, Attempt> {
+    if (500..=599).contains(&code) || code == 429 || code == 408 {
+        return Err(Attempt::Transient(Error::Unavailable(format!("HTTP {code}"))));
+    }
+    if (200..=299).contains(&code) {
         return Ok(Reply { status: code, body });
     }
     let outcome = body
@@ -161,11 +169,25 @@ fn classify(status: StatusCode, is_json: bool, bytes: &[u8], what: &'static str)
     if code == 404 || code == 410 {
         return Err(Attempt::Final(Error::NotFound(what.into())));
     }
-    if !status.is_client_error() {
+    if !(400..=499).contains(&code) {
         return Err(Attempt::Final(Error::Protocol(format!("unexpected HTTP {code}"))));
     }
     let diagnostics = outcome.map(|o| o.codes()).unwrap_or_else(|| "no OperationOutcome".into());
     Err(Attempt::Final(Error::Rejected { status: code, diagnostics }))
+}
+
+/// The answer to one read from its entry of a `batch-response` Bundle, judged as the same
+/// status and body would be alone; `None` when it should be sent again alone (5xx, 429, or an
+/// entry without a readable status).
+pub(crate) fn batch_entry(entry: &Value, what: &'static str) -> Option<Result<Reply>> {
+    let status = entry.get("response")?.get("status")?.as_str()?;
+    let code = status.split_whitespace().next()?.parse::<u16>().ok()?;
+    let body = entry.get("resource").or_else(|| entry["response"].get("outcome")).cloned();
+    match judge(code, body, what) {
+        Ok(reply) => Some(Ok(reply)),
+        Err(Attempt::Final(e)) => Some(Err(e)),
+        Err(Attempt::Transient(_)) => None,
+    }
 }
 
 /// Is this the EHR saying "your version is stale" (If-Match failed) or "conflict"?
@@ -183,6 +205,22 @@ pub(crate) fn form_encode(pairs: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_entry_is_judged_as_its_status_would_be_alone() {
+        let entry = |v: Value| batch_entry(&v, "Slot");
+        let ok = entry(serde_json::json!({"response": {"status": "200 OK"}, "resource": {"resourceType": "Slot", "id": "s1"}}));
+        assert!(matches!(ok, Some(Ok(Reply { status: 200, body: Some(ref b) })) if b["id"] == "s1"));
+        let gone = entry(serde_json::json!({"response": {"status": "404 Not Found", "outcome": {"resourceType": "OperationOutcome"}}}));
+        assert!(matches!(gone, Some(Err(Error::NotFound(ref w))) if w == "Slot"));
+        let oo = serde_json::json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "forbidden"}]});
+        let refused = entry(serde_json::json!({"response": {"status": "403", "outcome": oo}}));
+        assert!(matches!(refused, Some(Err(Error::Rejected { status: 403, ref diagnostics })) if diagnostics.contains("forbidden")));
+        assert!(entry(serde_json::json!({"response": {"status": "503 Service Unavailable"}})).is_none());
+        assert!(entry(serde_json::json!({"response": {"status": "429"}})).is_none());
+        assert!(entry(serde_json::json!({"response": {"status": "soon"}})).is_none());
+        assert!(entry(serde_json::json!({"resource": {"resourceType": "Slot"}})).is_none());
+    }
 
     #[test]
     fn answers_map_to_typed_errors() {

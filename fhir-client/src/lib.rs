@@ -29,6 +29,7 @@ mod ehr_impl;
 mod flights;
 mod http;
 mod ids;
+mod lanes;
 pub mod model;
 #[cfg(feature = "sekmet")]
 pub mod sekmet;

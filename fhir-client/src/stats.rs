@@ -17,6 +17,10 @@ pub struct FhirStats {
     pub token_fetches: AtomicU64,
     /// Reads answered by an identical read already in flight, with no request of their own.
     pub shared_reads: AtomicU64,
+    /// Batch Bundles sent, each carrying reads that waited for a place (see `lanes`).
+    pub batches: AtomicU64,
+    /// Reads answered inside a batch, with no request of their own.
+    pub batched_reads: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -28,6 +32,8 @@ pub struct StatsSnapshot {
     pub rejections: u64,
     pub token_fetches: u64,
     pub shared_reads: u64,
+    pub batches: u64,
+    pub batched_reads: u64,
 }
 
 impl FhirStats {
@@ -39,6 +45,8 @@ impl FhirStats {
             rejections: self.rejections.load(Relaxed),
             token_fetches: self.token_fetches.load(Relaxed),
             shared_reads: self.shared_reads.load(Relaxed),
+            batches: self.batches.load(Relaxed),
+            batched_reads: self.batched_reads.load(Relaxed),
         }
     }
     pub(crate) fn bump(counter: &AtomicU64) {

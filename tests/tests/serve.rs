@@ -48,6 +48,7 @@ async fn serves_ready_and_a_chat_turn_leaks_no_phi_to_text_logs() {
     let sent = metrics.lines().find_map(|l| l.strip_prefix("agent_ehr_requests_total ")).and_then(|v| v.parse::<u64>().ok());
     assert!(sent.is_some_and(|n| n > 0), "{metrics}");
     assert!(metrics.contains("agent_ehr_shared_reads_total"), "{metrics}");
+    assert!(metrics.contains("agent_ehr_batched_reads_total"), "{metrics}");
     assert_no_phi(&agent.logs(), &patient);
     assert!(dir.path().join("agent.db").exists(), "SQLite under the data folder");
 }

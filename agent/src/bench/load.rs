@@ -99,18 +99,26 @@ pub struct LevelResult {
     pub ehr_requests: EhrRequests,
 }
 
-/// Requests the service sent to the EHR in a level, and reads it needed no request for (an
-/// identical read was in flight, and its answer served both).
+/// Requests the service sent to the EHR in a level, and reads it needed no request of their
+/// own for: an identical read was in flight and its answer served both (`shared_reads`), or
+/// they waited for a place and went in a batch (`batched_reads`, in `batches` requests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct EhrRequests {
     pub sent: u64,
     pub shared_reads: u64,
+    pub batches: u64,
+    pub batched_reads: u64,
 }
 
 impl EhrRequests {
     fn between(before: Option<fhir_client::StatsSnapshot>, after: Option<fhir_client::StatsSnapshot>) -> Self {
         let (Some(b), Some(a)) = (before, after) else { return Self::default() };
-        Self { sent: a.attempts - b.attempts, shared_reads: a.shared_reads - b.shared_reads }
+        Self {
+            sent: a.attempts - b.attempts,
+            shared_reads: a.shared_reads - b.shared_reads,
+            batches: a.batches - b.batches,
+            batched_reads: a.batched_reads - b.batched_reads,
+        }
     }
 }
 

@@ -185,20 +185,20 @@ impl fmt::Display for LoadReport {
         writeln!(f, "\nsimulated patients (real model, demo EHR, HTTP + SSE), the same whole conversations at every level")?;
         writeln!(f, "EHR rtt: the round trip added to each EHR call (0: the demo EHR on this machine, no delay)")?;
         writeln!(f, "cpu s: the machine's CPU time in the level (service, client, demo EHR); EHR cpu s: the demo EHR's share")?;
-        writeln!(f, "EHR req: requests sent to the EHR; shared: reads answered by an identical one in flight")?;
+        writeln!(f, "EHR req: requests sent to the EHR; shared: reads answered by an identical one in flight; batched: reads sent in a batch")?;
         writeln!(
             f,
-            "{:>7} {:>8} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>10} {:>6} {:>10} {:>7} {:>6}  errors",
+            "{:>7} {:>8} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>10} {:>6} {:>10} {:>7} {:>6} {:>7}  errors",
             "EHR rtt", "sessions", "turns", "seconds", "turns/s", "p50 ms", "p95 ms", "p99 ms", "1st ev p50", "1st ev p99", "cpu s", "EHR cpu s",
-            "EHR req", "shared"
+            "EHR req", "shared", "batched"
         )?;
         for l in &self.load {
             writeln!(
                 f,
-                "{:>7} {:>8} {:>6} {:>8.1} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>10.1} {:>6.2} {:>10.2} {:>7} {:>6}  {}",
+                "{:>7} {:>8} {:>6} {:>8.1} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>10.1} {:>6.2} {:>10.2} {:>7} {:>6} {:>7}  {}",
                 l.ehr_rtt_ms, l.sessions, l.turns, l.seconds, l.turns_per_sec, l.latency.p50_ms, l.latency.p95_ms, l.latency.p99_ms,
                 l.first_event.p50_ms, l.first_event.p99_ms, l.cpu.machine_seconds, l.cpu.ehr_seconds, l.ehr_requests.sent,
-                l.ehr_requests.shared_reads, errors(&l.errors)
+                l.ehr_requests.shared_reads, l.ehr_requests.batched_reads, errors(&l.errors)
             )?;
         }
         writeln!(f, "\nmodel-free turns (rules answer; audit committed)")?;

@@ -105,7 +105,7 @@ pub struct DelayedEhr {
 impl DelayedEhr {
     pub async fn start(demo: &Demo, rtt: std::time::Duration) -> anyhow::Result<Self> {
         let relay = super::relay::Relay::start(super::relay::socket_of(&demo.ehr_url)?, rtt).await?;
-        let config = fhir_client::FhirConfig::local(relay.url_for(&demo.ehr_url)?);
+        let config = crate::app::demo_fhir(&demo.settings, fhir_client::FhirConfig::local(relay.url_for(&demo.ehr_url)?));
         let client = fhir_client::FhirClient::new(&config).context("configuring the FHIR client")?;
         let mut metrics = crate::metrics::Metrics::with_alerts(demo.settings.alerts.clone());
         metrics.watch_ehr(client.stats());

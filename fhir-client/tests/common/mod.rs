@@ -287,6 +287,50 @@ pub async fn identical_searches_at_once_are_sent_once(env: &Ctx) {
     assert_eq!(sent(c.stats().snapshot()) - sent(after), 2);
 }
 
+pub async fn reads_waiting_for_a_place_go_in_one_batch(env: &Ctx) {
+    use fhir_client::model::Practitioner;
+    // One place: while one read is in flight, the others wait, and then go together.
+    let c = FhirClient::new(&FhirConfig { max_in_flight: 1, ..env.config.clone() }).unwrap();
+    let statement = c.capabilities().await.unwrap();
+    let takes_batches = statement["rest"].as_array().into_iter().flatten().any(|r| {
+        r["interaction"].as_array().into_iter().flatten().any(|i| i["code"] == "batch")
+    });
+    let missing = PatientId::parse("no-such-patient").unwrap();
+    let mut patients: Vec<PatientId> = env.demo.patients.iter().map(|p| p.id.clone()).collect();
+    patients.push(missing.clone());
+    let by_id: Vec<Vec<(&str, String)>> = env.demo.practitioners.iter().map(|p| vec![("_id", p.id.to_string())]).collect();
+    let (names, found) = (
+        patients.iter().map(|p| c.patient_name(p)).collect::<Vec<_>>(),
+        by_id.iter().map(|q| c.search::<Practitioner>(q)).collect::<Vec<_>>(),
+    );
+    let before = c.stats().snapshot();
+    let (names, found) = futures::future::join(futures::future::join_all(names), futures::future::join_all(found)).await;
+    let after = c.stats().snapshot();
+    // Every read got its own answer, as it gets alone.
+    for (p, name) in patients.iter().zip(&names) {
+        if p == &missing {
+            assert!(matches!(name, Err(fhir_client::Error::NotFound(_))), "{name:?}");
+        } else {
+            assert_eq!(name.as_ref().unwrap(), &c.patient_name(p).await.unwrap());
+        }
+    }
+    for (p, found) in env.demo.practitioners.iter().zip(&found) {
+        let found = found.as_ref().unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].id.as_deref(), Some(p.id.as_str()));
+    }
+    let reads = (patients.len() + env.demo.practitioners.len()) as u64;
+    let sent = after.attempts - after.token_fetches - (before.attempts - before.token_fetches);
+    if takes_batches {
+        // The first read finds the place free and goes alone; the rest wait and go together,
+        // and all of them but the missing patient are answered from the batch.
+        assert_eq!(after.batched_reads - before.batched_reads, reads - 2, "reads answered in a batch");
+        assert!(after.batches - before.batches >= 1 && sent < reads, "{sent} requests for {reads} reads");
+    } else {
+        assert_eq!((after.batches - before.batches, sent), (0, reads), "a server without batch got one");
+    }
+}
+
 /// One `#[tokio::test]` per shared check; `$ctx` is an async fn returning `&'static Ctx`.
 #[macro_export]
 macro_rules! contract_tests {
@@ -334,6 +378,10 @@ macro_rules! contract_tests {
         #[tokio::test]
         async fn seeding_again_creates_nothing_and_finds_the_same_data() {
             common::seeding_again_creates_nothing_and_finds_the_same_data($ctx().await).await
+        }
+        #[tokio::test]
+        async fn reads_waiting_for_a_place_go_in_one_batch() {
+            common::reads_waiting_for_a_place_go_in_one_batch($ctx().await).await
         }
         #[tokio::test]
         async fn identical_searches_at_once_are_sent_once() {

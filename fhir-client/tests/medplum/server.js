@@ -30,7 +30,8 @@ async function handle(req, res) {
   const path = url.pathname.replace(/^\/fhir\/?/, '');
   if (path === 'metadata') {
     return send(res, 200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance',
-      date: new Date().toISOString(), fhirVersion: '4.0.1', format: ['json'] });
+      date: new Date().toISOString(), fhirVersion: '4.0.1', format: ['json'],
+      rest: [{ mode: 'server', interaction: [{ code: 'transaction' }, { code: 'batch' }] }] });
   }
   let body;
   try {
