@@ -74,8 +74,10 @@ async fn pass(mut client: TcpStream, upstream: SocketAddr, armed: Armed) {
         Ok::<_, std::io::Error>(resp)
     };
     let Ok(resp) = sent.await else { return };
-    // The transaction is a POST to the base (which ends in a slash).
-    if req.starts_with(b"POST /fhir/ HTTP") {
+    // The transaction is a POST to the base (which ends in a slash), as a batch of reads is.
+    let needle: &[u8] = b"\"type\":\"transaction\"";
+    let transaction = req.windows(needle.len()).any(|w| w == needle);
+    if req.starts_with(b"POST /fhir/ HTTP") && transaction {
         let trigger = armed.lock().expect("proxy lock").take();
         if let Some((ehr, told)) = trigger {
             let (began, began_wall) = (Instant::now(), Utc::now());
