@@ -91,8 +91,14 @@ impl Rig {
         self.batches.lock().unwrap().clone()
     }
 
-    fn waiting(&self) -> usize {
-        self.lanes.queue().len()
+    /// Starts a read of each name while the one place is taken, then frees the place: by
+    /// then every read is waiting.
+    async fn while_full(&self, names: &[&'static str]) -> Vec<JoinHandle<Result<Reply>>> {
+        let hold = self.lanes.place().await;
+        let tasks = names.iter().map(|n| self.read(n)).collect();
+        settle().await;
+        drop(hold);
+        tasks
     }
 }
 
@@ -105,6 +111,12 @@ async fn settle() {
 async fn answered(task: JoinHandle<Result<Reply>>, name: &str) {
     let got = task.await.unwrap().unwrap();
     assert_eq!(got.body, reply(name).body, "{name} got another read's answer");
+}
+
+async fn all_answered(tasks: Vec<JoinHandle<Result<Reply>>>, names: &[&str]) {
+    for (task, name) in tasks.into_iter().zip(names) {
+        answered(task, name).await;
+    }
 }
 
 const NAMES: [&str; 5] = ["Patient/a", "Patient/b", "Slot?x=1", "Slot?x=2", "Task?y=3"];
@@ -123,11 +135,9 @@ async fn reads_that_wait_for_a_place_go_together_and_each_gets_its_own_answer() 
     let hold = rig.lanes.place().await;
     let tasks: Vec<_> = NAMES.iter().map(|n| rig.read(n)).collect();
     settle().await;
-    assert_eq!(rig.waiting(), 5);
+    assert_eq!(rig.lanes.queue().len(), 5, "the reads did not queue");
     drop(hold);
-    for (task, name) in tasks.into_iter().zip(NAMES) {
-        answered(task, name).await;
-    }
+    all_answered(tasks, &NAMES).await;
     assert_eq!(rig.batches(), [NAMES.to_vec()], "one batch, in the order asked");
     assert!(rig.alone().is_empty());
 }
@@ -141,9 +151,7 @@ async fn never_more_requests_in_flight_than_places() {
             settle().await;
             rig.gate.as_ref().unwrap().notify_waiters();
         }
-        for (task, name) in tasks.into_iter().zip(NAMES) {
-            answered(task, name).await;
-        }
+        all_answered(tasks, &NAMES).await;
         assert_eq!(rig.most_in_flight.load(SeqCst), 2, "{batching:?}");
         let batched: usize = rig.batches().iter().map(Vec::len).sum();
         assert_eq!(rig.alone().len() + batched, 5, "{batching:?}: each read sent once");
@@ -156,13 +164,7 @@ async fn an_entry_without_an_answer_is_sent_again_alone() {
     let rig = Rig::new(1, Batching::Yes, |reads| {
         Ok(reads.iter().map(|r| if r.starts_with("Slot") { Entry::Alone } else { Entry::Answer(Ok(reply(r))) }).collect())
     });
-    let hold = rig.lanes.place().await;
-    let tasks: Vec<_> = NAMES.iter().map(|n| rig.read(n)).collect();
-    settle().await;
-    drop(hold);
-    for (task, name) in tasks.into_iter().zip(NAMES) {
-        answered(task, name).await;
-    }
+    all_answered(rig.while_full(&NAMES).await, &NAMES).await;
     assert_eq!(rig.alone(), ["Slot?x=1", "Slot?x=2"]);
     assert_eq!(rig.lanes.batching(), Batching::Yes);
 }
@@ -170,36 +172,21 @@ async fn an_entry_without_an_answer_is_sent_again_alone() {
 #[tokio::test]
 async fn a_refused_batch_sends_its_reads_alone_and_ends_batching() {
     let rig = Rig::new(1, Batching::Yes, |_| Err(Error::Rejected { status: 400, diagnostics: "not-supported".into() }));
-    let hold = rig.lanes.place().await;
-    let tasks: Vec<_> = NAMES.iter().map(|n| rig.read(n)).collect();
-    settle().await;
-    drop(hold);
-    for (task, name) in tasks.into_iter().zip(NAMES) {
-        answered(task, name).await;
-    }
+    all_answered(rig.while_full(&NAMES).await, &NAMES).await;
     assert_eq!(rig.alone().len(), 5);
     assert_eq!(rig.lanes.batching(), Batching::No);
     rig.lanes.set_batching(Batching::Yes);
     assert_eq!(rig.lanes.batching(), Batching::No, "a refusal is not undone");
 
-    let hold = rig.lanes.place().await;
-    let more = [rig.read("Patient/c"), rig.read("Patient/d")];
-    settle().await;
-    drop(hold);
-    for (task, name) in more.into_iter().zip(["Patient/c", "Patient/d"]) {
-        answered(task, name).await;
-    }
+    let more = ["Patient/c", "Patient/d"];
+    all_answered(rig.while_full(&more).await, &more).await;
     assert_eq!(rig.batches().len(), 1, "batched again after a refusal");
 }
 
 #[tokio::test]
 async fn a_batch_that_finds_the_ehr_down_fails_each_of_its_reads() {
     let rig = Rig::new(1, Batching::Yes, |_| Err(Error::Unavailable("connection failed".into())));
-    let hold = rig.lanes.place().await;
-    let tasks: Vec<_> = NAMES.iter().map(|n| rig.read(n)).collect();
-    settle().await;
-    drop(hold);
-    for task in tasks {
+    for task in rig.while_full(&NAMES).await {
         assert!(matches!(task.await.unwrap(), Err(Error::Unavailable(_))));
     }
     assert!(rig.alone().is_empty(), "a read was sent again to an EHR that is down");
@@ -209,10 +196,7 @@ async fn a_batch_that_finds_the_ehr_down_fails_each_of_its_reads() {
 #[tokio::test]
 async fn when_the_sender_of_a_batch_goes_away_its_reads_are_sent_alone() {
     let rig = Rig::new(1, Batching::Yes, every_entry_answered).gated();
-    let hold = rig.lanes.place().await;
-    let mut tasks: Vec<_> = NAMES.iter().map(|n| rig.read(n)).collect();
-    settle().await;
-    drop(hold);
+    let mut tasks = rig.while_full(&NAMES).await;
     settle().await;
     assert_eq!(rig.batches().len(), 1, "the first in line did not send the batch");
     // The first in line got the place and sent the batch: it goes away mid-flight.
@@ -223,9 +207,7 @@ async fn when_the_sender_of_a_batch_goes_away_its_reads_are_sent_alone() {
         settle().await;
         rig.gate.as_ref().unwrap().notify_waiters();
     }
-    for (task, name) in tasks.into_iter().zip(&NAMES[1..]) {
-        answered(task, name).await;
-    }
+    all_answered(tasks, &NAMES[1..]).await;
     assert_eq!(rig.alone(), ["Patient/b", "Slot?x=1", "Slot?x=2", "Task?y=3"]);
 }
 
@@ -233,13 +215,7 @@ async fn when_the_sender_of_a_batch_goes_away_its_reads_are_sent_alone() {
 async fn without_batching_waiting_reads_go_one_by_one() {
     for batching in [Batching::No, Batching::Unknown] {
         let rig = Rig::new(1, batching, every_entry_answered);
-        let hold = rig.lanes.place().await;
-        let tasks: Vec<_> = NAMES.iter().map(|n| rig.read(n)).collect();
-        settle().await;
-        drop(hold);
-        for (task, name) in tasks.into_iter().zip(NAMES) {
-            answered(task, name).await;
-        }
+        all_answered(rig.while_full(&NAMES).await, &NAMES).await;
         assert_eq!(rig.alone().len(), 5, "{batching:?}");
         assert!(rig.batches().is_empty(), "{batching:?}");
     }
