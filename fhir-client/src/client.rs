@@ -147,6 +147,8 @@ impl FhirClient {
             .collect();
         let mut call = self.call(Method::POST, self.inner.base.clone(), "Bundle");
         call.body = Some(serde_json::json!({ "resourceType": "Bundle", "type": "batch", "entry": entries }));
+        // Not retried: if it fails, each read is sent alone with its own retries (see `lanes`).
+        call.idempotent = Idempotent::No;
         FhirStats::bump(&self.inner.stats.batches);
         let body = self.send_alone(&call).await?.body.unwrap_or_default();
         if body.get("type").and_then(Value::as_str) != Some("batch-response") {

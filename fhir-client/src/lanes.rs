@@ -14,9 +14,10 @@
 //!   still holds.
 //! - The client batches only once the server has said it takes batches (`batch` in its
 //!   CapabilityStatement), and stops if the server refuses one.
-//! - A batch that found the EHR down gives that error to each read in it (the batch was retried
-//!   as each read would have been). After any other failure of a batch, an entry answered 5xx
-//!   or 429, or a batch whose sender went away, those reads are sent again alone.
+//! - A batch is not retried. If it fails (the EHR down, slow, 5xx), if an entry is answered 5xx
+//!   or 429, or if the batch's sender went away, those reads are sent again alone, each with
+//!   its own retries: a batch never makes a read fail that would not have failed alone, nor
+//!   wait longer than one batch's timeout for it.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -167,7 +168,7 @@ impl<R: Clone> Lanes<R> {
         let n = reads.len();
         let entries = match batch(reads).await {
             Ok(entries) if entries.len() == n => entries,
-            Err(Error::Unavailable(why)) => (0..n).map(|_| Entry::Answer(Err(Error::Unavailable(why.clone())))).collect(),
+            Err(Error::Unavailable(_)) => (0..n).map(|_| Entry::Alone).collect(),
             // Refused, or answered with something that does not fit: no more batches.
             Ok(_) | Err(_) => {
                 self.set_batching(Batching::No);
