@@ -155,6 +155,17 @@ mod tests {
     }
 
     #[test]
+    fn requests_in_flight_are_bounded_both_ways() {
+        for (places, ok) in [(0, false), (1, true), (8, true), (256, true), (257, false)] {
+            let cfg = FhirConfig { max_in_flight: places, ..FhirConfig::local("http://ehr/fhir") };
+            assert_eq!(cfg.validate().is_ok(), ok, "max_in_flight = {places}");
+        }
+        let parsed: FhirConfig = serde_json::from_value(serde_json::json!({"max_in_flight": 2, "batch_reads": false})).unwrap();
+        assert_eq!((parsed.max_in_flight, parsed.batch_reads), (2, false));
+        assert_eq!((FhirConfig::default().max_in_flight, FhirConfig::default().batch_reads), (8, true));
+    }
+
+    #[test]
     fn a_plain_http_token_url_is_refused_and_the_client_will_not_build() {
         let smart = AuthConfig::Smart {
             client_id: "agent".into(),
