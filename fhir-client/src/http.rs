@@ -140,7 +140,8 @@ fn transport_error(e: &reqwest::Error) -> Error {
 
 fn classify(status: StatusCode, is_json: bool, bytes: &[u8], what: &'static str) -> Result<Reply, Attempt> {
     let code = status.as_u16();
-    if status.is_server_error() || code == 429 || code == 408 {
+    // Checked before the body is read: a proxy's 502 page is not FHIR, and need not be.
+    if transient(code) {
         return Err(Attempt::Transient(Error::Unavailable(format!("HTTP {code}"))));
     }
     let body: Option<Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -155,9 +156,14 @@ fn classify(status: StatusCode, is_json: bool, bytes: &[u8], what: &'static str)
     judge(code, body, what)
 }
 
+/// A status worth trying again later: 5xx, 429 (too many requests), 408 (request timeout).
+fn transient(code: u16) -> bool {
+    (500..=599).contains(&code) || code == 429 || code == 408
+}
+
 /// What a status and its (parsed) body mean: the reply, or the error they stand for.
 fn judge(code: u16, body: Option<Value>, what: &'static str) -> Result<Reply, Attempt> {
-    if (500..=599).contains(&code) || code == 429 || code == 408 {
+    if transient(code) {
         return Err(Attempt::Transient(Error::Unavailable(format!("HTTP {code}"))));
     }
     if (200..=299).contains(&code) {
