@@ -268,6 +268,54 @@ async fn sqlite_connections_return_to_the_pool_durable() {
     assert_eq!(mode, 2, "FULL");
 }
 
+/// SQLite lets one connection write at a time. The turn path's writer and every other write of
+/// this process (a new conversation, a session, a data key's uses) take turns before they reach
+/// SQLite, so none of them ever waits in SQLite's busy handler, which sleeps in growing steps
+/// up to 100 ms. Shown with the busy handler off: a write that met another at SQLite's lock
+/// would fail at once with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_of_one_process_never_meet_at_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(SqlStore::connect(&format!("sqlite://{}/agent.db", dir.path().display()), 4).await.unwrap());
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut c = s.pool().acquire().await.unwrap();
+        sqlx::query("PRAGMA busy_timeout=0").execute(&mut *c).await.unwrap();
+        held.push(c);
+    }
+    drop(held);
+    let key = |p: &str| DataKeyRow { patient_id: p.into(), version: 1, kek_version: 1, wrapped: vec![7; 40], uses: 0 };
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..4 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            for i in 0..30 {
+                let id = format!("c{t}-{i}");
+                s.create_conversation(&conv(&id, &format!("p{t}"))).await?;
+                s.begin_turn(&id, "L", 100, 200).await?;
+                s.commit_turn(&commit(&id, "L", 0, &["hi"])).await?;
+            }
+            Ok::<_, StoreError>(())
+        });
+    }
+    for t in 0..2 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            for i in 0..30 {
+                let patient = format!("k{t}-{i}");
+                s.insert_data_key(&key(&patient), 1).await?;
+                s.reserve_key_uses(&patient, 1, 16).await?;
+                s.create_session(&format!("h{t}-{i}"), &patient, 1).await?;
+            }
+            Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().expect("no write met another at SQLite's lock");
+    }
+    assert_eq!(s.audit_range(1, 1000).await.unwrap().len(), 120);
+}
+
 /// The columns a turn changes (its lock, then its commit) are in no index of `conversations`:
 /// PostgreSQL can then keep each new row version on its page (a heap-only tuple) and write no
 /// index entry for it, and SQLite rewrites no index entry. An index on any of them would cost

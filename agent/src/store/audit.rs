@@ -73,6 +73,7 @@ impl AuditStore for SqlStore {
     }
 
     async fn insert_checkpoint(&self, cp: &Checkpoint) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let done = sqlx::query(
             "INSERT INTO audit_checkpoints (tree_size, root, at, key_id, signature) VALUES ($1,$2,$3,$4,$5) \
              ON CONFLICT (tree_size) DO NOTHING",
@@ -88,6 +89,7 @@ impl AuditStore for SqlStore {
     }
 
     async fn sweep_expired(&self, c: &Cutoffs, now: i64) -> StoreResult<Swept> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         let mut s = Swept::default();
         // Writes first (SQLite's write lock), children before their conversation.

@@ -78,6 +78,7 @@ impl FollowupStore for SqlStore {
     }
 
     async fn escalate_no_reply(&self, conversation_id: &str, e: &NewEscalation, now: i64, audit: &AuditEntry) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         // The claim comes first: it takes SQLite's write lock, and on PostgreSQL a second
         // replica's update waits for this one and then finds the column set.
@@ -99,6 +100,7 @@ impl FollowupStore for SqlStore {
     }
 
     async fn watch_refill(&self, w: &RefillWatch, now: i64) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let done = sqlx::query(
             "INSERT INTO refill_watches (task_id, conversation_id, patient_id, last_status, closed, created_at, updated_at) \
              VALUES ($1,$2,$3,$4,0,$5,$5) ON CONFLICT (task_id) DO NOTHING",
@@ -132,6 +134,7 @@ impl FollowupStore for SqlStore {
     }
 
     async fn tell_refill_status(&self, n: &RefillNotice<'_>) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         let moved = sqlx::query(
             "UPDATE refill_watches SET last_status = $1, closed = $2, updated_at = $3 \

@@ -75,6 +75,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn insert_data_key(&self, r: &DataKeyRow, now: i64) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let done = sqlx::query(
             "INSERT INTO data_keys (patient_id, version, kek_version, wrapped, uses, created_at) \
              VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (patient_id, version) DO NOTHING",
@@ -91,6 +92,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn reserve_key_uses(&self, patient: &str, version: u32, n: i64) -> StoreResult<i64> {
+        let _gate = self.gate.enter().await;
         let row = sqlx::query("UPDATE data_keys SET uses = uses + $1 WHERE patient_id = $2 AND version = $3 RETURNING uses")
             .bind(n)
             .bind(patient)
@@ -108,6 +110,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn rewrap_data_key(&self, patient: &str, version: u32, from: u32, to: u32, wrapped: &[u8]) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let done = sqlx::query(
             "UPDATE data_keys SET kek_version = $1, wrapped = $2 WHERE patient_id = $3 AND version = $4 AND kek_version = $5",
         )
@@ -130,6 +133,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn shred_patient(&self, patient: &str, audit: &AuditEntry) -> StoreResult<Result<u64, ShredRefused>> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         // A write first: it takes SQLite's write lock, so the hold cannot appear in between.
         let deleted = sqlx::query(
@@ -149,6 +153,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn place_hold(&self, patient: &str, reason: &str, audit: &AuditEntry) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO legal_holds (patient_id, reason, created_at) VALUES ($1,$2,$3) \
@@ -165,6 +170,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn release_hold(&self, patient: &str, audit: &AuditEntry) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         let n = sqlx::query("DELETE FROM legal_holds WHERE patient_id = $1").bind(patient).execute(&mut *tx).await?.rows_affected();
         if n == 0 {

@@ -3,6 +3,7 @@
 //! same story tests run against both. Patient content arrives here already sealed.
 
 mod audit;
+mod gate;
 mod group;
 pub mod followups;
 pub mod outbox;

@@ -121,6 +121,7 @@ impl OutboxStore for SqlStore {
     }
 
     async fn lease_write(&self, id: &str, token: &str, now: i64, until: i64) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let leased = sqlx::query(
             "UPDATE outbox SET lease_token = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id = $4 AND status = 'pending' AND next_attempt_at <= $3 AND lease_until <= $3",
@@ -143,6 +144,7 @@ impl OutboxStore for SqlStore {
     }
 
     async fn hasten_writes(&self, now: i64) -> StoreResult<u64> {
+        let _gate = self.gate.enter().await;
         let done = sqlx::query(
             "UPDATE outbox SET next_attempt_at = $1, updated_at = $1 WHERE status = 'pending' AND next_attempt_at > $1",
         )
@@ -153,6 +155,7 @@ impl OutboxStore for SqlStore {
     }
 
     async fn retry_write(&self, id: &str, token: &str, next_at: i64, now: i64) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query(
             "UPDATE outbox SET lease_token = NULL, lease_until = 0, next_attempt_at = $1, updated_at = $2 \
              WHERE id = $3 AND lease_token = $4 AND status = 'pending'",
@@ -167,6 +170,7 @@ impl OutboxStore for SqlStore {
     }
 
     async fn end_write(&self, e: &OutboxEnd<'_>) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         // The claim comes first (SQLite's write lock; a second replica on PostgreSQL waits,
         // then finds the row no longer pending).

@@ -59,6 +59,7 @@ fn draft_row(r: &sqlx::any::AnyRow) -> StoreResult<DraftRow> {
 #[async_trait]
 impl ScriptStore for SqlStore {
     async fn save_draft(&self, d: &DraftRow, audit: &AuditEntry) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO script_drafts (script_id, source, author, updated_at) VALUES ($1,$2,$3,$4) \
@@ -102,6 +103,7 @@ impl ScriptStore for SqlStore {
     }
 
     async fn publish_script(&self, v: &ScriptVersionRow, audit: &AuditEntry) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "INSERT INTO script_versions (script_id, version, source, author, published_at) VALUES ($1,$2,$3,$4,$5) \

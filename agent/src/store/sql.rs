@@ -8,6 +8,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use super::*;
+use super::gate::WriteGate;
 use super::quick::{Quick, QuickPool, POSTGRES_SETTINGS};
 use super::writer::{Op, Pools, Writer};
 
@@ -19,6 +20,8 @@ pub struct SqlStore {
     backend: &'static str,
     /// The turn path's writes, group-committed (see `writer`).
     writer: Writer,
+    /// Every other write takes this first (SQLite: one writer at a time; see `gate`).
+    pub(super) gate: std::sync::Arc<WriteGate>,
 }
 
 impl SqlStore {
@@ -40,8 +43,9 @@ impl SqlStore {
         } else {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         }
-        let writer = Writer::spawn(Pools { pool: pool.clone(), backend }, quick.clone());
-        Ok(Self { pool, quick, backend, writer })
+        let gate = std::sync::Arc::new(WriteGate::for_backend(backend));
+        let writer = Writer::spawn(Pools { pool: pool.clone(), backend, gate: gate.clone() }, quick.clone());
+        Ok(Self { pool, quick, backend, writer, gate })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -110,6 +114,7 @@ impl Store for SqlStore {
     }
 
     async fn create_conversation(&self, r: &ConversationRow) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query(
             "INSERT INTO conversations (id, patient_id, status, started_by, script_id, script_version, \
              state, state_version, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
@@ -193,6 +198,7 @@ impl Store for SqlStore {
     }
 
     async fn create_session(&self, token_hash: &str, patient_id: &str, now: i64) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("INSERT INTO patient_sessions (token_hash, patient_id, created_at, last_seen) VALUES ($1,$2,$3,$3)")
             .bind(token_hash)
             .bind(patient_id)
@@ -232,6 +238,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("DELETE FROM patient_sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&self.pool)
@@ -264,6 +271,7 @@ impl Store for SqlStore {
     }
 
     async fn claim_outreach(&self, encounter_id: &str, patient_id: &str, now: i64) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let done = sqlx::query(
             "INSERT INTO outreach (encounter_id, patient_id, created_at) VALUES ($1,$2,$3) \
              ON CONFLICT (encounter_id) DO NOTHING",
@@ -277,6 +285,7 @@ impl Store for SqlStore {
     }
 
     async fn set_outreach_conversation(&self, encounter_id: &str, conversation_id: &str) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("UPDATE outreach SET conversation_id = $1 WHERE encounter_id = $2")
             .bind(conversation_id)
             .bind(encounter_id)

@@ -82,6 +82,7 @@ impl SqlStore {
 #[async_trait]
 impl StaffStore for SqlStore {
     async fn create_user(&self, u: &StaffUserRow) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let done = sqlx::query(
             "INSERT INTO staff_users (id, username, role, password_hash, totp_secret, totp_last_step, disabled, created_at) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
@@ -112,6 +113,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn set_user_disabled(&self, id: &str, disabled: bool) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("UPDATE staff_users SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
             .bind(id)
@@ -121,6 +123,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn set_totp(&self, id: &str, sealed_secret: &[u8]) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("UPDATE staff_users SET totp_secret = $1, totp_last_step = 0 WHERE id = $2")
             .bind(sealed_secret)
             .bind(id)
@@ -130,6 +133,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn use_totp_step(&self, id: &str, step: i64) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let done = sqlx::query("UPDATE staff_users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
             .bind(step)
             .bind(id)
@@ -139,6 +143,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn note_login_failure(&self, id: &str, now: i64, limit: i64, lock_ms: i64) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let row = sqlx::query(
             "UPDATE staff_users SET failed_logins = failed_logins + 1, \
              locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
@@ -157,6 +162,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn clear_login_failures(&self, id: &str) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("UPDATE staff_users SET failed_logins = 0, locked_until = 0 WHERE id = $1").bind(id).execute(self.pool()).await?;
         Ok(())
     }
@@ -167,6 +173,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn create_staff_session(&self, token_hash: &str, user_id: &str, mfa_done: bool, now: i64) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query(
             "INSERT INTO staff_sessions (token_hash, user_id, mfa_done, break_glass_until, created_at, last_seen) \
              VALUES ($1,$2,$3,0,$4,$4)",
@@ -200,6 +207,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn touch_staff_session(&self, token_hash: &str, now: i64) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("UPDATE staff_sessions SET last_seen = $1 WHERE token_hash = $2")
             .bind(now)
             .bind(token_hash)
@@ -209,16 +217,19 @@ impl StaffStore for SqlStore {
     }
 
     async fn delete_staff_session(&self, token_hash: &str) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("DELETE FROM staff_sessions WHERE token_hash = $1").bind(token_hash).execute(self.pool()).await?;
         Ok(())
     }
 
     async fn delete_staff_sessions_of(&self, user_id: &str) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1").bind(user_id).execute(self.pool()).await?;
         Ok(())
     }
 
     async fn set_break_glass(&self, token_hash: &str, until: i64, audit: &AuditEntry) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE staff_sessions SET break_glass_until = $1 WHERE token_hash = $2")
             .bind(until)
@@ -231,6 +242,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn append_staff_audit(&self, audit: &AuditEntry) -> StoreResult<i64> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         if self.backend() == "sqlite" {
             // Take SQLite's write lock first, as every other writer does (no upgrade races).
@@ -252,6 +264,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn change_escalation(&self, c: &EscalationChange<'_>, audit: &AuditEntry) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE escalations SET status = $1, claimed_by = COALESCE($2, claimed_by), note = COALESCE($3, note), \
@@ -278,6 +291,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn mark_breach(&self, id: &str, audit: &AuditEntry) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query("UPDATE escalations SET breach_fired = 1 WHERE id = $1 AND breach_fired = 0")
             .bind(id)
@@ -287,6 +301,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn start_takeover(&self, conversation_id: &str, staff_id: &str, now: i64) -> StoreResult<bool> {
+        let _gate = self.gate.enter().await;
         let done = sqlx::query(
             "INSERT INTO takeovers (conversation_id, staff_id, started_at) VALUES ($1,$2,$3) \
              ON CONFLICT (conversation_id) DO NOTHING",
@@ -308,6 +323,7 @@ impl StaffStore for SqlStore {
     }
 
     async fn end_takeover(&self, conversation_id: &str) -> StoreResult<()> {
+        let _gate = self.gate.enter().await;
         sqlx::query("DELETE FROM takeovers WHERE conversation_id = $1").bind(conversation_id).execute(self.pool()).await?;
         Ok(())
     }

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 
+use super::gate::WriteGate;
 use super::group;
 use super::quick::Quick;
 use super::sql::{conversation, AUDIT_LOCK, CONVERSATION_COLUMNS};
@@ -107,6 +108,8 @@ struct Counts {
 pub(super) struct Pools {
     pub pool: AnyPool,
     pub backend: &'static str,
+    /// Taken for each batch, before its connection (see `gate`).
+    pub gate: Arc<WriteGate>,
 }
 
 impl Writer {
@@ -214,6 +217,7 @@ impl Counts {
 /// first. Trying again is safe: a turn commit that did land finds its lock and state version
 /// gone and fails alone, and locks are taken by their token.
 async fn apply_held(pools: &Pools, mut held: Option<&mut Option<Conn>>, batch: &[Op]) -> StoreResult<Vec<Done>> {
+    let _gate = pools.gate.enter().await;
     if let Some(conn) = held.as_mut().and_then(|h| h.take()) {
         match apply(pools, conn, batch).await {
             (Some(conn), Ok(done)) => {
