@@ -15,7 +15,6 @@
 
 use tokio::sync::{Mutex, MutexGuard};
 
-#[derive(Default)]
 pub(super) struct WriteGate(Option<Mutex<()>>);
 
 impl WriteGate {
