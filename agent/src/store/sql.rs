@@ -55,7 +55,7 @@ impl SqlStore {
 
 /// WAL for concurrent readers; FULL sync, so an acknowledged turn survives power loss (the
 /// writer lowers it for batches that need not wait for the disk); waits instead of failing
-/// when another connection writes.
+/// when another process writes (this one's writes take turns at the gate, see `gate`).
 fn sqlite_options(max_connections: u32) -> AnyPoolOptions {
     // An embedded database's connection cannot go stale behind the pool's back: no ping
     // (a round trip to the connection's worker thread) before every use.

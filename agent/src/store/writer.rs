@@ -1,8 +1,9 @@
 //! Group commit for the turn path. Every turn writes twice (it takes the conversation's turn
 //! lock, then commits messages, state and audit record), and a durable commit waits for the
 //! disk. One writer task per store applies whatever writes have queued up meanwhile in one
-//! transaction, so one flush covers many turns, and SQLite's single writer lock is never
-//! fought over by the turn path (no busy-wait sleeps).
+//! transaction, so one flush covers many turns. On SQLite each batch, like every other write
+//! of the process, first takes the store's write gate (`gate`), so it never meets another of
+//! our writes at SQLite's single write lock (no busy-handler sleeps).
 //!
 //! A turn commit that finds its lock lost (or the state moved on) fails alone: that check is
 //! its first statement, before it has written anything. Any other failure rolls the whole
