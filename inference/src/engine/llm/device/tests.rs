@@ -1,7 +1,9 @@
 //! The device pass against our CPU pass (itself checked against candle's reference models in
-//! `llm::tests`) on the same small random GGUF files, run on candle's CPU device: every
-//! architecture, feeding in chunks across frozen segments, sliding windows, batches, and a
-//! failed pass leaving the caches as they were.
+//! `llm::tests`) on the same small random GGUF files: every architecture, feeding in chunks
+//! across frozen segments, sliding windows, batches, and a failed pass leaving the caches as
+//! they were. They run on candle's CPU device, or on the GPU that `INFERENCE_TEST_DEVICE`
+//! names (`cuda`, in a build with the `cuda` feature), so a GPU machine checks its kernels
+//! without the real models.
 
 use std::io::Cursor;
 
@@ -13,10 +15,17 @@ use super::super::tests::{assert_close, ours, tiny_gguf, VOCAB};
 use super::super::{Item, KvCache, Llm};
 use super::{DeviceCache, DeviceItem, DeviceLlm};
 
-fn on_cpu(bytes: &[u8]) -> DeviceLlm {
+/// The candle device these tests run on: `INFERENCE_TEST_DEVICE`, else candle's CPU.
+fn test_device() -> Device {
+    let Ok(name) = std::env::var("INFERENCE_TEST_DEVICE") else { return Device::Cpu };
+    let setting: crate::ModelDevice = name.parse().expect("INFERENCE_TEST_DEVICE: cuda, cuda:N or candle-cpu");
+    crate::engine::chat::candle_device(setting).unwrap().unwrap_or(Device::Cpu)
+}
+
+fn on_device(bytes: &[u8]) -> DeviceLlm {
     let mut cur = Cursor::new(bytes);
     let content = gguf_file::Content::read(&mut cur).unwrap();
-    DeviceLlm::load(&content, &mut cur, &Device::Cpu).unwrap()
+    DeviceLlm::load(&content, &mut cur, &test_device()).unwrap()
 }
 
 fn host_feed(llm: &Llm, cache: &mut KvCache, tokens: &[u32]) -> Vec<f32> {
@@ -29,7 +38,7 @@ fn device_feed(llm: &DeviceLlm, cache: &mut DeviceCache, tokens: &[u32]) -> Vec<
 
 /// Feeds `chunks` to both passes, freezing after every other one, and compares each step.
 fn same_steps(bytes: &[u8], chunks: &[&[u32]], what: &str) {
-    let (host, device) = (ours(bytes), on_cpu(bytes));
+    let (host, device) = (ours(bytes), on_device(bytes));
     let (mut hc, mut dc) = (KvCache::default(), DeviceCache::default());
     for (i, c) in chunks.iter().enumerate() {
         let want = host_feed(&host, &mut hc, c);
@@ -60,7 +69,7 @@ fn the_device_pass_matches_ours_for_gemma3_inside_and_past_its_window() {
 
 #[test]
 fn a_device_batch_gives_what_each_sequence_gives_alone() {
-    let llm = on_cpu(&tiny_gemma3(4));
+    let llm = on_device(&tiny_gemma3(4));
     let (mut a, mut b) = (DeviceCache::default(), DeviceCache::default());
     let alone_a = device_feed(&llm, &mut a, &[2, 1, 2, 3, 4, 5]);
     let alone_b = device_feed(&llm, &mut b, &[2, 7, 8]);
@@ -86,7 +95,7 @@ fn a_device_batch_gives_what_each_sequence_gives_alone() {
 
 #[test]
 fn bad_input_leaves_the_device_caches_untouched() {
-    let llm = on_cpu(&tiny_gguf("llama", false));
+    let llm = on_device(&tiny_gguf("llama", false));
     let (mut a, mut b) = (DeviceCache::default(), DeviceCache::default());
     device_feed(&llm, &mut a, &[1, 2]);
     let err = llm
