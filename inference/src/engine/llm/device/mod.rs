@@ -3,8 +3,10 @@
 //! GPU with the `cuda` feature. Our own pass (`llm`) stays the CPU's: its kernels are x86 code
 //! and several times faster there than candle's. The engine around either is the same: every
 //! sequence's KV cache lives outside the weights (`DeviceCache`, shareable snapshots), and a
-//! batch of sequences goes through each weight matrix in one product; attention runs per
-//! sequence over its own cache.
+//! batch of sequences goes through each weight matrix in one product, and through the rotary
+//! embedding in one kernel (each row at its own position); attention runs per sequence over
+//! its own cache. On a GPU a small model's step costs kernel launches more than arithmetic,
+//! so the per-sequence part is kept to the few launches attention needs.
 
 mod cache;
 mod weights;
@@ -50,6 +52,30 @@ impl Rope {
         }
         Ok(Self { cos: Tensor::from_vec(cos, (positions, half), device)?, sin: Tensor::from_vec(sin, (positions, half), device)? })
     }
+}
+
+/// The rotary tables' rows for every token row of one pass (`[rows, 1, head_dim / 2]`),
+/// gathered once a pass at the rows' positions and used by every layer.
+struct RowAngles {
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl RowAngles {
+    fn gather(table: &Rope, positions: &Tensor) -> Result<Self> {
+        let n = positions.dim(0)?;
+        let (cos, sin) = (table.cos.index_select(positions, 0)?, table.sin.index_select(positions, 0)?);
+        let half = cos.dim(1)?;
+        Ok(Self { cos: cos.reshape((n, 1, half))?, sin: sin.reshape((n, 1, half))? })
+    }
+}
+
+/// What every layer of one pass shares: the row angles of the global and the sliding-window
+/// rotary tables, and each item's attention masks.
+struct PassState {
+    angles: RowAngles,
+    local_angles: Option<RowAngles>,
+    masks: Vec<Masks>,
 }
 
 /// One item's attention masks for one forward pass, made on first use: one for the global
@@ -126,9 +152,19 @@ impl DeviceLlm {
         if c.embed_scale != 1.0 {
             x = (x * c.embed_scale as f64)?;
         }
-        let mut masks: Vec<Masks> = tokens.iter().map(|_| Masks::default()).collect();
+        let positions: Vec<u32> = tokens
+            .iter()
+            .zip(caches.iter())
+            .flat_map(|(t, cache)| (0..t.len()).map(move |j| (cache.len() + j) as u32))
+            .collect();
+        let positions = Tensor::new(positions.as_slice(), &self.device)?;
+        let mut pass = PassState {
+            angles: RowAngles::gather(&self.rope, &positions)?,
+            local_angles: self.local_rope.as_ref().map(|r| RowAngles::gather(r, &positions)).transpose()?,
+            masks: tokens.iter().map(|_| Masks::default()).collect(),
+        };
         for l in 0..c.layers {
-            x = self.layer(l, x, tokens, caches, &mut masks)?;
+            x = self.layer(l, x, tokens, caches, &mut pass)?;
         }
         let mut end = 0u32;
         let last: Vec<u32> = tokens
@@ -143,11 +179,11 @@ impl DeviceLlm {
         self.w.output.forward(&normed)?.to_dtype(DType::F32)?.to_vec2::<f32>()
     }
 
-    fn layer(&self, l: usize, x: Tensor, tokens: &[&[u32]], caches: &mut [DeviceCache], masks: &mut [Masks]) -> Result<Tensor> {
+    fn layer(&self, l: usize, x: Tensor, tokens: &[&[u32]], caches: &mut [DeviceCache], pass: &mut PassState) -> Result<Tensor> {
         let c = &self.w.config;
         let w = &self.w.layers[l];
         let xn = rms_norm(&x, &w.attn_norm, c.eps)?;
-        let mut h = self.attention(l, w, &xn, tokens, caches, masks)?;
+        let mut h = self.attention(l, w, &xn, tokens, caches, pass)?;
         if let Some(e) = &w.extra {
             h = rms_norm(&h, &e.post_attn, c.eps)?;
         }
@@ -174,7 +210,7 @@ impl DeviceLlm {
         xn: &Tensor,
         tokens: &[&[u32]],
         caches: &mut [DeviceCache],
-        masks: &mut [Masks],
+        pass: &mut PassState,
     ) -> Result<Tensor> {
         let c = &self.w.config;
         let n = xn.dim(0)?;
@@ -190,17 +226,22 @@ impl DeviceLlm {
             k = rms_norm(&k, &e.k, c.eps)?;
         }
         let window = c.window(l);
-        let rope = match (&self.local_rope, window) {
+        let angles = match (&pass.local_angles, window) {
             (Some(local), Some(_)) => local,
-            _ => &self.rope,
+            _ => &pass.angles,
         };
+        // Every row rotated at its own position in one kernel; the scores' scale folded into
+        // the queries once for all rows.
+        let q = (self.rotate(&q, angles)? * c.attn_scale as f64)?;
+        let k = self.rotate(&k, angles)?;
+        let heads_first = |x: &Tensor, start: usize, len: usize| x.narrow(0, start, len)?.transpose(0, 1)?.contiguous();
         let mut outs = Vec::with_capacity(tokens.len());
         let mut start = 0;
-        for ((t, cache), m) in tokens.iter().zip(caches.iter_mut()).zip(masks.iter_mut()) {
+        for ((t, cache), m) in tokens.iter().zip(caches.iter_mut()).zip(pass.masks.iter_mut()) {
             let (len, p0) = (t.len(), cache.len());
-            let qi = self.rotate(&q.narrow(0, start, len)?, rope, p0)?;
-            let ki = self.rotate(&k.narrow(0, start, len)?, rope, p0)?;
-            let vi = v.narrow(0, start, len)?.transpose(0, 1)?.contiguous()?;
+            let qi = heads_first(&q, start, len)?;
+            let ki = heads_first(&k, start, len)?;
+            let vi = heads_first(&v, start, len)?;
             cache.push(l, &ki, &vi)?;
             let (keys, values) = cache.layer(l)?;
             let slot = if window.is_some() { &mut m.local } else { &mut m.global };
@@ -213,16 +254,19 @@ impl DeviceLlm {
         w.wo.forward(&Tensor::cat(&outs, 0)?)
     }
 
-    /// Rotates `[n, heads, head_dim]` rows at positions `p0..`; returns `[heads, n, head_dim]`.
-    fn rotate(&self, x: &Tensor, rope_tables: &Rope, p0: usize) -> Result<Tensor> {
-        let n = x.dim(0)?;
-        let x = x.transpose(0, 1)?.contiguous()?.unsqueeze(0)?;
-        let (cos, sin) = (rope_tables.cos.narrow(0, p0, n)?, rope_tables.sin.narrow(0, p0, n)?);
-        let out = if self.w.config.rope_neox { rope(&x, &cos, &sin)? } else { rope_i(&x, &cos, &sin)? };
-        out.squeeze(0)
+    /// Rotates `[rows, heads, head_dim]`, each row at its own position (`angles`): each row
+    /// is a batch of one token for candle's rope, so the whole pass is one kernel.
+    fn rotate(&self, x: &Tensor, angles: &RowAngles) -> Result<Tensor> {
+        let x = x.contiguous()?.unsqueeze(2)?;
+        let out = if self.w.config.rope_neox {
+            rope(&x, &angles.cos, &angles.sin)?
+        } else {
+            rope_i(&x, &angles.cos, &angles.sin)?
+        };
+        out.squeeze(2)
     }
 
-    /// Attention of queries `[heads, n, head_dim]` over every key and value of the layer
+    /// Attention of queries `[heads, n, head_dim]` (scaled already) over every key and value of the layer
     /// (`[kv_heads, len, head_dim]`), hidden where `mask` says; returns `[n, heads * head_dim]`.
     /// Each key/value head serves its group of query heads in one product.
     fn attend(&self, q: &Tensor, keys: &Tensor, values: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
@@ -231,7 +275,7 @@ impl DeviceLlm {
         let (kv, len) = (c.kv_heads, keys.dim(1)?);
         let groups = heads / kv;
         let q = q.reshape((kv, groups * n, hd))?;
-        let mut scores = (q.matmul(&keys.t()?)? * c.attn_scale as f64)?;
+        let mut scores = q.matmul(&keys.t()?)?;
         if let Some(mask) = mask {
             scores = scores.reshape((kv, groups, n, len))?.broadcast_add(mask)?.reshape((kv, groups * n, len))?;
         }

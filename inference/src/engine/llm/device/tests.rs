@@ -116,3 +116,45 @@ fn a_gpu_in_a_build_without_cuda_is_a_clear_error() {
     let err = crate::engine::chat::candle_device(crate::ModelDevice::Cuda(0)).unwrap_err().to_string();
     assert!(err.contains("device cuda: this build has no GPU support"), "{err}");
 }
+
+/// Tokens `0..n` spread over the tiny vocabulary.
+fn tokens(n: usize, salt: u32) -> Vec<u32> {
+    (0..n as u32).map(|i| (i * 7 + salt) % VOCAB as u32).collect()
+}
+
+#[test]
+fn clones_that_go_different_ways_each_keep_their_own_positions() {
+    // Two clones of an unfrozen cache share its buffers; the second to write finds the
+    // first's positions past its end and must copy, not overwrite them.
+    let bytes = tiny_gguf("qwen2", false);
+    let (host, llm) = (ours(&bytes), on_device(&bytes));
+    let mut a = DeviceCache::default();
+    device_feed(&llm, &mut a, &[1, 5, 9]);
+    let mut b = a.clone();
+    let got_a = [device_feed(&llm, &mut a, &[12]), device_feed(&llm, &mut a, &[13])];
+    let got_b = [device_feed(&llm, &mut b, &[40]), device_feed(&llm, &mut b, &[41])];
+    let got_a2 = device_feed(&llm, &mut a, &[14]);
+    for (history, got) in [(&[1, 5, 9, 12, 13, 14][..], &got_a2), (&[1, 5, 9, 40, 41][..], &got_b[1])] {
+        let mut hc = KvCache::default();
+        let want = host_feed(&host, &mut hc, history);
+        assert_close(got, &want, &format!("{history:?}"));
+    }
+    assert_ne!(got_a[1], got_b[1]);
+}
+
+#[test]
+fn a_cache_grows_past_its_first_buffer_one_step_at_a_time() {
+    let bytes = tiny_gguf("llama", false);
+    let (host, llm) = (ours(&bytes), on_device(&bytes));
+    let (mut hc, mut dc) = (KvCache::default(), DeviceCache::default());
+    let prompt = tokens(120, 3);
+    assert_close(&device_feed(&llm, &mut dc, &prompt), &host_feed(&host, &mut hc, &prompt), "prompt");
+    for (i, t) in tokens(20, 11).into_iter().enumerate() {
+        if i == 5 {
+            dc.freeze();
+        }
+        let want = host_feed(&host, &mut hc, &[t]);
+        assert_close(&device_feed(&llm, &mut dc, &[t]), &want, &format!("step {i}"));
+    }
+    assert_eq!(dc.len(), 140);
+}
