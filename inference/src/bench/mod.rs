@@ -78,6 +78,10 @@ pub fn run(model: &CandleModel, config: &ModelConfig, paths: &ModelPaths, option
         None => None,
     };
     let mut r = BenchReport::new(paths, threads, chat.weight_bytes(), peer.as_ref().map(|p| p.version.clone()));
+    r.device = config.device.to_string();
+    if r.decode_ceiling(1).is_none() {
+        r.check(format!("ceiling: none on {} (the read bandwidth measured is the host memory's)", r.device));
+    }
     let rounds = options.rounds.max(1);
     r.bandwidth_bytes_s = pool.install(|| raw::memory_bandwidth(512 << 20));
     let (p64, p512, dprompt) = (tokens_of(&chat, 64)?, tokens_of(&chat, 512)?, tokens_of(&chat, 48)?);

@@ -48,7 +48,9 @@ impl Figure {
         f
     }
 
-    pub fn with_ceiling(mut self, ceiling: f64) -> Self {
+    /// Adds the share of `ceiling`, where there is one.
+    pub fn with_ceiling(mut self, ceiling: Option<f64>) -> Self {
+        let Some(ceiling) = ceiling else { return self };
         self.ceiling = Some(ceiling);
         self.ours_pct_of_ceiling = Some(100.0 * self.ours / ceiling);
         self.peer_pct_of_ceiling = self.peer.map(|p| 100.0 * p / ceiling);
@@ -61,6 +63,8 @@ pub struct BenchReport {
     pub model: String,
     pub model_sha256: String,
     pub threads: usize,
+    /// Where the chat model's forward pass ran (`[model] device`).
+    pub device: String,
     pub weight_bytes: usize,
     pub peer: Option<String>,
     pub bandwidth_bytes_s: f64,
@@ -78,6 +82,7 @@ impl BenchReport {
             model: paths.chat_id.clone(),
             model_sha256: paths.chat_sha256.clone(),
             threads,
+            device: "cpu".into(),
             weight_bytes,
             peer: peer.map(|v| format!("llama.cpp (llama-cpp-python {v}, flash attention off)")),
             bandwidth_bytes_s: 0.0,
@@ -95,9 +100,11 @@ impl BenchReport {
         self.checks.push(line);
     }
 
-    /// Decode tokens/s the bandwidth allows with `batch` sequences per weight read.
-    pub fn decode_ceiling(&self, batch: usize) -> f64 {
-        batch as f64 * self.bandwidth_bytes_s / self.weight_bytes.max(1) as f64
+    /// Decode tokens/s the bandwidth allows with `batch` sequences per weight read. None on a
+    /// GPU: the bandwidth measured is the host memory's, which a GPU pass does not read.
+    pub fn decode_ceiling(&self, batch: usize) -> Option<f64> {
+        let on_host = !self.device.starts_with("cuda");
+        on_host.then(|| batch as f64 * self.bandwidth_bytes_s / self.weight_bytes.max(1) as f64)
     }
 
     pub fn figure(&self, name_starts: &str) -> Option<&Figure> {
@@ -112,7 +119,7 @@ fn opt(v: Option<f64>, digits: usize, suffix: &str) -> String {
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "model     {} (sha256 {}…)", self.model, &self.model_sha256[..self.model_sha256.len().min(12)])?;
-        writeln!(f, "threads   {}   weights {:.0} MB   read bandwidth {:.1} GB/s", self.threads, self.weight_bytes as f64 / 1e6, self.bandwidth_bytes_s / 1e9)?;
+        writeln!(f, "device    {}   threads {}   weights {:.0} MB   host read bandwidth {:.1} GB/s", self.device, self.threads, self.weight_bytes as f64 / 1e6, self.bandwidth_bytes_s / 1e9)?;
         writeln!(f, "peer      {}", self.peer.as_deref().unwrap_or("none (pass --peer-python)"))?;
         writeln!(f, "{:<38} {:>10} {:>10} {:>7} {:>9} {:>8}", "figure", "ours", "llama.cpp", "ratio", "ceiling%", "peer%")?;
         for x in &self.figures {
@@ -168,5 +175,22 @@ mod tests {
         assert_eq!(f.speed_ratio, Some(3.0));
         let json = serde_json::to_value(&f).unwrap();
         assert_eq!(json["peer"], 100.0);
+    }
+
+    #[test]
+    fn the_host_bandwidth_ceiling_applies_to_passes_that_read_host_memory_only() {
+        let on = |device: &str| {
+            let mut r = report();
+            r.device = device.into();
+            r.bandwidth_bytes_s = 100_000.0;
+            r
+        };
+        assert_eq!(on("cpu").decode_ceiling(4), Some(400.0));
+        assert_eq!(on("candle-cpu").decode_ceiling(1), Some(100.0));
+        let gpu = on("cuda:1");
+        assert_eq!(gpu.decode_ceiling(1), None);
+        let f = Figure::rate("decode", "tok/s", 25.0, None).with_ceiling(gpu.decode_ceiling(1));
+        assert_eq!((f.ceiling, f.ours_pct_of_ceiling), (None, None));
+        assert!(gpu.to_string().starts_with("model") && gpu.to_string().contains("device    cuda:1"));
     }
 }
