@@ -255,7 +255,7 @@ impl DeviceLlm {
     }
 
     /// Rotates `[rows, heads, head_dim]`, each row at its own position (`angles`): each row
-    /// is a batch of one token for candle's rope, so the whole pass is one kernel.
+    /// is a batch of one token for candle's rope, so all rows of all items take one kernel.
     fn rotate(&self, x: &Tensor, angles: &RowAngles) -> Result<Tensor> {
         let x = x.contiguous()?.unsqueeze(2)?;
         let out = if self.w.config.rope_neox {
@@ -266,8 +266,9 @@ impl DeviceLlm {
         out.squeeze(2)
     }
 
-    /// Attention of queries `[heads, n, head_dim]` (scaled already) over every key and value of the layer
-    /// (`[kv_heads, len, head_dim]`), hidden where `mask` says; returns `[n, heads * head_dim]`.
+    /// Attention of queries `[heads, n, head_dim]` (scaled already) over every key and value
+    /// of the layer (`[kv_heads, len, head_dim]`, views of the cache's buffers), hidden where
+    /// `mask` says; returns `[n, heads * head_dim]`.
     /// Each key/value head serves its group of query heads in one product.
     fn attend(&self, q: &Tensor, keys: &Tensor, values: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let c = &self.w.config;
