@@ -41,7 +41,8 @@ impl Buffer {
         Ok(self.written.compare_exchange(at, at + n, Ordering::AcqRel, Ordering::Acquire).is_ok())
     }
 
-    /// A new buffer with room for `need` positions, holding the first `keep` of `from`.
+    /// A new buffer with room for `need` positions, holding the first `keep` of `from`, its
+    /// positions up to `need` claimed for the caller.
     fn grown(from: Option<&Buffer>, like: &Tensor, keep: usize, need: usize) -> Result<Self> {
         let (kv, _, head_dim) = like.dims3()?;
         let capacity = need.next_power_of_two().max(MIN_CAPACITY);
@@ -51,7 +52,7 @@ impl Buffer {
             k.slice_set(&old.k.narrow(1, 0, keep)?.contiguous()?, 1, 0)?;
             v.slice_set(&old.v.narrow(1, 0, keep)?.contiguous()?, 1, 0)?;
         }
-        Ok(Self { k, v, written: Arc::new(AtomicUsize::new(keep)) })
+        Ok(Self { k, v, written: Arc::new(AtomicUsize::new(need)) })
     }
 }
 
@@ -99,7 +100,6 @@ impl DeviceCache {
         };
         if !in_place {
             let grown = Buffer::grown(self.layers.get(l), k, at, at + n)?;
-            grown.written.store(at + n, Ordering::Release);
             match self.layers.get_mut(l) {
                 Some(slot) => *slot = grown,
                 None => self.layers.push(grown),
