@@ -27,7 +27,10 @@ const UNCERTAIN: &[&str] = &[
     "no estoy seguro", "no estoy segura", "creo que", "quizas", "quiza", "tal vez", "a lo mejor", "parece",
 ];
 
-const HYPOTHETICAL_BEFORE: &[&str] = &["if", "in case", "whether", "en caso", "what if", "que pasa si", "y si"];
+const HYPOTHETICAL_BEFORE: &[&str] = &[
+    "if", "in case", "whether", "en caso", "what if", "que pasa si", "y si", "que hago si", "que debo hacer si", "si me llega",
+    "si me llegara", "si llego a", "si me da", "si le da", "si me diera", "si le diera",
+];
 
 const ABOUT_NOT_HAVING: &[&str] = &[
     "side effect", "side effects", "efecto secundario", "efectos secundarios", "risk", "risks", "riesgo", "riesgos", "signs of",
@@ -44,6 +47,26 @@ const PAST: &[&str] = &[
     "as a child", "as a kid", "as a baby", "as an infant", "when i was", "when he was", "when she was", "years back", "long time ago",
     "long ago", "el ano pasado", "el mes pasado", "hace anos", "hace meses", "hace un ano", "hace un mes", "de nino", "de nina",
     "de pequeno", "de pequena", "de bebe", "cuando era", "antecedentes", "historial de", "en el pasado", "solia", "hace mucho",
+    "in high school", "in college", "as a teenager", "as a teen", "when i was young", "de joven", "en la secundaria",
+    "en la prepa", "de adolescente",
+];
+
+/// A mention that names a kind of care rather than a symptom: the word after it ("seizure
+/// meds", "stroke clinic", "chest x-ray") in English, the words before it ("clínica de
+/// epilepsia", "pastillas para la presión") in Spanish.
+const MEDICINE_AFTER: &[&str] = &[
+    "med", "meds", "medication", "medications", "medicine", "medicines", "pill", "pills", "prescription", "prescriptions",
+    "refill", "refills",
+];
+const SERVICE_AFTER: &[&str] = &[
+    "clinic", "training", "course", "awareness", "doctor", "doctors", "specialist", "appointment", "appointments", "appt", "follow",
+    "followup", "checkup", "team", "unit", "ward", "nurse", "support", "group", "class", "classes", "program", "pamphlet",
+    "test", "tests", "scan", "xray", "rehab", "therapy", "history", "education", "action plan", "plan",
+];
+const SERVICE_BEFORE: &[&str] = &[
+    "medicina para", "medicinas para", "medicamento para", "medicamentos para", "pastillas para", "pastilla para",
+    "receta para", "receta de", "clinica de", "cita de", "consulta de", "control de", "seguimiento de", "especialista en",
+    "historial de", "programa de", "grupo de", "terapia de", "rehabilitacion de", "plan de",
 ];
 
 const RESOLVED: &[&str] = &[
@@ -71,13 +94,39 @@ pub fn is_current(words: &[String], span: (usize, usize), next: &[String], categ
     if negated_before(words, span.0) || negated_after(words, span.1) || (span.1 == words.len() && answered_no) {
         return false;
     }
-    if any_in(before, HYPOTHETICAL_BEFORE) || any_in(words, ABOUT_NOT_HAVING) || asks_about_cause(words) {
+    // "took too many pills": for these the medicine after a mention is what was taken.
+    let takes_pills = matches!(category, Category::Overdose | Category::Suicidal);
+    if names_a_service(words, span, !takes_pills) {
+        return false;
+    }
+    // Suicidal thoughts are often put as a wish ("easier if I didn't exist"): never hypothetical.
+    let hypothetical = category != Category::Suicidal && any_in(before, HYPOTHETICAL_BEFORE);
+    if hypothetical || any_in(words, ABOUT_NOT_HAVING) || asks_about_cause(words) {
         return false;
     }
     if category != Category::Suicidal && is_past(words) {
         return false;
     }
     !resolved(words, span.1, next)
+}
+
+fn names_a_service(words: &[String], (start, end): (usize, usize), medicines_too: bool) -> bool {
+    let after = end < words.len() && (any_at(words, end, SERVICE_AFTER) || (medicines_too && any_at(words, end, MEDICINE_AFTER)));
+    let lo = start.saturating_sub(4);
+    let before = (lo..start).any(|i| {
+        any_at(words, i, SERVICE_BEFORE) && i + key_count_of(words, i, SERVICE_BEFORE) + 2 >= start
+    });
+    after || before
+}
+
+/// Words of the first of `phrases` that occurs at `i` (1 when none does).
+fn key_count_of(words: &[String], i: usize, phrases: &[&str]) -> usize {
+    phrases.iter().find(|p| exact_at(words, i, p)).map_or(1, |p| p.split(' ').count())
+}
+
+/// Does a negation sit among `words[lo..hi]` (the words between the two parts of a pattern)?
+pub fn negates_between(words: &[String], lo: usize, hi: usize) -> bool {
+    (lo..hi.min(words.len())).any(|i| any_at(words, i, NEGATIONS) && !words[i + 1..hi].iter().any(|w| DOUBLE_NEGATIVE.contains(&w.as_str())))
 }
 
 fn negated_before(words: &[String], start: usize) -> bool {
@@ -108,7 +157,31 @@ fn asks_about_cause(words: &[String]) -> bool {
     words.first().is_some_and(|w| QUESTION_START.contains(&w.as_str())) && any_in(words, CAUSE)
 }
 
-fn is_past(words: &[String]) -> bool {
+/// "Now", "today", "again": words that put a mention in the present whatever came before.
+const RECENT: &[&str] = &[
+    "now", "today", "tonight", "this morning", "this afternoon", "this evening", "since", "again", "yesterday", "last night",
+    "right now", "currently", "lately", "ahora", "hoy", "esta manana", "esta tarde", "esta noche", "desde", "otra vez",
+    "de nuevo", "ayer", "anoche", "ultimamente", "todavia", "still",
+];
+
+/// Does a clause follow one about the distant past without saying it is about now ("I had a
+/// stroke two years ago and my hand stayed weak")?
+pub fn continues_past(words: &[String], previous: &[String]) -> bool {
+    is_past(previous) && !any_in(words, RECENT)
+}
+
+/// "Years ago I tried to kill myself, I'm fine now": a past attempt beside a plain statement
+/// of being well now is history, not a present danger. Anything less explicit still flags.
+const WELL_NOW: &[&str] = &[
+    "im fine now", "im ok now", "im okay now", "im well now", "doing well now", "doing fine now", "doing better now",
+    "ya estoy bien", "ahora estoy bien", "estoy bien ahora", "ya estoy mejor", "ahora estoy mejor",
+];
+
+pub fn says_well_now(message: &[String]) -> bool {
+    any_in(message, WELL_NOW)
+}
+
+pub fn is_past(words: &[String]) -> bool {
     if any_in(words, PAST) {
         return true;
     }

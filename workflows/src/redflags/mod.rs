@@ -6,7 +6,13 @@
 //! Decisions, documented because they are clinical:
 //! - A distant-past mention (last year/month, N years ago, history of, used to, as a child) is
 //!   not current. A recent one ("I had chest pain this morning", "yesterday") still flags.
-//! - Suicidal language flags even when in the past; only an explicit negation drops it.
+//! - A clause that goes on from a past mention of the same thing without saying "now", "today",
+//!   "again" ("I had a stroke in 2019 and my hand stayed weak") is history too.
+//! - Suicidal language flags even when in the past or put as a wish ("easier if I didn't
+//!   exist"); only an explicit negation drops it, or a past attempt told beside a plain
+//!   statement of being well now ("years ago, I'm fine now").
+//! - A mention that names care rather than a symptom ("seizure meds", "stroke clinic",
+//!   "pastillas para la presión") does not flag.
 //! - Uncertainty ("not sure if", "I think", "maybe") never drops a mention.
 //! - When in doubt the rule flags: a false alarm costs a call, a miss can cost a life.
 
@@ -97,6 +103,28 @@ pub fn detect(text: &str, extra: &[RuleSet]) -> Vec<Category> {
     found
 }
 
+/// Words that put a message after an operation or a hospital stay, for readers without a
+/// conversation to tell them (`agent understand`): only then do the post-discharge rules apply.
+const AFTER_A_STAY: &[&str] = &[
+    "surgery", "surgeries", "operation", "operated", "post op", "postop", "discharged", "discharge", "hospital", "hospitalized",
+    "incision", "stitches", "staples", "sutures", "wound", "procedure", "c section", "csection", "cirugia", "operacion",
+    "operaron", "opere", "operada", "operado", "de alta", "hospitalizado", "hospitalizada", "herida", "puntos", "cesarea",
+    "procedimiento", "suturas", "grapas", "intervencion", "scar", "cicatriz", "repair", "replacement", "removal", "removed",
+    "taken out", "bypass", "transplant", "biopsy", "drain", "drain site", "cut they made", "postoperatorio", "postoperatoria",
+    "reemplazo", "me quitaron", "le quitaron", "me sacaron", "le sacaron", "trasplante", "biopsia", "reparacion", "gallbladder",
+    "appendix", "tonsils", "hernia", "vesicula", "apendice", "amigdalas",
+];
+
+/// Name endings of operations: appendectomy, angioplasty, laparotomy, colecistectomía.
+const OPERATION_ENDINGS: &[&str] = &["ectomy", "ectomia", "plasty", "plastia", "otomy", "otomia", "oscopy", "oscopia"];
+
+/// Does `text` say it comes after an operation or a hospital stay?
+pub fn after_a_stay(text: &str) -> bool {
+    let words = crate::text::words(text);
+    let operation = |w: &String| OPERATION_ENDINGS.iter().any(|e| w.len() > e.len() + 2 && w.ends_with(e));
+    words.iter().any(operation) || (0..words.len()).any(|i| AFTER_A_STAY.iter().any(|p| exact_at(&words, i, p)))
+}
+
 /// The first category raised, if any.
 pub fn first(text: &str, extra: &[RuleSet]) -> Option<Category> {
     detect(text, extra).into_iter().next()
@@ -141,8 +169,10 @@ fn pattern_spans(words: &[String], pattern: &Pattern) -> Vec<(usize, usize)> {
             for &(a0, a1) in &a_spans {
                 for &(b0, b1) in &b_spans {
                     let overlap = a0 < b1 && b0 < a1;
-                    let gap = if a1 <= b0 { b0 - a1 } else { a0.saturating_sub(b1) };
-                    if !overlap && gap <= *window {
+                    let (gap_lo, gap_hi) = if a1 <= b0 { (a1, b0) } else { (b1, a0.max(b1)) };
+                    let gap = gap_hi.saturating_sub(gap_lo);
+                    // "wound looks clean, no redness": a negation between the two parts denies the second.
+                    if !overlap && gap <= *window && !context::negates_between(words, gap_lo, gap_hi) {
                         out.push((a0.min(b0), a1.max(b1)));
                     }
                 }
@@ -152,13 +182,66 @@ fn pattern_spans(words: &[String], pattern: &Pattern) -> Vec<(usize, usize)> {
     }
 }
 
+/// Clause openers that point back at the clause before ("bleeding from the cut and it won't
+/// stop", "se desmayó y no responde"): a pattern may finish in such a clause.
+const POINTS_BACK: &[&str] = &["it", "its", "that", "which", "still", "wont", "keeps", "sigue"];
+
 fn rule_hits_clause(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
-    let words = &clauses[ci];
-    if rule.vetoes.iter().any(|v| contains_exact(words, v)) {
+    let own = &clauses[ci];
+    let next = clauses.get(ci + 1).map(Vec::as_slice).unwrap_or(&[]);
+    let joined;
+    let (words, next) = if next.first().is_some_and(|w| POINTS_BACK.contains(&w.as_str())) {
+        joined = [own.as_slice(), next].concat();
+        (joined.as_slice(), clauses.get(ci + 2).map(Vec::as_slice).unwrap_or(&[]))
+    } else {
+        (own.as_slice(), next)
+    };
+    if rule.vetoes.iter().any(|v| contains_exact(words, v)) || is_history(clauses, ci, rule) {
         return false;
     }
-    let next = clauses.get(ci + 1).map(Vec::as_slice).unwrap_or(&[]);
-    rule.patterns.iter().flat_map(|p| pattern_spans(words, p)).any(|span| context::is_current(words, span, next, rule.category))
+    let counted = if rule.category == Category::Overdose { many_taken(words) } else { Vec::new() };
+    rule.patterns
+        .iter()
+        .flat_map(|p| pattern_spans(words, p))
+        .chain(counted)
+        .filter(|span| span.0 < own.len())
+        .any(|span| context::is_current(words, span, next, rule.category))
+}
+
+/// Clause `ci` continues a past mention of the same rule without saying it is about now ("I had
+/// a stroke two years ago and my hand stayed weak"), or is a past suicide attempt told beside
+/// being well now.
+fn is_history(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
+    let own = &clauses[ci];
+    if rule.category == Category::Suicidal {
+        return context::is_past(own) && context::says_well_now(&clauses.concat());
+    }
+    let Some(prev) = ci.checked_sub(1).map(|p| &clauses[p]) else { return false };
+    context::continues_past(own, prev) && rule.patterns.iter().any(|p| !pattern_spans(prev, p).is_empty())
+}
+
+/// "took like 10 tylenol", "me tomé 8 pastillas": a verb of taking, then within three words a
+/// count of five or more that is not a dose unit or a time ("took 10 mg", "took 20 units").
+fn many_taken(words: &[String]) -> Vec<(usize, usize)> {
+    const TAKEN: &[&str] = &["took", "taken", "swallowed", "ate", "tome", "tomo", "trague", "ingeri"];
+    const UNITS: &[&str] = &[
+        "mg", "mcg", "ml", "g", "cc", "unit", "units", "unidades", "am", "pm", "hours", "hrs", "horas", "days", "dias", "minutes",
+        "min", "minutos", "oclock", "years", "anos", "weeks", "semanas", "times", "veces", "puffs", "drops", "gotas", "percent",
+    ];
+    let count = |w: &str| w.parse::<f64>().ok().or_else(|| crate::text::CARDINALS.iter().find(|(n, _)| *n == w).map(|(_, v)| f64::from(*v)));
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if !TAKEN.contains(&w.as_str()) {
+            continue;
+        }
+        for j in i + 1..(i + 4).min(words.len()) {
+            let unit_after = words.get(j + 1).is_some_and(|u| UNITS.contains(&u.as_str()));
+            if count(&words[j]).is_some_and(|n| n >= 5.0) && !unit_after {
+                out.push((i, j + 1));
+            }
+        }
+    }
+    out
 }
 
 /// Post-discharge fever: a temperature reading decides when there is one (≥ 38 °C / 100.4 °F);

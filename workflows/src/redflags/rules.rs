@@ -25,7 +25,7 @@ const PAIN: &[&str] = &[
     "pain", "pains", "painful", "hurt", "hurts", "hurting", "ache", "aches", "aching", "achy", "tight", "tightness", "tightening",
     "pressure", "squeezing", "squeeze", "crushing", "heavy", "heaviness", "weight", "elephant", "sore", "discomfort", "stabbing", "dolor",
     "dolores", "duele", "dolia", "doliendo", "molestia", "molestias", "opresion", "presion", "apretado", "apretada", "aprieta",
-    "apretando", "pesadez", "punzada", "punzadas",
+    "apretando", "pesadez", "punzada", "punzadas", "dolorcito",
 ];
 
 pub const CORE: &[Rule] = &[
@@ -36,11 +36,15 @@ pub const CORE: &[Rule] = &[
                 "sitting on my chest", "weight on my chest", "heart attack", "heartattack", "chestpain", "angina", "infarto",
                 "ataque al corazon", "ataque cardiaco", "paro cardiaco", "cardiac arrest",
             ]),
-            Near(&["chest", "pecho", "torax", "toracico", "sternum", "breastbone", "esternon"], PAIN, 4),
-            Near(&["heart", "corazon"], &["pain", "hurts", "hurting", "aching", "dolor", "duele"], 3),
+            Near(&["chest", "pecho", "pexo", "torax", "toracico", "sternum", "breastbone", "esternon"], PAIN, 6),
+            Near(&["heart", "corazon", "ticker"], PAIN, 3),
             Near(&["left arm", "brazo izquierdo"], &["pain", "hurts", "hurting", "numb", "dolor", "duele", "adormecido"], 3),
         ],
-        vetoes: &["xray", "x ray", "radiografia"],
+        vetoes: &[
+            "xray", "x ray", "radiografia", "heavy heart", "giving me a heart attack", "gave me a heart attack",
+            "give me a heart attack", "nearly had a heart attack", "almost had a heart attack", "me va a dar un infarto con",
+            "me dio un infarto cuando", "casi me da un infarto",
+        ],
     },
     Rule {
         category: Category::Breathing,
@@ -51,20 +55,22 @@ pub const CORE: &[Rule] = &[
                 "dejo de respirar", "cant get enough air", "cannot get enough air", "not getting enough air", "cant get air", "air hunger",
                 "gasping for air", "short of breath", "shortness of breath", "out of breath", "gasping", "choking", "suffocating",
                 "lips are blue", "lips turning blue", "turning blue", "me ahogo", "ahogando", "ahogo", "asfixia", "asfixiando",
-                "falta de aire", "labios morados", "no me entra el aire",
+                "falta de aire", "labios morados", "no me entra el aire", "through a straw", "por un popote", "por una pajita",
+                "wheezing badly", "cant catch my breath",
             ]),
             Near(
-                &["breathe", "breath", "breathing", "respirar", "respiro", "respiracion", "aire", "aliento"],
+                &["breathe", "breath", "breathing", "respirar", "respiro", "respirando", "respira", "respiracion", "aire", "aliento"],
                 &[
                     "cant", "cannot", "couldnt", "could not", "unable", "not able", "hard", "harder", "difficult", "difficulty", "trouble",
                     "struggling", "struggle", "short", "shortness", "catch", "labored", "laboured", "problems", "problem", "barely",
                     "hardly", "bad", "worse", "worsening", "terrible", "awful", "mal", "peor", "no puedo", "no podia", "no pude", "falta",
-                    "dificultad", "cuesta", "costaba", "problemas", "apenas", "no alcanzo",
+                    "dificultad", "cuesta", "costaba", "problemas", "apenas", "no alcanzo", "no le entra", "no me entra", "weird",
+                    "funny", "strange", "raro", "rara", "extrano",
                 ],
                 4,
             ),
         ],
-        vetoes: &["acondicionado", "fresco", "libre"],
+        vetoes: &["acondicionado", "fresco", "libre", "ahogada en", "ahogado en", "drowning in"],
     },
     Rule {
         category: Category::Stroke,
@@ -73,8 +79,24 @@ pub const CORE: &[Rule] = &[
                 "stroke", "mini stroke", "derrame", "ictus", "embolia", "accidente cerebrovascular", "slurred", "slurring",
                 "arrastrando las palabras", "arrastro las palabras", "habla arrastrada", "worst headache", "peor dolor de cabeza",
                 "double vision", "vision doble", "veo doble", "lost my vision", "lost vision", "loss of vision", "went blind",
-                "perdi la vista", "perdida de vision", "me quede ciego", "me quede ciega",
+                "perdi la vista", "perdida de vision", "me quede ciego", "me quede ciega", "keep dropping", "dropping things",
+                "dropping stuff", "keeps dropping", "kept dropping", "se me caen las cosas", "se me cae lo que", "se le cae lo que", "lengua pesada", "tongue feels heavy",
+                "tongue is heavy", "heavy tongue", "tongue feels thick",
             ]),
+            // One limb or one side gone weak, numb or heavy.
+            Near(
+                &[
+                    "arm", "arms", "leg", "hand", "side", "half", "brazo", "pierna", "mano", "lado", "mitad", "medio cuerpo",
+                ],
+                &[
+                    "weak", "weaker", "weakness", "numb", "numbness", "heavy", "dead", "limp", "paralyzed", "paralysed", "cant move",
+                    "cannot move", "cant lift", "cannot lift", "cant feel", "wont move", "debil", "debilidad", "sin fuerza", "pesado",
+                    "pesada", "dormido", "dormida", "durmio", "entumido", "entumida", "entumecido", "entumecida", "adormecido",
+                    "adormecida", "paralizado", "paralizada", "no puedo mover", "no puede mover", "no lo puede mover", "no la puede mover",
+                    "no siento", "no siente",
+                ],
+                4,
+            ),
             Near(
                 &["face", "cara", "mouth", "boca", "smile", "sonrisa", "eyelid", "parpado"],
                 &[
@@ -113,15 +135,23 @@ pub const CORE: &[Rule] = &[
                 5,
             ),
             Near(
-                &["speak", "talk", "talking", "speaking", "words", "speech", "hablar", "habla", "palabras"],
+                &["speak", "talk", "talking", "speaking", "words", "speech", "hablar", "habla", "palabras", "lengua", "tongue"],
                 &[
                     "slurred", "garbled", "jumbled", "trouble", "difficulty", "hard time", "dificultad", "cuesta", "trabada", "trabo",
-                    "no puedo hablar bien",
+                    "no puedo hablar bien", "funny", "weird", "strange", "strangely", "wrong", "nonsense", "gibberish", "cant find",
+                    "cannot find", "raro", "rara", "extrano", "extrana", "chistoso", "enredado", "enredada", "no le salen", "no me salen",
+                    "no puede hablar", "no podia hablar", "mixed up", "no puede decir", "no podia decir", "cant say", "cant get",
+                    "trabo", "trabada", "trabo la",
                 ],
                 3,
             ),
         ],
-        vetoes: &["heat stroke", "golpe de calor", "brush", "luck", "swim", "swimming"],
+        vetoes: &[
+            "heat stroke", "golpe de calor", "brush", "luck", "swim", "swimming", "english", "ingles", "language", "idioma",
+            "interpreter", "interprete", "translator", "traductor", "dentist", "dentista", "novocaine", "novocain", "lidocaine",
+            "anesthesia", "anestesia", "numbing", "slept on", "sleeping on", "dormi encima", "dormi sobre", "gonna have a stroke",
+            "going to have a stroke", "le va a dar un derrame",
+        ],
     },
     Rule {
         category: Category::Suicidal,
@@ -139,22 +169,49 @@ pub const CORE: &[Rule] = &[
                 "terminar con mi vida", "acabar con todo", "terminar con todo", "no quiero vivir", "no quiero seguir viviendo",
                 "quiero morir", "quiero morirme", "me quiero morir", "ganas de morir", "ganas de morirme", "mejor muerto", "mejor muerta",
                 "no vale la pena vivir", "no tengo razon para vivir", "no tengo por que vivir", "desaparecer para siempre",
+                "tired of living", "tired of life", "sick of living", "done with life", "done with living", "cansado de vivir",
+                "cansada de vivir", "harto de vivir", "harta de vivir", "mejor sin mi", "better off without her",
+                "better off without him", "not being here anymore", "not be here anymore", "not to be here anymore",
+                "disappear for good", "disappear forever", "point anymore", "point of anything", "point in anything",
+                "no estar aqui", "ya no estar", "quitarse la vida", "saving up my pills", "saving my pills", "stockpiling",
+                "hoarding my pills", "guardando pastillas", "guardando mis pastillas", "juntando pastillas", "no point anymore",
+                "no point in anything", "wont be around much longer", "mejor me muero", "que sentido tiene seguir",
+                "q sentido tiene seguir", "if i was gone", "if i were gone", "feel like a burden", "im a burden", "such a burden",
+                "soy una carga", "me siento una carga", "i didnt exist", "i just didnt exist", "not exist anymore", "stop existing",
+                "dejar de existir", "no existir",
             ]),
+            // Someone wanting to die or to kill themselves, in any person.
+            Near(
+                &[
+                    "want", "wants", "wanted", "wanting", "wanna", "wish", "wishes", "quiere", "quiero", "queria", "quieres", "ganas",
+                    "deseo", "desea",
+                ],
+                &[
+                    "die", "dead", "morir", "morirme", "morirse", "matarme", "matarse", "matar", "suicidarse", "kill himself",
+                    "kill herself", "kill themselves", "end it", "end his life", "end her life",
+                ],
+                2,
+            ),
             Near(
                 &[
                     "want", "wanna", "going", "gonna", "thinking", "thought", "thoughts", "urge", "urges", "quiero", "ganas", "pienso",
-                    "pensando", "voy a",
+                    "pensando", "voy a", "pense", "pensaba", "pensamientos", "think",
                 ],
                 &[
                     "hurt myself", "harm myself", "hurting myself", "harming myself", "cut myself", "cutting myself", "cortarme",
                     "lastimarme", "hacerme dano", "take all my pills", "taking all my pills", "take all of my pills",
-                    "tomarme todas las pastillas", "tomar todas mis pastillas",
+                    "tomarme todas las pastillas", "tomar todas mis pastillas", "ending it", "ending things", "ending my life",
                 ],
                 4,
             ),
             Near(
                 &["been", "keep", "again", "started", "sigo", "otra vez", "de nuevo"],
-                &["cutting myself", "hurting myself", "harming myself", "burning myself", "cortandome", "lastimandome"],
+                &["cutting myself", "hurting myself", "harming myself", "burning myself", "cortandome", "lastimandome", "cortarme"],
+                3,
+            ),
+            Near(
+                &["hurt myself", "cut myself", "burned myself", "burnt myself", "me corte", "me lastime", "me queme"],
+                &["on purpose", "a proposito", "intentionally", "adrede"],
                 3,
             ),
         ],
@@ -165,16 +222,36 @@ pub const CORE: &[Rule] = &[
         patterns: &[
             Any(&[
                 "overdose", "overdosed", "overdosing", "sobredosis", "poisoned", "poisoning", "envenenado", "envenenada", "envenenamiento",
-                "drank bleach", "swallowed bleach", "tome cloro", "bebi cloro", "bebi lejia", "tome lejia",
+                "se me paso la mano con",
             ]),
             Near(
-                &["took", "taken", "swallowed", "tome", "tomo", "trague", "ingeri", "se tomo"],
+                &["drank", "drink", "swallowed", "ate", "tomo", "tome", "bebio", "bebi", "trago", "trague", "se tomo", "se trago"],
+                &[
+                    "bleach", "antifreeze", "detergent", "poison", "chemicals", "cleaner", "pods", "lye", "cloro", "lejia", "veneno",
+                    "quimicos", "detergente", "limpiador", "anticongelante", "raticida",
+                ],
+                4,
+            ),
+            Near(
+                &["took", "taken", "taking", "swallowed", "tome", "tomo", "trague", "ingeri", "se tomo", "ate", "drank", "injected"],
                 &[
                     "too many", "too much", "whole bottle", "entire bottle", "all my pills", "all of my pills", "all the pills",
                     "all of the pills", "handful", "bunch of pills", "demasiadas", "demasiado", "demasiados", "todo el frasco",
-                    "todas las pastillas", "todas mis pastillas", "un frasco entero", "el frasco entero", "un punado",
+                    "todas las pastillas", "todas mis pastillas", "un frasco entero", "el frasco entero", "un punado", "double",
+                    "twice", "three times", "3 times", "4 times", "extra dose", "el doble", "doble", "dos veces", "tres veces",
+                    "de mas", "muchas pastillas", "bastantes", "a bunch", "lots of pills", "a lot of pills", "them all",
+                    "all of them", "unas pastillas", "all of this", "weeks worth", "varias", "not sure how many", "dont know how many",
+                    "dont remember how many", "lost count", "no se cuantas", "no me acuerdo cuantas", "no recuerdo cuantas",
                 ],
                 5,
+            ),
+            Near(
+                &["got into", "se trago", "se comio", "ate some"],
+                &[
+                    "pills", "pill", "medicine", "medication", "meds", "tablets", "pastillas", "pastilla", "medicina", "medicinas",
+                    "medicamentos", "pildoras",
+                ],
+                4,
             ),
             Near(
                 &[
@@ -188,14 +265,21 @@ pub const CORE: &[Rule] = &[
                 4,
             ),
         ],
-        vetoes: &["time", "tiempo", "long", "food", "comida", "coffee", "cafe", "alcohol"],
+        vetoes: &[
+            "time", "tiempo", "long", "food", "comida", "coffee", "cafe", "alcohol", "a day", "per day", "daily", "every day",
+            "al dia", "por dia", "cada dia", "diario", "diaria", "a week", "a la semana", "supposed to", "told me to", "me dijo",
+            "prescribed", "recetado", "recetada", "recetaron",
+        ],
     },
     Rule {
         category: Category::SevereBleeding,
         patterns: &[
             Any(&[
                 "hemorrhage", "hemorrhaging", "haemorrhage", "hemorragia", "desangrando", "bleeding out", "tarry", "black stool",
-                "black stools", "stool is black", "heces negras", "popo negro",
+                "black stools", "stool is black", "heces negras", "popo negro", "black poop", "poop is black", "black like tar",
+                "like tar", "caca negra", "excremento negro", "evacuaciones negras", "coughing up blood", "cough up blood",
+                "coughed up blood", "spitting blood", "spitting up blood", "escupo sangre", "escupiendo sangre", "soaked through",
+                "soaking through",
             ]),
             Near(
                 &[
@@ -206,15 +290,19 @@ pub const CORE: &[Rule] = &[
                 3,
             ),
             Near(
-                &["bleeding", "bleed", "bleeds", "bled", "blood", "bloody", "sangre", "sangrando", "sangrado", "sangra", "sangrar"],
+                &[
+                    "bleeding", "bleed", "bleeds", "bled", "blood", "bloody", "sangre", "sangrando", "sangrado", "sangra", "sangrar",
+                    "nosebleed", "nosebleeds", "nose bleed",
+                ],
                 &[
                     "heavily", "heavy", "a lot", "lots", "lot of", "so much", "too much", "wont stop", "cant stop", "doesnt stop",
                     "not stopping", "will not stop", "everywhere", "soaked", "soaking", "pouring", "gushing", "spurting", "through",
                     "vomiting", "vomit", "vomited", "throwing up", "threw up", "coughing", "coughed", "puking", "mucho", "mucha",
                     "muchisima", "muchisimo", "abundante", "no para", "no deja", "no se detiene", "no se para", "por todos lados",
-                    "empapado", "empapada", "empapando", "vomitando", "vomito", "vomite", "tosiendo", "tosi", "chorros",
+                    "empapado", "empapada", "empapando", "vomitando", "vomito", "vomite", "tosiendo", "tosi", "chorros", "toso", "tose",
+                    "tosio", "over an hour", "for hours", "hasnt stopped", "keeps bleeding", "nonstop", "non stop", "sin parar",
                 ],
-                4,
+                5,
             ),
         ],
         vetoes: &[
@@ -230,7 +318,10 @@ pub const CORE: &[Rule] = &[
                 "lost consciousness", "lose consciousness", "losing consciousness", "loss of consciousness", "unconscious", "unresponsive",
                 "collapsed", "wont wake up", "cant wake", "not waking up", "desmaye", "desmayo", "desmayado", "desmayada", "desmayarme",
                 "desmaya", "perdi el conocimiento", "perdio el conocimiento", "perdi la conciencia", "perdio la conciencia",
-                "inconsciente", "no reacciona", "no despierta",
+                "inconsciente", "no reacciona", "no despierta", "no responde", "not responding", "se desvanecio", "me desvaneci",
+                "desvanecio", "perdio el sentido", "perdi el sentido", "went limp", "keeled over", "woke up on the floor",
+                "came to on the floor", "knocked out", "volver en si", "volvio en si", "se cayo redondo", "se cayo redonda",
+                "quedado sin sentido", "quede sin sentido", "quedo sin sentido",
             ]),
             Near(&["feel", "feeling", "felt", "going to", "about to", "gonna"], &["faint"], 2),
         ],
@@ -240,21 +331,29 @@ pub const CORE: &[Rule] = &[
         category: Category::Seizure,
         patterns: &[Any(&[
             "seizure", "seizures", "seizing", "convulsion", "convulsions", "convulsing", "convulsiones", "convulsionando",
-            "ataque epileptico",
+            "ataque epileptico", "convulsed", "convulsiono", "had a fit", "epileptic fit", "eyes rolled back", "eyes rolling back",
+            "eyes rolled up", "shaking all over", "jerking all over", "uncontrollable shaking", "foaming at the mouth",
+            "espuma por la boca", "le dio un ataque", "me dio un ataque", "tuvo un ataque", "se puso tieso", "se puso tiesa",
+            "se puso rigido", "se puso rigida", "temblaba todo", "temblando todo", "crisis convulsiva", "crisis epileptica",
+            "ataque de epilepsia", "jerking", "sacudiendo", "sacudidas",
         ])],
-        vetoes: &[],
+        vetoes: &[
+            "de tos", "de risa", "de panico", "de ansiedad", "de nervios", "de asma", "panic attack", "anxiety attack",
+        ],
     },
     Rule {
         category: Category::SevereAllergicReaction,
         patterns: &[
             Any(&["anaphylaxis", "anaphylactic", "anafilaxia", "anafilactico", "anafilactica", "epipen", "epi pen", "epinephrine"]),
             Near(&["allergic", "allergy", "alergica", "alergico"], &["reaction", "reaccion"], 2),
+            Any(&["toda hinchada", "todo hinchado", "swollen all over", "swelling all over", "hinchada toda", "hinchado todo"]),
             Near(
                 &["throat", "tongue", "lips", "lip", "face", "mouth", "garganta", "lengua", "labios", "labio", "cara", "boca"],
                 &[
                     "swelling", "swollen", "swell", "swells", "swelled", "puffed", "closing", "closed", "close up", "closing up", "tight",
                     "tightening", "hinchada", "hinchado", "hinchazon", "hinchando", "inflamada", "inflamado", "cerrando", "cierra",
-                    "cerrada",
+                    "cerrada", "puffing", "puffy", "puffed up", "blowing up", "ballooning", "se hincha", "hinchandose", "inflamando",
+                    "se infla", "all swollen",
                 ],
                 4,
             ),
@@ -269,20 +368,27 @@ pub const POST_DISCHARGE: &[Rule] = &[
         category: Category::HighFeverAfterSurgery,
         patterns: &[Any(&[
             "fever", "feverish", "febrile", "high temperature", "running a temp", "fiebre", "calentura", "febril", "temperatura alta",
+            "burning up", "hot with chills", "chills and sweats", "ardiendo en fiebre",
         ])],
         vetoes: &[],
     },
     Rule {
         category: Category::WoundInfection,
         patterns: &[
-            Any(&["pus", "supura", "supurando"]),
+            Any(&["pus", "supura", "supurando", "red streaks", "red streak", "rayas rojas", "lineas rojas"]),
             Near(
-                &["wound", "incision", "stitches", "staples", "cut", "herida", "incision", "puntos", "cicatriz"],
                 &[
-                    "pus", "oozing", "opened", "open", "draining", "smells", "infected", "supura", "supurando", "abierta", "abrio",
-                    "infectada", "mal olor", "huele",
+                    "wound", "incision", "stitches", "staples", "sutures", "cut", "scar", "surgical site", "c section", "csection",
+                    "drain site", "herida", "incision", "puntos", "cicatriz", "suturas", "grapas", "cesarea", "donde me operaron",
                 ],
-                4,
+                &[
+                    "pus", "oozing", "opened", "open", "opening", "draining", "smells", "smell", "smelly", "stinks", "stinky", "foul",
+                    "infected", "leaking", "weeping", "discharge", "red", "redder", "redness", "hot", "warm", "swollen", "swelling",
+                    "puffy", "angry", "angrier", "inflamed", "green", "yellow", "split", "gaping", "supura", "supurando", "abierta",
+                    "abrio", "infectada", "infectado", "mal olor", "huele", "apesta", "roja", "rojo", "enrojecida", "caliente",
+                    "hinchada", "hinchado", "inflamada", "verde", "amarillo", "amarilla", "liquido", "secrecion",
+                ],
+                5,
             ),
         ],
         vetoes: &[],

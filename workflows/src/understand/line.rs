@@ -16,7 +16,10 @@ use crate::Lang;
 /// red_flag: {flag, category}}`; `error` is set when the model could not be reached.
 pub async fn understand_line(engine: &Engine, text: &str, now: DateTime<Utc>) -> Value {
     let lang = if looks_spanish(text) { Lang::Es } else { Lang::En };
-    let category = redflags::first(text, &[RuleSet::PostDischarge]);
+    // Without a conversation, the post-discharge rules (fever, wound) apply only when the
+    // message itself says it follows an operation or a stay.
+    let sets: &[RuleSet] = if redflags::after_a_stay(text) { &[RuleSet::PostDischarge] } else { &[] };
+    let category = redflags::first(text, sets);
     let mut slots = serde_json::Map::new();
     let offset = chrono::FixedOffset::east_opt(engine.utc_offset_minutes() * 60).unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset"));
     if let Some(w) = dates::parse(text, now.with_timezone(&offset).date_naive(), lang) {

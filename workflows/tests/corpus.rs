@@ -1,0 +1,67 @@
+//! Red flags on patient messages written by people who never read the rules: two corpora of
+//! about 340 labelled messages each (English and Spanish; typos, negation, hypotheticals,
+//! history, idioms, third parties, flags buried in requests). The rules must keep catching
+//! nearly every flag without crying wolf. `scripts/understand-eval` scores the same files
+//! through the service with the real model (intents too).
+
+use serde_json::Value;
+use workflows::redflags::{after_a_stay, first, RuleSet};
+
+struct Score {
+    caught: usize,
+    flags: usize,
+    false_alarms: usize,
+    quiet: usize,
+    report: Vec<String>,
+}
+
+fn score(file: &str) -> Score {
+    let path = format!("{}/tests/corpus/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut s = Score { caught: 0, flags: 0, false_alarms: 0, quiet: 0, report: Vec::new() };
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let item: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{path}:{}: {e}", n + 1));
+        let message = item["text"].as_str().expect("text");
+        // Read alone, as `agent understand` reads it: post-discharge rules only after a stay.
+        let sets: &[RuleSet] = if after_a_stay(message) { &[RuleSet::PostDischarge] } else { &[] };
+        let got = first(message, sets);
+        match (item["red_flag"].as_str(), got) {
+            (Some(_), Some(_)) => s.caught += 1,
+            (Some(want), None) => s.report.push(format!("missed {want}: {message}")),
+            (None, Some(cat)) => {
+                s.false_alarms += 1;
+                s.report.push(format!("false alarm {}: {message}", cat.as_str()));
+            }
+            (None, None) => s.quiet += 1,
+        }
+        s.flags += usize::from(item["red_flag"].is_string());
+    }
+    s
+}
+
+fn check(file: &str) {
+    let s = score(file);
+    let recall = s.caught as f64 / s.flags as f64;
+    let alarm_rate = s.false_alarms as f64 / (s.false_alarms + s.quiet) as f64;
+    assert!(s.flags >= 100, "{file}: only {} flagged messages", s.flags);
+    assert!(
+        recall >= 0.97 && alarm_rate <= 0.02,
+        "{file}: caught {}/{} flags ({:.1}%), {} false alarms ({:.1}%):\n{}",
+        s.caught,
+        s.flags,
+        100.0 * recall,
+        s.false_alarms,
+        100.0 * alarm_rate,
+        s.report.join("\n")
+    );
+}
+
+#[test]
+fn corpus_a_flags_are_caught_without_crying_wolf() {
+    check("messages-a.jsonl");
+}
+
+#[test]
+fn corpus_b_flags_are_caught_without_crying_wolf() {
+    check("messages-b.jsonl");
+}

@@ -1,0 +1,102 @@
+//! Red flags said in ways no table lists word for word: the rules compose a body part with what
+//! it does, a verb of taking with how much, and read care, history and idioms as such.
+
+use workflows::redflags::{detect, Category, Category::*, RuleSet};
+
+/// Ways of saying it that are built from parts (a body part and what it does, a verb of taking
+/// and how much), so that paraphrases nobody listed still flag.
+const COMPOSED_POSITIVE: &[(&str, Category)] = &[
+    ("my heart feels heavy and squeezed", ChestPain),
+    ("siento pesadez en el corazón", ChestPain),
+    ("there's a dull ache right in the center of my chest", ChestPain),
+    ("my right hand went weak and I can't hold a fork", Stroke),
+    ("la pierna izquierda se me quedó sin fuerza de repente", Stroke),
+    ("mom's speech sounds strange and she can't find the right words", Stroke),
+    ("my brother says he wants to die", Suicidal),
+    ("mi hermana dice que se quiere matar", Suicidal),
+    ("things would be easier if I just didn't exist", Suicidal),
+    ("I burned myself on purpose last night", Suicidal),
+    ("I accidentally took my warfarin twice", Overdose),
+    ("took 12 of my sleeping pills", Overdose),
+    ("my kid drank some detergent", Overdose),
+    ("me tomé el doble de la insulina", Overdose),
+    ("the cut on my hand is bleeding nonstop", SevereBleeding),
+    ("bleeding from the gums and it still won't stop", SevereBleeding),
+    ("my father keeled over in the kitchen", LossOfConsciousness),
+    ("she had a fit and her eyes rolled back", Seizure),
+    ("my lips are all puffy after the shrimp", SevereAllergicReaction),
+];
+
+const COMPOSED_POST_DISCHARGE: &[(&str, Category)] = &[
+    ("the incision is warm and puffy and smells bad", WoundInfection),
+    ("my staples look angry and there is yellow stuff coming out", WoundInfection),
+    ("la cicatriz está roja y caliente", WoundInfection),
+    ("I'm burning up since they sent me home", HighFeverAfterSurgery),
+];
+
+/// Mentions that are about care, history, a wish for the future or an idiom.
+const COMPOSED_NEGATIVE: &[&str] = &[
+    "need my seizure medication renewed",
+    "book me into the stroke clinic please",
+    "can I move my chest x-ray to Friday",
+    "¿pueden renovar mi receta de pastillas para la presión?",
+    "¿qué hago si me da fiebre después de la cirugía?",
+    "I passed out once in college, the form asks",
+    "my uncle had a stroke ten years ago and his arm stayed weak",
+    "traffic nearly gave me a heart attack",
+    "the wound looks clean, no redness, no swelling",
+    "I take my metformin twice a day",
+    "I took 20 units of insulin this morning as usual",
+    "this form is so confusing",
+    "me quedé ahogada en trámites",
+    "half my lip is still numb after the dentist",
+    "intenté suicidarme hace muchos años, ahora estoy bien",
+];
+
+#[test]
+fn composed_phrasings_flag_their_category() {
+    let misses: Vec<String> = COMPOSED_POSITIVE
+        .iter()
+        .map(|(t, c)| (t, c, detect(t, &[])))
+        .chain(COMPOSED_POST_DISCHARGE.iter().map(|(t, c)| (t, c, detect(t, &[RuleSet::PostDischarge]))))
+        .filter(|(_, cat, got)| !got.contains(cat))
+        .map(|(text, cat, got)| format!("{text:?} should flag {}: got {got:?}", cat.as_str()))
+        .collect();
+    assert!(misses.is_empty(), "{} misses:\n{}", misses.len(), misses.join("\n"));
+}
+
+#[test]
+fn care_history_wishes_and_idioms_do_not_flag() {
+    let false_alarms: Vec<String> = COMPOSED_NEGATIVE
+        .iter()
+        .map(|t| (t, detect(t, &[RuleSet::PostDischarge])))
+        .filter(|(_, cats)| !cats.is_empty())
+        .map(|(t, cats)| format!("{t:?} flagged {cats:?}"))
+        .collect();
+    assert!(false_alarms.is_empty(), "{} false alarms:\n{}", false_alarms.len(), false_alarms.join("\n"));
+}
+
+#[test]
+fn a_past_attempt_flags_unless_the_patient_says_they_are_well_now() {
+    assert_eq!(detect("I tried to kill myself years ago", &[]), vec![Suicidal]);
+    assert!(detect("I tried to kill myself years ago, I'm fine now", &[]).is_empty());
+    assert_eq!(detect("I tried to kill myself years ago, I'm fine now, but tonight I want to die", &[]), vec![Suicidal]);
+}
+
+#[test]
+fn a_clause_after_a_past_mention_is_history_unless_it_says_now() {
+    assert!(detect("I had a stroke in 2019 and my hand stayed weak", &[]).is_empty());
+    assert_eq!(detect("I had a stroke in 2019 and since this morning my hand is weak", &[]), vec![Stroke]);
+    // A past operation does not make a fever past.
+    assert_eq!(detect("I had surgery two months ago and I have a fever", &[RuleSet::PostDischarge]), vec![HighFeverAfterSurgery]);
+}
+
+#[test]
+fn post_discharge_rules_need_a_stay_in_a_message_read_alone() {
+    use workflows::redflags::after_a_stay;
+    assert!(after_a_stay("had my appendectomy tuesday and now I have a fever"));
+    assert!(after_a_stay("me dieron de alta ayer"));
+    assert!(after_a_stay("the drain site is red"));
+    assert!(!after_a_stay("my son has a fever of 38"));
+    assert!(!after_a_stay("tengo la presión alta"));
+}
