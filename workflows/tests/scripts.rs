@@ -169,3 +169,12 @@ fn validate_path_reports_broken_files_in_a_folder() {
     assert_eq!(d.len(), 1);
     assert!(d[0].path.ends_with("bad.toml") && d[0].line == 47, "{}", d[0]);
 }
+
+#[test]
+fn yields_to_must_name_an_intent_of_the_same_script() {
+    assert_eq!(broken("keywords = [\"book\"]", "keywords = [\"book\"]\nyields_to = [\"book\"]").len(), 0);
+    assert_eq!(
+        broken("keywords = [\"book\"]", "keywords = [\"book\"]\nyields_to = [\"cancel\"]"),
+        ["7:14: yields_to names 'cancel', which is not an intent of this script"]
+    );
+}

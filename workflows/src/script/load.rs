@@ -44,6 +44,8 @@ struct RawIntent {
     #[serde(default)]
     keywords: Vec<String>,
     #[serde(default)]
+    yields_to: Vec<S>,
+    #[serde(default)]
     en: Vec<String>,
     #[serde(default)]
     es: Vec<String>,
@@ -152,11 +154,19 @@ fn build(raw: &RawScript, d: &mut Diags) -> Script {
         .map(|(name, i)| IntentDef {
             name: name.get_ref().clone(),
             keywords: i.keywords.clone(),
+            yields_to: i.yields_to.iter().map(|y| y.get_ref().clone()).collect(),
             examples: i.en.iter().chain(&i.es).cloned().collect(),
             examples_en: i.en.clone(),
             examples_es: i.es.clone(),
         })
         .collect::<Vec<_>>();
+    for i in raw.trigger.intents.values() {
+        for y in &i.yields_to {
+            if !raw.trigger.intents.keys().any(|k| k.get_ref() == y.get_ref()) {
+                d.at(y.span(), format!("yields_to names '{}', which is not an intent of this script", y.get_ref()));
+            }
+        }
+    }
     if intents.is_empty() && raw.trigger.event.is_none() {
         d.at(raw.id.span(), "the script has no trigger: give [trigger] intents or an event");
     }

@@ -126,6 +126,9 @@ pub struct IntentDef {
     pub name: String,
     /// Phrases that settle the intent without the model when one intent alone has a hit.
     pub keywords: Vec<String>,
+    /// Intents of the same script that win when their keywords hit too ("book" yields to
+    /// "cancel": "cancel my appointment for a checkup" is a cancellation).
+    pub yields_to: Vec<String>,
     /// Example messages (EN and ES) for nearest-example classification.
     pub examples: Vec<String>,
     pub examples_en: Vec<String>,

@@ -8,6 +8,7 @@ pub mod dates;
 pub mod intent;
 mod line;
 pub mod meds;
+mod requests;
 pub mod values;
 
 pub use line::understand_line;

@@ -1,7 +1,8 @@
 //! Small rule readers for slot values that need no model: yes/no, a 0–10 scale, a provider
-//! (specialty or practitioner name), and the special requests every script obeys (a person,
-//! medical advice).
+//! (specialty or practitioner name); the special requests every script obeys (a person,
+//! medical advice) are read in `requests`.
 
+pub use super::requests::{asks_for_advice, asks_for_person};
 use crate::text::{fold, has_any, words, CARDINALS};
 
 const YES: &[&str] = &[
@@ -146,34 +147,6 @@ pub fn provider(text: &str) -> Option<Provider> {
     let at = w.iter().position(|x| TITLES.contains(&x.as_str()))?;
     let name = w.get(at + 1).filter(|n| !NOT_NAMES.contains(&n.as_str()) && n.chars().all(char::is_alphabetic))?;
     Some(Provider::Practitioner(name.clone()))
-}
-
-const PERSON: &[&str] = &[
-    "talk to a person", "speak to a person", "talk to someone", "speak to someone", "speak with someone", "talk with someone",
-    "real person", "a human", "talk to a human", "speak to a human", "representative", "operator", "talk to a nurse", "speak to a nurse",
-    "speak with a nurse", "call me", "a real person", "talk to my doctor", "speak to my doctor", "speak with my doctor",
-    "hablar con una persona", "hablar con alguien", "persona real", "un humano", "hablar con la enfermera", "hablar con una enfermera",
-    "hablar con mi medico", "hablar con el medico", "que me llamen", "llamenme", "operadora", "operador", "agente humano",
-    "speak to an agent", "talk to an agent", "live agent",
-];
-
-/// The patient asks for a person.
-pub fn asks_for_person(text: &str) -> bool {
-    has_any(&words(text), PERSON)
-}
-
-const ADVICE: &[&str] = &[
-    "should i take", "should i stop", "should i double", "can i take", "can i stop", "is it safe", "is it ok to take",
-    "is it okay to take", "how much should i", "what dose", "how many should i", "should i be worried", "is it normal",
-    "what should i do about", "can i drink", "can i mix", "should i go to the er", "should i increase", "should i decrease",
-    "is this serious", "debo tomar", "puedo tomar", "es seguro", "que dosis", "cuanto debo", "cuantas debo", "puedo dejar de",
-    "debo dejar de", "es normal", "puedo mezclar", "puedo beber", "debo preocuparme", "es grave", "que me recomienda",
-    "what do you recommend", "what would you recommend",
-];
-
-/// The patient asks for medical advice, which the agent never gives.
-pub fn asks_for_advice(text: &str) -> bool {
-    has_any(&words(text), ADVICE)
 }
 
 #[cfg(test)]
