@@ -1,5 +1,5 @@
-//! Red flags on patient messages written by people who never read the rules: two corpora of
-//! about 340 labelled messages each (English and Spanish; typos, negation, hypotheticals,
+//! Red flags on patient messages written by people who never read the rules: three corpora of
+//! 310–360 labelled messages each (English and Spanish; typos, negation, hypotheticals,
 //! history, idioms, third parties, flags buried in requests). The rules must keep catching
 //! nearly every flag without crying wolf. `scripts/understand-eval` scores the same files
 //! through the service with the real model (intents too).
@@ -39,13 +39,13 @@ fn score(file: &str) -> Score {
     s
 }
 
-fn check(file: &str) {
+fn check(file: &str, min_recall: f64, max_alarm_rate: f64) {
     let s = score(file);
     let recall = s.caught as f64 / s.flags as f64;
     let alarm_rate = s.false_alarms as f64 / (s.false_alarms + s.quiet) as f64;
     assert!(s.flags >= 100, "{file}: only {} flagged messages", s.flags);
     assert!(
-        recall >= 0.97 && alarm_rate <= 0.02,
+        recall >= min_recall && alarm_rate <= max_alarm_rate,
         "{file}: caught {}/{} flags ({:.1}%), {} false alarms ({:.1}%):\n{}",
         s.caught,
         s.flags,
@@ -58,10 +58,18 @@ fn check(file: &str) {
 
 #[test]
 fn corpus_a_flags_are_caught_without_crying_wolf() {
-    check("messages-a.jsonl");
+    check("messages-a.jsonl", 0.97, 0.02);
 }
 
 #[test]
 fn corpus_b_flags_are_caught_without_crying_wolf() {
-    check("messages-b.jsonl");
+    check("messages-b.jsonl", 0.97, 0.02);
+}
+
+/// The third corpus was only measured, never used to shape the rules (docs/understanding.md):
+/// its floor is where the rules stood when it was first read, so it guards against regressions
+/// without being tuned to.
+#[test]
+fn holdout_corpus_does_not_regress() {
+    check("messages-holdout.jsonl", 0.84, 0.025);
 }
