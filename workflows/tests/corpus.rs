@@ -1,4 +1,4 @@
-//! Red flags on patient messages written by people who never read the rules: three corpora of
+//! Red flags on patient messages written by people who never read the rules: four corpora of
 //! 310–360 labelled messages each (English and Spanish; typos, negation, hypotheticals,
 //! history, idioms, third parties, flags buried in requests). The rules must keep catching
 //! nearly every flag without crying wolf. `scripts/understand-eval` scores the same files
@@ -66,10 +66,15 @@ fn corpus_b_flags_are_caught_without_crying_wolf() {
     check("messages-b.jsonl", 0.97, 0.02);
 }
 
-/// The third corpus was only measured, never used to shape the rules (docs/understanding.md):
+#[test]
+fn corpus_c_flags_are_caught_without_crying_wolf() {
+    check("messages-c.jsonl", 0.97, 0.02);
+}
+
+/// The holdout corpus was only measured, never used to shape the rules (docs/understanding.md):
 /// its floor is where the rules stood when it was first read, so it guards against regressions
 /// without being tuned to.
 #[test]
 fn holdout_corpus_does_not_regress() {
-    check("messages-holdout.jsonl", 0.84, 0.025);
+    check("messages-holdout.jsonl", 0.90, 0.025);
 }

@@ -25,6 +25,15 @@ const COMPOSED_POSITIVE: &[(&str, Category)] = &[
     ("my father keeled over in the kitchen", LossOfConsciousness),
     ("she had a fit and her eyes rolled back", Seizure),
     ("my lips are all puffy after the shrimp", SevereAllergicReaction),
+    ("she is wheezing worse than ever tonight", Breathing),
+    ("been using my inhaler every hour and it does nothing", Breathing),
+    ("soaking through a pad every hour since the delivery", SevereBleeding),
+    ("his stool looks black, like tar", SevereBleeding),
+    ("got stung by a wasp and my hand and face are swelling", SevereAllergicReaction),
+    ("lost the sight in my left eye all of a sudden", Stroke),
+    ("tengo el brazo como de trapo desde anoche", Stroke),
+    ("my daughter sent a goodbye note and is not picking up", Suicidal),
+    ("se tomó medio frasco del jarabe", Overdose),
 ];
 
 const COMPOSED_POST_DISCHARGE: &[(&str, Category)] = &[

@@ -48,7 +48,8 @@ const PAST: &[&str] = &[
     "long ago", "el ano pasado", "el mes pasado", "hace anos", "hace meses", "hace un ano", "hace un mes", "de nino", "de nina",
     "de pequeno", "de pequena", "de bebe", "cuando era", "antecedentes", "historial de", "en el pasado", "solia", "hace mucho",
     "in high school", "in college", "as a teenager", "as a teen", "when i was young", "de joven", "en la secundaria",
-    "en la prepa", "de adolescente",
+    "en la prepa", "de adolescente", "cuando tenia", "de chiquito", "de chiquita", "de chico", "de chica", "de chamaco",
+    "de chamaca",
 ];
 
 /// A mention that names a kind of care rather than a symptom: the word after it ("seizure
@@ -61,7 +62,8 @@ const MEDICINE_AFTER: &[&str] = &[
 const SERVICE_AFTER: &[&str] = &[
     "clinic", "training", "course", "awareness", "doctor", "doctors", "specialist", "appointment", "appointments", "appt", "follow",
     "followup", "checkup", "team", "unit", "ward", "nurse", "support", "group", "class", "classes", "program", "pamphlet",
-    "test", "tests", "scan", "xray", "rehab", "therapy", "history", "education", "action plan", "plan",
+    "test", "tests", "scan", "xray", "rehab", "therapy", "history", "education", "action plan", "plan", "symptoms", "signs",
+    "sintomas",
 ];
 const SERVICE_BEFORE: &[&str] = &[
     "medicina para", "medicinas para", "medicamento para", "medicamentos para", "pastillas para", "pastilla para",
@@ -71,7 +73,7 @@ const SERVICE_BEFORE: &[&str] = &[
 
 const RESOLVED: &[&str] = &[
     "went away", "gone", "resolved", "stopped", "subsided", "se fue", "se quito", "se me quito", "ya paso", "desaparecio", "se calmo",
-    "se paso",
+    "se paso", "se me paso", "turned out", "resulto", "was just", "era solo", "nunca mas", "never again",
 ];
 const RESOLVED_AT_END: &[&str] = &["not anymore", "ya no", "no longer"];
 const BACK_REFERENCE: &[&str] = &["it", "its", "that", "this", "se", "ya", "now", "ahora", "todo", "everything"];
@@ -174,7 +176,9 @@ pub fn continues_past(words: &[String], previous: &[String]) -> bool {
 /// of being well now is history, not a present danger. Anything less explicit still flags.
 const WELL_NOW: &[&str] = &[
     "im fine now", "im ok now", "im okay now", "im well now", "doing well now", "doing fine now", "doing better now",
-    "ya estoy bien", "ahora estoy bien", "estoy bien ahora", "ya estoy mejor", "ahora estoy mejor",
+    "ya estoy bien", "ahora estoy bien", "estoy bien ahora", "ya estoy mejor", "ahora estoy mejor", "doing really good now",
+    "doing good now", "doing really well now", "doing great now", "im good now", "im doing well", "im doing good",
+    "estoy muy bien", "me siento bien ahora",
 ];
 
 pub fn says_well_now(message: &[String]) -> bool {

@@ -184,13 +184,15 @@ fn pattern_spans(words: &[String], pattern: &Pattern) -> Vec<(usize, usize)> {
 
 /// Clause openers that point back at the clause before ("bleeding from the cut and it won't
 /// stop", "se desmayó y no responde"): a pattern may finish in such a clause.
-const POINTS_BACK: &[&str] = &["it", "its", "that", "which", "still", "wont", "keeps", "sigue"];
+const POINTS_BACK: &[&str] = &[
+    "it", "its", "that", "which", "still", "wont", "keeps", "sigue", "no para", "no deja", "no se detiene", "no se quita",
+];
 
 fn rule_hits_clause(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
     let own = &clauses[ci];
     let next = clauses.get(ci + 1).map(Vec::as_slice).unwrap_or(&[]);
     let joined;
-    let (words, next) = if next.first().is_some_and(|w| POINTS_BACK.contains(&w.as_str())) {
+    let (words, next) = if POINTS_BACK.iter().any(|p| exact_at(next, 0, p)) {
         joined = [own.as_slice(), next].concat();
         (joined.as_slice(), clauses.get(ci + 2).map(Vec::as_slice).unwrap_or(&[]))
     } else {
@@ -268,7 +270,9 @@ fn temperature_readings(words: &[String]) -> Vec<f64> {
         let lo = i.saturating_sub(4);
         let hi = (i + 3).min(words.len());
         let near_word = words[lo..hi].iter().any(|n| rules::TEMPERATURE_WORDS.contains(&n.as_str()) || n == "f" || n == "c");
-        if plausible && (unit || near_word) {
+        // "I'm at 102.5": a Fahrenheit reading with its decimal needs no word beside it.
+        let fahrenheit_decimal = num.contains('.') && (99.0..=107.0).contains(&v);
+        if plausible && (unit || near_word || fahrenheit_decimal) {
             out.push(v);
         }
     }

@@ -25,7 +25,7 @@ const PAIN: &[&str] = &[
     "pain", "pains", "painful", "hurt", "hurts", "hurting", "ache", "aches", "aching", "achy", "tight", "tightness", "tightening",
     "pressure", "squeezing", "squeeze", "crushing", "heavy", "heaviness", "weight", "elephant", "sore", "discomfort", "stabbing", "dolor",
     "dolores", "duele", "dolia", "doliendo", "molestia", "molestias", "opresion", "presion", "apretado", "apretada", "aprieta",
-    "apretando", "pesadez", "punzada", "punzadas", "dolorcito",
+    "apretando", "pesadez", "punzada", "punzadas", "dolorcito", "squeezed", "crushed",
 ];
 
 pub const CORE: &[Rule] = &[
@@ -37,13 +37,13 @@ pub const CORE: &[Rule] = &[
                 "ataque al corazon", "ataque cardiaco", "paro cardiaco", "cardiac arrest",
             ]),
             Near(&["chest", "pecho", "pexo", "torax", "toracico", "sternum", "breastbone", "esternon"], PAIN, 6),
-            Near(&["heart", "corazon", "ticker"], PAIN, 3),
+            Near(&["heart", "corazon", "ticker"], PAIN, 5),
             Near(&["left arm", "brazo izquierdo"], &["pain", "hurts", "hurting", "numb", "dolor", "duele", "adormecido"], 3),
         ],
         vetoes: &[
             "xray", "x ray", "radiografia", "heavy heart", "giving me a heart attack", "gave me a heart attack",
             "give me a heart attack", "nearly had a heart attack", "almost had a heart attack", "me va a dar un infarto con",
-            "me dio un infarto cuando", "casi me da un infarto",
+            "me dio un infarto cuando", "casi me da un infarto", "casi le da un infarto", "le va a dar un infarto",
         ],
     },
     Rule {
@@ -57,7 +57,18 @@ pub const CORE: &[Rule] = &[
                 "lips are blue", "lips turning blue", "turning blue", "me ahogo", "ahogando", "ahogo", "asfixia", "asfixiando",
                 "falta de aire", "labios morados", "no me entra el aire", "through a straw", "por un popote", "por una pajita",
                 "wheezing badly", "cant catch my breath",
+                "ribs sucking in", "sucking in", "se le hunden las costillas", "hunden las costillas", "huffing", "panting",
+                "jadeando",
             ]),
+            Near(&["wheezing", "wheeze", "silbando", "silbido", "chiflando"], &["bad", "badly", "worse", "still", "pecho", "mucho", "fuerte"], 3),
+            Near(
+                &["inhaler", "albuterol", "nebulizer", "puffer", "inhalador", "bomba", "nebulizador", "asma", "asthma"],
+                &[
+                    "every hour", "cada hora", "not working", "isnt helping", "not helping", "no funciona", "no sirve", "no me hace",
+                    "no me esta haciendo", "alborotada", "alborota", "flaring", "flare", "crisis",
+                ],
+                5,
+            ),
             Near(
                 &["breathe", "breath", "breathing", "respirar", "respiro", "respirando", "respira", "respiracion", "aire", "aliento"],
                 &[
@@ -65,7 +76,7 @@ pub const CORE: &[Rule] = &[
                     "struggling", "struggle", "short", "shortness", "catch", "labored", "laboured", "problems", "problem", "barely",
                     "hardly", "bad", "worse", "worsening", "terrible", "awful", "mal", "peor", "no puedo", "no podia", "no pude", "falta",
                     "dificultad", "cuesta", "costaba", "problemas", "apenas", "no alcanzo", "no le entra", "no me entra", "weird",
-                    "funny", "strange", "raro", "rara", "extrano",
+                    "funny", "strange", "raro", "rara", "extrano", "fast", "rapid", "rapido", "rapida",
                 ],
                 4,
             ),
@@ -93,15 +104,22 @@ pub const CORE: &[Rule] = &[
                     "cannot move", "cant lift", "cannot lift", "cant feel", "wont move", "debil", "debilidad", "sin fuerza", "pesado",
                     "pesada", "dormido", "dormida", "durmio", "entumido", "entumida", "entumecido", "entumecida", "adormecido",
                     "adormecida", "paralizado", "paralizada", "no puedo mover", "no puede mover", "no lo puede mover", "no la puede mover",
-                    "no siento", "no siente",
+                    "no siento", "no siente", "no la puedo mover", "no lo puedo mover", "no puedo moverla", "no puedo moverlo",
+                    "de trapo", "floja", "flojo",
                 ],
+                4,
+            ),
+            // Sight gone suddenly.
+            Near(
+                &["vision", "vista", "sight", "eye", "ojo"],
+                &["de golpe", "suddenly", "sudden", "de repente", "se me fue", "se apago", "went black", "went dark", "lost", "perdi"],
                 4,
             ),
             Near(
                 &["face", "cara", "mouth", "boca", "smile", "sonrisa", "eyelid", "parpado"],
                 &[
                     "droop", "drooping", "droopy", "drooped", "sagging", "crooked", "lopsided", "numb", "caida", "caido", "torcida",
-                    "torcido", "paralizada", "paralizado", "dormida", "entumecida", "colgando",
+                    "torcido", "paralizada", "paralizado", "dormida", "entumecida", "colgando", "chueca", "chueco", "ladeada",
                 ],
                 4,
             ),
@@ -178,7 +196,12 @@ pub const CORE: &[Rule] = &[
                 "no point in anything", "wont be around much longer", "mejor me muero", "que sentido tiene seguir",
                 "q sentido tiene seguir", "if i was gone", "if i were gone", "feel like a burden", "im a burden", "such a burden",
                 "soy una carga", "me siento una carga", "i didnt exist", "i just didnt exist", "not exist anymore", "stop existing",
-                "dejar de existir", "no existir",
+                "dejar de existir", "no existir", "idk if ill still be here", "dont know if ill still be here",
+                "no se si voy a seguir aqui", "engine running", "sorry for everything", "perdon por todo", "texted me goodbye",
+                "goodbye note", "goodbye letter", "carta de despedida", "se despidio de", "keep cutting", "cutting again",
+                "me volvi a cortar", "not wake up", "jump off a bridge", "jump off the", "me tiro del", "tirarme del", "tirarme de un",
+                "aventarme", "me aviento", "para que sigo aqui", "pa que sigo", "pa q sigo", "pastillas juntadas",
+                "pastiyas juntadas", "tengo las pastillas juntas",
             ]),
             // Someone wanting to die or to kill themselves, in any person.
             Near(
@@ -233,7 +256,10 @@ pub const CORE: &[Rule] = &[
                 4,
             ),
             Near(
-                &["took", "taken", "taking", "swallowed", "tome", "tomo", "trague", "ingeri", "se tomo", "ate", "drank", "injected"],
+                &[
+                    "took", "taken", "taking", "swallowed", "tome", "tomo", "trague", "ingeri", "se tomo", "ate", "drank", "injected",
+                    "inyecto", "se inyecto", "me inyecte",
+                ],
                 &[
                     "too many", "too much", "whole bottle", "entire bottle", "all my pills", "all of my pills", "all the pills",
                     "all of the pills", "handful", "bunch of pills", "demasiadas", "demasiado", "demasiados", "todo el frasco",
@@ -242,8 +268,9 @@ pub const CORE: &[Rule] = &[
                     "de mas", "muchas pastillas", "bastantes", "a bunch", "lots of pills", "a lot of pills", "them all",
                     "all of them", "unas pastillas", "all of this", "weeks worth", "varias", "not sure how many", "dont know how many",
                     "dont remember how many", "lost count", "no se cuantas", "no me acuerdo cuantas", "no recuerdo cuantas",
+                    "medio frasco", "half the bottle", "half a bottle", "la mitad del frasco",
                 ],
-                5,
+                7,
             ),
             Near(
                 &["got into", "se trago", "se comio", "ate some"],
@@ -279,8 +306,21 @@ pub const CORE: &[Rule] = &[
                 "black stools", "stool is black", "heces negras", "popo negro", "black poop", "poop is black", "black like tar",
                 "like tar", "caca negra", "excremento negro", "evacuaciones negras", "coughing up blood", "cough up blood",
                 "coughed up blood", "spitting blood", "spitting up blood", "escupo sangre", "escupiendo sangre", "soaked through",
-                "soaking through",
+                "soaking through", "coffee grounds", "cafe molido", "asientos de cafe", "big clots", "salen cuajos", "coagulos grandes",
             ]),
+            Near(
+                &[
+                    "stool", "stools", "poop", "bowel movement", "bm", "del bano", "popo", "caca", "heces", "excremento", "evacuacion",
+                    "evacuaciones",
+                ],
+                &["black", "tar", "negro", "negra", "negras", "chapopote", "alquitran"],
+                4,
+            ),
+            Near(
+                &["pad", "pads", "toalla", "toallas", "tampon", "tampons"],
+                &["every hour", "an hour", "cada hora", "cada media hora", "soaking", "soaked", "empapo", "lleno"],
+                4,
+            ),
             Near(
                 &[
                     "cant", "cannot", "couldnt", "unable", "havent been able", "hasnt been able", "not able", "no puedo", "no podemos",
@@ -321,11 +361,16 @@ pub const CORE: &[Rule] = &[
                 "inconsciente", "no reacciona", "no despierta", "no responde", "not responding", "se desvanecio", "me desvaneci",
                 "desvanecio", "perdio el sentido", "perdi el sentido", "went limp", "keeled over", "woke up on the floor",
                 "came to on the floor", "knocked out", "volver en si", "volvio en si", "se cayo redondo", "se cayo redonda",
-                "quedado sin sentido", "quede sin sentido", "quedo sin sentido",
+                "quedado sin sentido", "quede sin sentido", "quedo sin sentido", "went black", "se me fue el mundo",
+                "next thing i know", "next thing i knew", "cai redonda", "cai redondo", "keep him awake", "keep her awake",
+                "cant wake", "no lo puedo despertar", "no la puedo despertar", "vahido", "se quedo tirado", "se quedo tirada", "se privo",
+                "me prive", "patatus",
             ]),
             Near(&["feel", "feeling", "felt", "going to", "about to", "gonna"], &["faint"], 2),
         ],
-        vetoes: &[],
+        vetoes: &[
+            "laughing", "laughed", "de risa", "de la risa", "conocimiento de", "screen", "pantalla", "phone", "tv", "power", "luz",
+        ],
     },
     Rule {
         category: Category::Seizure,
@@ -335,7 +380,8 @@ pub const CORE: &[Rule] = &[
             "eyes rolled up", "shaking all over", "jerking all over", "uncontrollable shaking", "foaming at the mouth",
             "espuma por la boca", "le dio un ataque", "me dio un ataque", "tuvo un ataque", "se puso tieso", "se puso tiesa",
             "se puso rigido", "se puso rigida", "temblaba todo", "temblando todo", "crisis convulsiva", "crisis epileptica",
-            "ataque de epilepsia", "jerking", "sacudiendo", "sacudidas",
+            "ataque de epilepsia", "jerking", "sacudiendo", "sacudidas", "had another fit", "having fits", "crisis seguidas",
+            "ataques seguidos",
         ])],
         vetoes: &[
             "de tos", "de risa", "de panico", "de ansiedad", "de nervios", "de asma", "panic attack", "anxiety attack",
@@ -346,14 +392,25 @@ pub const CORE: &[Rule] = &[
         patterns: &[
             Any(&["anaphylaxis", "anaphylactic", "anafilaxia", "anafilactico", "anafilactica", "epipen", "epi pen", "epinephrine"]),
             Near(&["allergic", "allergy", "alergica", "alergico"], &["reaction", "reaccion"], 2),
-            Any(&["toda hinchada", "todo hinchado", "swollen all over", "swelling all over", "hinchada toda", "hinchado todo"]),
+            Any(&[
+                "toda hinchada", "todo hinchado", "swollen all over", "swelling all over", "hinchada toda", "hinchado todo",
+                "hinchado como", "hinchada como", "swollen like", "puffed up like", "its closing up", "like its closing",
+            ]),
             Near(
-                &["throat", "tongue", "lips", "lip", "face", "mouth", "garganta", "lengua", "labios", "labio", "cara", "boca"],
+                &["sting", "stung", "bee", "wasp", "picadura", "pico", "avispa", "abeja"],
+                &["swollen", "swelling", "hinchado", "hinchada", "hinchazon", "hives", "ronchas", "breathe", "respirar"],
+                5,
+            ),
+            Near(
+                &[
+                    "throat", "tongue", "lips", "lip", "face", "mouth", "eyes", "garganta", "gaznate", "garguero", "lengua", "labios",
+                    "labio", "cara", "boca", "ojos",
+                ],
                 &[
                     "swelling", "swollen", "swell", "swells", "swelled", "puffed", "closing", "closed", "close up", "closing up", "tight",
                     "tightening", "hinchada", "hinchado", "hinchazon", "hinchando", "inflamada", "inflamado", "cerrando", "cierra",
                     "cerrada", "puffing", "puffy", "puffed up", "blowing up", "ballooning", "se hincha", "hinchandose", "inflamando",
-                    "se infla", "all swollen",
+                    "se infla", "all swollen", "swollen shut", "hinchadisimo", "hinchadisima", "hinchadisimos", "hinchadisimas",
                 ],
                 4,
             ),
@@ -379,14 +436,15 @@ pub const POST_DISCHARGE: &[Rule] = &[
             Near(
                 &[
                     "wound", "incision", "stitches", "staples", "sutures", "cut", "scar", "surgical site", "c section", "csection",
-                    "drain site", "herida", "incision", "puntos", "cicatriz", "suturas", "grapas", "cesarea", "donde me operaron",
+                    "drain site", "herida", "erida", "incision", "puntos", "cicatriz", "suturas", "grapas", "cesarea", "donde me operaron",
                 ],
                 &[
                     "pus", "oozing", "opened", "open", "opening", "draining", "smells", "smell", "smelly", "stinks", "stinky", "foul",
                     "infected", "leaking", "weeping", "discharge", "red", "redder", "redness", "hot", "warm", "swollen", "swelling",
                     "puffy", "angry", "angrier", "inflamed", "green", "yellow", "split", "gaping", "supura", "supurando", "abierta",
                     "abrio", "infectada", "infectado", "mal olor", "huele", "apesta", "roja", "rojo", "enrojecida", "caliente",
-                    "hinchada", "hinchado", "inflamada", "verde", "amarillo", "amarilla", "liquido", "secrecion",
+                    "hinchada", "hinchado", "inflamada", "verde", "amarillo", "amarilla", "liquido", "secrecion", "enconada", "enconado",
+                    "materia",
                 ],
                 5,
             ),
@@ -397,4 +455,7 @@ pub const POST_DISCHARGE: &[Rule] = &[
 
 /// Words that make a temperature reading out of a nearby number.
 pub const TEMPERATURE_WORDS: &[&str] =
-    &["fever", "temp", "temperature", "degrees", "fiebre", "temperatura", "grados", "calentura", "thermometer", "termometro"];
+    &[
+        "fever", "temp", "temperature", "degrees", "fiebre", "temperatura", "grados", "calentura", "thermometer", "termometro",
+        "chills", "escalofrios", "spiking",
+    ];

@@ -16,7 +16,8 @@ const PERSON: &[&str] = &[
 ];
 
 /// Not wanting the machine is asking for a person ("I don't want to talk to a bot").
-const REFUSE: &[&str] = &["dont want", "do not want", "no quiero", "not", "hate", "tired of", "harto de", "harta de"];
+const REFUSE: &[&str] =
+    &["dont want", "do not want", "no quiero", "not", "hate", "tired of", "harto de", "harta de", "doesnt understand", "no entiende"];
 const MACHINE: &[&str] = &["bot", "robot", "machine", "maquina", "computer", "computadora", "chatbot", "ai"];
 
 /// Talking verbs, and the people one talks to: near each other they ask for a person.
@@ -28,7 +29,8 @@ const SOMEONE: &[&str] = &[
     "person", "human", "someone", "somebody", "anyone", "anybody", "nurse", "receptionist", "staff", "agent", "office",
     "doctor", "dr", "provider", "scheduler", "people", "persona", "alguien", "humano", "enfermera", "enfermero", "agente",
     "oficina", "secretaria", "doctora", "medico", "medica", "personal", "social worker", "case manager", "coordinator",
-    "care team", "billing", "trabajadora social", "trabajador social", "coordinadora", "equipo",
+    "care team", "billing", "trabajadora social", "trabajador social", "coordinadora", "equipo", "front desk", "girl", "lady",
+    "muchacha", "senorita",
 ];
 
 /// Messages of one or two words that are themselves the request ("agent", "humano").
@@ -40,8 +42,13 @@ pub fn asks_for_person(text: &str) -> bool {
     if w.len() <= 2 && w.iter().any(|x| ALONE.contains(&x.as_str())) {
         return true;
     }
-    has_any(&w, PERSON) || near(&w, TALK, SOMEONE, 4) || near(&w, REFUSE, MACHINE, 5)
+    // "Could the doctor call in my water pill": a prescription sent, not a call asked for.
+    let errand = has_any(&w, ERRANDS);
+    has_any(&w, PERSON) || (!errand && near(&w, TALK, SOMEONE, 4)) || near(&w, REFUSE, MACHINE, 5)
 }
+
+/// Requests that name a caller only as the one doing something else.
+const ERRANDS: &[&str] = &["call in", "called in", "send in", "refill", "prescription", "receta", "resurtir"];
 
 /// Asking phrases that are clinical questions whatever follows.
 const ADVICE: &[&str] = &[
@@ -51,22 +58,25 @@ const ADVICE: &[&str] = &[
     "what would you recommend", "what can i take", "what should i take", "what should i do", "que me tomo", "que le doy",
     "que hago", "que puedo tomar", "que le puedo dar", "is this a side effect", "is that a side effect",
     "could this be a side effect", "es un efecto secundario", "sera efecto", "go to the er", "go to urgent care",
-    "signs of", "watch for", "look out for", "senales de", "sintomas de",
+    "signs of", "watch for", "look out for", "senales de", "sintomas de", "que debo hacer", "what do i do",
+    "what should we do", "worry about", "something to worry", "para preocuparse", "whats better for", "what is better for",
+    "whats good for", "que es mejor para", "que es bueno para", "algo malo", "sera grave", "que tomo para",
 ];
 /// In a question, these judge a clinical finding ("drainage on the bandage, normal?", "is 20 mg
 /// a lot?"); outside one they are just words ("back to normal", "thanks a lot").
 const JUDGED: &[&str] = &[
     "normal", "a lot", "too much", "too high", "too low", "safe", "dangerous", "mucho", "demasiado", "muy alta", "muy alto",
-    "peligroso", "a problem", "un problema",
+    "peligroso", "a problem", "un problema", "importa", "matter", "matters",
 ];
 /// Acts that, asked about, are themselves the clinical question ("¿me tomo dos?").
-const ASKED_ACTS: &[&str] = &["me tomo", "le doy", "tomo otra", "me tomo otra", "take another", "take two", "take both"];
+const ASKED_ACTS: &[&str] =
+    &["me tomo", "le doy", "tomo otra", "me tomo otra", "take another", "take two", "take both", "me pongo", "le pongo", "wear off"];
 /// Question openers, and the clinical subjects that make such a question medical advice.
 const ASK: &[&str] = &[
     "should i", "should he", "should she", "can i", "can he", "can she", "could i", "may i", "is it ok", "is it okay",
     "is it safe", "is it alright", "ok to", "okay to", "safe to", "how much", "how many", "how often", "what dose",
     "do i need to", "do i have to", "puedo", "puede", "debo", "debe", "tengo que", "se puede", "cuanto", "cuanta", "cuantos",
-    "cuantas", "cada cuanto", "es seguro",
+    "cuantas", "cada cuanto", "es seguro", "when do", "when does", "when can i", "cuando puedo", "cuando me quitan",
 ];
 const CLINICAL: &[&str] = &[
     "take", "taking", "give", "dose", "dosage", "mg", "pill", "pills", "tablet", "tablets", "medicine", "medication", "meds",
@@ -76,14 +86,15 @@ const CLINICAL: &[&str] = &[
     "pastilla", "pastillas", "medicina", "medicamento", "beber", "alcohol", "cerveza", "comer", "banar", "banarme", "manejar",
     "dejar", "saltar", "partir", "mezclar", "preocupar", "antibiotico", "paracetamol", "ibuprofeno", "aspirina", "puntos",
     "herida", "ejercicio", "gym", "work out", "go back to work", "travel", "fly", "switch", "something for", "gimnasio",
-    "viajar", "volar", "algo para",
+    "viajar", "volar", "algo para", "tell the surgeon", "tell the dentist", "tell the doctor", "tell my doctor", "decirle al doctor", "staples", "come out", "surgery", "surgeon", "cirugia", "cirujano",
 ];
 
 /// Words that make a question about the visit or the prescription itself, not medical advice
 /// ("can I take my appointment earlier", "how many refills do I have").
 const ABOUT_CARE: &[&str] = &[
     "appointment", "appt", "visit", "slot", "reschedule", "cancel", "refill", "refills", "renew", "cita", "consulta", "turno",
-    "resurtir", "renovar", "receta", "pharmacy", "farmacia", "insurance", "seguro medico", "bill", "factura", "portal",
+    "resurtir", "renovar", "receta", "pharmacy", "farmacia", "insurance", "seguro medico", "bill", "factura", "portal", "book",
+    "schedule",
 ];
 
 /// Words a question starts with when its question mark is left out.
