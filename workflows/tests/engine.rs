@@ -92,6 +92,21 @@ async fn an_ehr_that_is_down_keeps_the_booking_for_later_and_it_is_made_once() {
 }
 
 #[tokio::test]
+async fn a_first_message_about_an_operation_gets_the_post_discharge_rules() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr.clone());
+    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+    let out = e.turn(&mut st, &patient, "had my surgery monday and the incision is leaking pus", now()).await.unwrap();
+    assert_eq!(out.red_flag.as_deref(), Some("wound_infection"));
+    assert_eq!(out.escalation.unwrap().priority, Priority::Urgent);
+    // Without an operation or a stay in sight, a fever alone is not a post-surgical red flag.
+    let (mut st2, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+    let out2 = e.turn(&mut st2, &patient, "my son has a fever, can I book for tomorrow", now()).await.unwrap();
+    assert!(out2.red_flag.is_none());
+}
+
+#[tokio::test]
 async fn after_a_red_flag_automation_never_resumes() {
     let ehr = FakeEhr::fixture("default");
     let patient = ehr.patient.clone();

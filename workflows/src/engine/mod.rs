@@ -226,7 +226,12 @@ impl Engine {
 
     /// Rules every script obeys. True when the turn is fully answered here.
     fn guard(&self, st: &mut ConversationState, message: &str, out: &mut Out) -> bool {
-        let sets: Vec<RuleSet> = self.pinned(st).map(|s| s.red_flags.clone()).unwrap_or_default();
+        let mut sets: Vec<RuleSet> = self.pinned(st).map(|s| s.red_flags.clone()).unwrap_or_default();
+        // A patient who writes in about an operation or a stay gets the post-discharge rules
+        // whatever the script ("had surgery Monday, the incision is leaking pus").
+        if redflags::after_a_stay(message) && !sets.contains(&RuleSet::PostDischarge) {
+            sets.push(RuleSet::PostDischarge);
+        }
         if let Some(cat) = redflags::first(message, &sets) {
             st.status = Status::Escalated;
             st.waiting_at = None;
