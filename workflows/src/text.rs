@@ -185,7 +185,7 @@ pub fn has_any(words: &[String], phrases: &[&str]) -> bool {
 /// Real words that sit one typo away from a key word and must only ever match exactly.
 const NEAR_MISSES: &[&str] = &[
     "chess", "cheat", "breeding", "bread", "overdone", "techo", "heat", "dyeing", "pecos", "brother", "breed", "bleed", "blind", "faith",
-    "paint", "pair", "hearth", "heard", "hears", "confusing", "confused",
+    "paint", "pair", "hearth", "heard", "hears", "confusing", "confused", "reactions", "reaction", "resultados", "resultado", "resultar", "results",
 ];
 
 /// Does `word` (from a message) match the key word `key`, allowing typos in longer words?

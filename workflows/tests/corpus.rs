@@ -1,4 +1,4 @@
-//! Red flags on patient messages written by people who never read the rules: five corpora of
+//! Red flags on patient messages written by people who never read the rules: seven corpora of
 //! 310–360 labelled messages each (English and Spanish; typos, negation, hypotheticals,
 //! history, idioms, third parties, flags buried in requests). The rules must keep catching
 //! nearly every flag without crying wolf. `scripts/understand-eval` scores the same files
@@ -71,16 +71,28 @@ fn corpus_c_flags_are_caught_without_crying_wolf() {
     check("messages-c.jsonl", 0.97, 0.02);
 }
 
+/// Mostly hard negatives: alarm words about care, paperwork, history and idioms.
+#[test]
+fn corpus_e_flags_are_caught_without_crying_wolf() {
+    check("messages-e.jsonl", 0.97, 0.02);
+}
+
 /// The holdout corpus was only measured, never used to shape the rules (docs/understanding.md):
 /// its floor is where the rules stood when it was first read, so it guards against regressions
 /// without being tuned to.
 #[test]
 fn holdout_corpus_does_not_regress() {
-    check("messages-holdout.jsonl", 0.90, 0.025);
+    check("messages-holdout.jsonl", 0.91, 0.025);
 }
 
-/// Written last and measured once, after both rounds of changes.
+/// Measured once after round 2, and again after round 3 without being looked at.
 #[test]
-fn final_holdout_corpus_does_not_regress() {
-    check("messages-d.jsonl", 0.91, 0.05);
+fn holdout_d_does_not_regress() {
+    check("messages-d.jsonl", 0.92, 0.04);
+}
+
+/// Written last and measured once, after round 3.
+#[test]
+fn holdout_f_does_not_regress() {
+    check("messages-f.jsonl", 0.84, 0.045);
 }

@@ -6,7 +6,7 @@ use super::{exact_at, Category};
 const NEGATIONS: &[&str] = &[
     "no", "not", "never", "dont", "doesnt", "didnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent", "aint", "without",
     "denies", "denied", "deny", "denying", "nor", "neither", "nunca", "sin", "ni", "tampoco", "jamas", "niega", "nego", "niego", "ningun",
-    "ninguna", "ninguno", "negative for",
+    "ninguna", "ninguno", "negative for", "nothing like", "zero", "cero", "nada de",
 ];
 
 /// After a bare "no", these show it answers something else ("no, I can't breathe").
@@ -23,12 +23,14 @@ const COMPARISON: &[&str] =
 const AFTER_NEGATIONS: &[&str] = &["none", "denied", "negative", "nope", "nada", "ninguno", "ninguna", "negativo"];
 
 const UNCERTAIN: &[&str] = &[
-    "not sure", "unsure", "dont know", "i think", "maybe", "might", "possibly", "probably", "wonder", "feels like", "no se",
+    // "no se si…" is not knowing; "no se me durmió…" is a negation.
+    "not sure", "unsure", "dont know", "i think", "maybe", "might", "possibly", "probably", "wonder", "feels like", "no se si",
+    "no se que", "no se como", "no se cuanto", "no se por que", "no se porque", "no se bien",
     "no estoy seguro", "no estoy segura", "creo que", "quizas", "quiza", "tal vez", "a lo mejor", "parece",
 ];
 
 const HYPOTHETICAL_BEFORE: &[&str] = &[
-    "if", "in case", "whether", "en caso", "what if", "que pasa si", "y si", "que hago si", "que debo hacer si", "si me llega",
+    "how do i know if", "how can i tell if", "como se si", "por si acaso", "just in case", "if", "in case", "whether", "en caso", "what if", "que pasa si", "y si", "que hago si", "que debo hacer si", "si me llega",
     "si me llegara", "si llego a", "si me da", "si le da", "si me diera", "si le diera",
 ];
 
@@ -36,7 +38,12 @@ const ABOUT_NOT_HAVING: &[&str] = &[
     "side effect", "side effects", "efecto secundario", "efectos secundarios", "risk", "risks", "riesgo", "riesgos", "signs of",
     "symptoms of", "sintomas de", "senales de", "warning signs", "prevent", "prevenir", "information about", "informacion sobre",
     "pamphlet", "folleto", "watch for", "look out for", "told me to", "said to call", "asked about", "asked me about", "asked if",
-    "me pregunto", "prevention", "prevencion", "info about", "refill", "refills", "receta", "prescription for",
+    "me pregunto", "prevention", "prevencion", "info about", "refill", "refills", "receta", "prescription for", "is it true",
+    "es cierto", "whats the difference", "what is the difference", "cual es la diferencia", "que es mas peligroso",
+    "which is more dangerous", "que significa", "what does", "school project", "group project", "nursing school",
+    "en la tele", "on tv", "sheet says", "paper says", "papers say", "la hoja dice", "el papel dice", "en el papel dice",
+    "dice que si", "report", "reporte", "cuanta fiebre", "how high a fever", "how much fever", "family history",
+    "en mi familia", "runs in my family", "runs in the family", "hereditary", "hereditario",
 ];
 
 const CAUSE: &[&str] = &["cause", "causes", "causing", "causar", "provocar", "provoca"];
@@ -49,7 +56,8 @@ const PAST: &[&str] = &[
     "de pequeno", "de pequena", "de bebe", "cuando era", "antecedentes", "historial de", "en el pasado", "solia", "hace mucho",
     "in high school", "in college", "as a teenager", "as a teen", "when i was young", "de joven", "en la secundaria",
     "en la prepa", "de adolescente", "cuando tenia", "de chiquito", "de chiquita", "de chico", "de chica", "de chamaco",
-    "de chamaca",
+    "de chamaca", "last summer", "last winter", "last spring", "last fall", "el verano pasado", "el invierno pasado",
+    "del ano pasado", "del mes pasado", "in their", "fainted once", "passed out once", "me desmaye una vez",
 ];
 
 /// A mention that names a kind of care rather than a symptom: the word after it ("seizure
@@ -172,13 +180,24 @@ pub fn continues_past(words: &[String], previous: &[String]) -> bool {
     is_past(previous) && !any_in(words, RECENT)
 }
 
+/// Verbs in the past tense: a clause told in it after one about long ago is part of that story
+/// ("years ago I had a clot and couldn't breathe").
+const PAST_TENSE: &[&str] = &[
+    "couldnt", "could not", "was", "were", "had", "did", "went", "felt", "got", "fue", "tuve", "tenia", "estaba", "estuve",
+    "podia", "pude", "senti",
+];
+
+pub fn told_in_past_tense(words: &[String]) -> bool {
+    any_in(words, PAST_TENSE)
+}
+
 /// "Years ago I tried to kill myself, I'm fine now": a past attempt beside a plain statement
 /// of being well now is history, not a present danger. Anything less explicit still flags.
 const WELL_NOW: &[&str] = &[
     "im fine now", "im ok now", "im okay now", "im well now", "doing well now", "doing fine now", "doing better now",
     "ya estoy bien", "ahora estoy bien", "estoy bien ahora", "ya estoy mejor", "ahora estoy mejor", "doing really good now",
     "doing good now", "doing really well now", "doing great now", "im good now", "im doing well", "im doing good",
-    "estoy muy bien", "me siento bien ahora",
+    "estoy muy bien", "me siento bien ahora", "anos bien", "years clean", "doing well for years", "fine for years",
 ];
 
 pub fn says_well_now(message: &[String]) -> bool {
@@ -189,13 +208,25 @@ pub fn is_past(words: &[String]) -> bool {
     if any_in(words, PAST) {
         return true;
     }
-    let unit = |w: &String| matches!(w.as_str(), "years" | "months" | "year" | "month" | "anos" | "meses" | "ano" | "mes");
+    let unit = |w: &String| {
+        matches!(w.as_str(), "years" | "months" | "year" | "month" | "anos" | "meses" | "ano" | "mes" | "weeks" | "semanas")
+    };
     words.iter().enumerate().any(|(i, w)| {
         let ago = w == "ago" && words[i.saturating_sub(2)..i].iter().any(unit);
-        let hace = w == "hace" && words[i + 1..(i + 3).min(words.len())].iter().any(unit);
-        let year = (w == "in" || w == "en") && words.get(i + 1).is_some_and(|y| is_past_year(y));
-        ago || hace || year
+        // "hace dos semanas tuve…" is past; "hace una semana que tengo…" is still going on.
+        let hace = w == "hace"
+            && (i + 1..(i + 3).min(words.len())).any(|j| unit(&words[j]) && words.get(j + 1).is_none_or(|n| n != "que"));
+        let year = matches!(w.as_str(), "in" | "en" | "del") && words.get(i + 1).is_some_and(|y| is_past_year(y));
+        ago || hace || year || at_an_age(words, i)
     })
+}
+
+/// "fainted once at 19": an age, not a time of day or a temperature.
+fn at_an_age(words: &[String], i: usize) -> bool {
+    const NOT_AGE: &[&str] = &["am", "pm", "oclock", "degrees", "grados", "f", "c", "mg", "percent"];
+    words[i] == "at"
+        && words.get(i + 1).and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| (13..=90).contains(&n))
+        && words.get(i + 2).is_none_or(|u| !NOT_AGE.contains(&u.as_str()))
 }
 
 fn is_past_year(w: &str) -> bool {

@@ -198,7 +198,7 @@ fn rule_hits_clause(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
     } else {
         (own.as_slice(), next)
     };
-    if rule.vetoes.iter().any(|v| contains_exact(words, v)) || is_history(clauses, ci, rule) {
+    if rule.vetoes.iter().any(|v| contains_exact(words, v)) || is_history(clauses, ci, rule) || asks_for_information(clauses) {
         return false;
     }
     let counted = if rule.category == Category::Overdose { many_taken(words) } else { Vec::new() };
@@ -210,6 +210,17 @@ fn rule_hits_clause(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
         .any(|span| context::is_current(words, span, next, rule.category))
 }
 
+/// "What's the difference between fainting and a seizure?": a question about the conditions
+/// themselves, read over the whole message (its clauses split at "and").
+const INFORMATION: &[&str] = &[
+    "whats the difference", "what is the difference", "cual es la diferencia", "que es mas peligroso", "which is more dangerous",
+    "school project", "group project", "nursing school", "vi algo en la tele", "saw something on tv",
+];
+
+fn asks_for_information(clauses: &[Vec<String>]) -> bool {
+    clauses.iter().any(|c| INFORMATION.iter().any(|p| contains_exact(c, p)))
+}
+
 /// Clause `ci` continues a past mention of the same rule without saying it is about now ("I had
 /// a stroke two years ago and my hand stayed weak"), or is a past suicide attempt told beside
 /// being well now.
@@ -219,7 +230,8 @@ fn is_history(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
         return context::is_past(own) && context::says_well_now(&clauses.concat());
     }
     let Some(prev) = ci.checked_sub(1).map(|p| &clauses[p]) else { return false };
-    context::continues_past(own, prev) && rule.patterns.iter().any(|p| !pattern_spans(prev, p).is_empty())
+    let same_story = context::told_in_past_tense(own) || rule.patterns.iter().any(|p| !pattern_spans(prev, p).is_empty());
+    context::continues_past(own, prev) && same_story
 }
 
 /// "took like 10 tylenol", "me tomé 8 pastillas": a verb of taking, then within three words a
@@ -257,6 +269,10 @@ fn fever_flags(clauses: &[Vec<String>], rule: &Rule) -> bool {
     (0..clauses.len()).any(|ci| rule_hits_clause(clauses, ci, rule))
 }
 
+const THRESHOLD_WORDS: &[&str] = &["over", "above", "than", "exceeds", "past"];
+/// Words of an instruction someone gave ("call if over 101", "si pasa de 38 llame").
+const INSTRUCTION_WORDS: &[&str] = &["if", "call", "says", "said", "told", "si", "llame", "llamar", "dice", "dijo"];
+
 /// Numbers that read as body temperatures: beside a temperature word or with a C/F unit.
 fn temperature_readings(words: &[String]) -> Vec<f64> {
     let mut out = Vec::new();
@@ -270,6 +286,14 @@ fn temperature_readings(words: &[String]) -> Vec<f64> {
         let lo = i.saturating_sub(4);
         let hi = (i + 3).min(words.len());
         let near_word = words[lo..hi].iter().any(|n| rules::TEMPERATURE_WORDS.contains(&n.as_str()) || n == "f" || n == "c");
+        // "call if over 101": a threshold someone gave, not a reading.
+        let before = |k: usize| i.checked_sub(k).map(|p| words[p].as_str());
+        let over = before(1).is_some_and(|p| THRESHOLD_WORDS.contains(&p))
+            || (before(1) == Some("de") && before(2).is_some_and(|p| matches!(p, "mas" | "arriba" | "encima")));
+        let threshold = over && words.iter().any(|w| INSTRUCTION_WORDS.contains(&w.as_str()));
+        if threshold {
+            continue;
+        }
         // "I'm at 102.5": a Fahrenheit reading with its decimal needs no word beside it.
         let fahrenheit_decimal = num.contains('.') && (99.0..=107.0).contains(&v);
         if plausible && (unit || near_word || fahrenheit_decimal) {

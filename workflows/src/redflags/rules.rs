@@ -44,6 +44,7 @@ pub const CORE: &[Rule] = &[
             "xray", "x ray", "radiografia", "heavy heart", "giving me a heart attack", "gave me a heart attack",
             "give me a heart attack", "nearly had a heart attack", "almost had a heart attack", "me va a dar un infarto con",
             "me dio un infarto cuando", "casi me da un infarto", "casi le da un infarto", "le va a dar un infarto",
+            "pecho del pie", "amamantar", "breastfeeding", "pezones", "nipples", "lactancia",
         ],
     },
     Rule {
@@ -75,13 +76,16 @@ pub const CORE: &[Rule] = &[
                     "cant", "cannot", "couldnt", "could not", "unable", "not able", "hard", "harder", "difficult", "difficulty", "trouble",
                     "struggling", "struggle", "short", "shortness", "catch", "labored", "laboured", "problems", "problem", "barely",
                     "hardly", "bad", "worse", "worsening", "terrible", "awful", "mal", "peor", "no puedo", "no podia", "no pude", "falta",
-                    "dificultad", "cuesta", "costaba", "problemas", "apenas", "no alcanzo", "no le entra", "no me entra", "weird",
+                    "dificultad", "cuesta", "costaba", "problemas", "apenas", "no alcanzo", "no le entra", "no me entra", "batallando", "weird",
                     "funny", "strange", "raro", "rara", "extrano", "fast", "rapid", "rapido", "rapida",
                 ],
                 4,
             ),
         ],
-        vetoes: &["acondicionado", "fresco", "libre", "ahogada en", "ahogado en", "drowning in"],
+        vetoes: &[
+            "acondicionado", "fresco", "libre", "ahogada en", "ahogado en", "drowning in", "on all these", "on these forms",
+            "on paperwork", "papeleo", "paperwork",
+        ],
     },
     Rule {
         category: Category::Stroke,
@@ -168,7 +172,7 @@ pub const CORE: &[Rule] = &[
             "heat stroke", "golpe de calor", "brush", "luck", "swim", "swimming", "english", "ingles", "language", "idioma",
             "interpreter", "interprete", "translator", "traductor", "dentist", "dentista", "novocaine", "novocain", "lidocaine",
             "anesthesia", "anestesia", "numbing", "slept on", "sleeping on", "dormi encima", "dormi sobre", "gonna have a stroke",
-            "going to have a stroke", "le va a dar un derrame",
+            "going to have a stroke", "le va a dar un derrame", "de tanto",
         ],
     },
     Rule {
@@ -201,7 +205,8 @@ pub const CORE: &[Rule] = &[
                 "goodbye note", "goodbye letter", "carta de despedida", "se despidio de", "keep cutting", "cutting again",
                 "me volvi a cortar", "not wake up", "jump off a bridge", "jump off the", "me tiro del", "tirarme del", "tirarme de un",
                 "aventarme", "me aviento", "para que sigo aqui", "pa que sigo", "pa q sigo", "pastillas juntadas",
-                "pastiyas juntadas", "tengo las pastillas juntas",
+                "pastiyas juntadas", "tengo las pastillas juntas", "giving away my", "regalando mis cosas", "things in order before",
+                "affairs in order", "unalive", "unaliving",
             ]),
             // Someone wanting to die or to kill themselves, in any person.
             Near(
@@ -211,7 +216,7 @@ pub const CORE: &[Rule] = &[
                 ],
                 &[
                     "die", "dead", "morir", "morirme", "morirse", "matarme", "matarse", "matar", "suicidarse", "kill himself",
-                    "kill herself", "kill themselves", "end it", "end his life", "end her life",
+                    "kill herself", "kill themselves", "end it", "end his life", "end her life", "kms",
                 ],
                 2,
             ),
@@ -229,7 +234,10 @@ pub const CORE: &[Rule] = &[
             ),
             Near(
                 &["been", "keep", "again", "started", "sigo", "otra vez", "de nuevo"],
-                &["cutting myself", "hurting myself", "harming myself", "burning myself", "cortandome", "lastimandome", "cortarme"],
+                &[
+                    "cutting myself", "hurting myself", "harming myself", "burning myself", "cortandome", "lastimandome", "cortarme",
+                    "cut myself",
+                ],
                 3,
             ),
             Near(
@@ -248,17 +256,21 @@ pub const CORE: &[Rule] = &[
                 "se me paso la mano con",
             ]),
             Near(
-                &["drank", "drink", "swallowed", "ate", "tomo", "tome", "bebio", "bebi", "trago", "trague", "se tomo", "se trago"],
+                &[
+                    "drank", "drink", "swallowed", "ate", "tomo", "tome", "bebio", "bebi", "trago", "trague", "se tomo", "se trago",
+                    "se comio", "comio",
+                ],
                 &[
                     "bleach", "antifreeze", "detergent", "poison", "chemicals", "cleaner", "pods", "lye", "cloro", "lejia", "veneno",
-                    "quimicos", "detergente", "limpiador", "anticongelante", "raticida",
+                    "quimicos", "detergente", "limpiador", "anticongelante", "raticida", "edibles", "gummies", "cannabis", "marijuana",
+                    "mothballs", "naftalina", "button battery", "batteries", "pilas",
                 ],
                 4,
             ),
             Near(
                 &[
                     "took", "taken", "taking", "swallowed", "tome", "tomo", "trague", "ingeri", "se tomo", "ate", "drank", "injected",
-                    "inyecto", "se inyecto", "me inyecte",
+                    "inyecto", "se inyecto", "me inyecte", "me puse", "se puso", "le puse", "le di", "gave",
                 ],
                 &[
                     "too many", "too much", "whole bottle", "entire bottle", "all my pills", "all of my pills", "all the pills",
@@ -295,7 +307,7 @@ pub const CORE: &[Rule] = &[
         vetoes: &[
             "time", "tiempo", "long", "food", "comida", "coffee", "cafe", "alcohol", "a day", "per day", "daily", "every day",
             "al dia", "por dia", "cada dia", "diario", "diaria", "a week", "a la semana", "supposed to", "told me to", "me dijo",
-            "prescribed", "recetado", "recetada", "recetaron",
+            "prescribed", "recetado", "recetada", "recetaron", "of paperwork", "of forms", "de papeleo", "de trabajo",
         ],
     },
     Rule {
@@ -346,7 +358,7 @@ pub const CORE: &[Rule] = &[
             ),
         ],
         vetoes: &[
-            "test", "tests", "work", "pressure", "sugar", "draw", "drawn", "results", "analisis", "examen", "presion", "azucar", "glucosa",
+            "test", "tests", "work", "blood pressure", "sugar", "draw", "drawn", "results", "analisis", "examen", "presion", "azucar", "glucosa",
             "donate", "type", "count", "thinner", "thinners",
         ],
     },
@@ -360,7 +372,8 @@ pub const CORE: &[Rule] = &[
                 "desmaya", "perdi el conocimiento", "perdio el conocimiento", "perdi la conciencia", "perdio la conciencia",
                 "inconsciente", "no reacciona", "no despierta", "no responde", "not responding", "se desvanecio", "me desvaneci",
                 "desvanecio", "perdio el sentido", "perdi el sentido", "went limp", "keeled over", "woke up on the floor",
-                "came to on the floor", "knocked out", "volver en si", "volvio en si", "se cayo redondo", "se cayo redonda",
+                "came to on the floor", "knocked out", "woke up on the", "dont remember falling", "do not remember falling",
+                "no recuerdo como me cai", "no me acuerdo como me cai", "volver en si", "volvio en si", "se cayo redondo", "se cayo redonda",
                 "quedado sin sentido", "quede sin sentido", "quedo sin sentido", "went black", "se me fue el mundo",
                 "next thing i know", "next thing i knew", "cai redonda", "cai redondo", "keep him awake", "keep her awake",
                 "cant wake", "no lo puedo despertar", "no la puedo despertar", "vahido", "se quedo tirado", "se quedo tirada", "se privo",
@@ -370,6 +383,8 @@ pub const CORE: &[Rule] = &[
         ],
         vetoes: &[
             "laughing", "laughed", "de risa", "de la risa", "conocimiento de", "screen", "pantalla", "phone", "tv", "power", "luz",
+            "when they said", "when i saw", "when i heard", "cuando vi", "cuando me dijeron", "owe", "bill", "factura", "papeleo",
+            "paperwork", "boredom", "aburrimiento", "en la linea",
         ],
     },
     Rule {
@@ -381,7 +396,7 @@ pub const CORE: &[Rule] = &[
             "espuma por la boca", "le dio un ataque", "me dio un ataque", "tuvo un ataque", "se puso tieso", "se puso tiesa",
             "se puso rigido", "se puso rigida", "temblaba todo", "temblando todo", "crisis convulsiva", "crisis epileptica",
             "ataque de epilepsia", "jerking", "sacudiendo", "sacudidas", "had another fit", "having fits", "crisis seguidas",
-            "ataques seguidos",
+            "ataques seguidos", "kind of fit", "staring spell", "staring spells",
         ])],
         vetoes: &[
             "de tos", "de risa", "de panico", "de ansiedad", "de nervios", "de asma", "panic attack", "anxiety attack",
@@ -390,7 +405,13 @@ pub const CORE: &[Rule] = &[
     Rule {
         category: Category::SevereAllergicReaction,
         patterns: &[
-            Any(&["anaphylaxis", "anaphylactic", "anafilaxia", "anafilactico", "anafilactica", "epipen", "epi pen", "epinephrine"]),
+            Any(&["anaphylaxis", "anaphylactic", "anafilaxia", "anafilactico", "anafilactica"]),
+            // Using the pen is the emergency; asking for one is a refill.
+            Near(
+                &["used", "use", "gave", "give", "had to", "injected", "usar", "use mi", "le puse", "le di", "me puse"],
+                &["epipen", "epi pen", "epinephrine", "epinefrina"],
+                3,
+            ),
             Near(&["allergic", "allergy", "alergica", "alergico"], &["reaction", "reaccion"], 2),
             Any(&[
                 "toda hinchada", "todo hinchado", "swollen all over", "swelling all over", "hinchada toda", "hinchado todo",
@@ -415,7 +436,7 @@ pub const CORE: &[Rule] = &[
                 4,
             ),
         ],
-        vetoes: &[],
+        vetoes: &["from yelling", "yelling", "de gritar", "gritando", "voice", "voz"],
     },
 ];
 

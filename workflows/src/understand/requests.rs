@@ -13,6 +13,7 @@ const PERSON: &[&str] = &[
     "me llame alguien", "que alguien me llame", "someone call me", "somebody call me", "have someone call", "call me please",
     "callback", "call back", "get me a person", "real nurse", "return my call", "devuelva la llamada", "devolviera la llamada",
     "who do i talk to", "who can i talk to", "who should i talk to", "con quien hablo", "con quien puedo hablar", "alguien me ayuda",
+    "me puede atender", "alguien me atienda", "someone help me",
 ];
 
 /// Not wanting the machine is asking for a person ("I don't want to talk to a bot").
@@ -60,7 +61,8 @@ const ADVICE: &[&str] = &[
     "could this be a side effect", "es un efecto secundario", "sera efecto", "go to the er", "go to urgent care",
     "signs of", "watch for", "look out for", "senales de", "sintomas de", "que debo hacer", "what do i do",
     "what should we do", "worry about", "something to worry", "para preocuparse", "whats better for", "what is better for",
-    "whats good for", "que es mejor para", "que es bueno para", "algo malo", "sera grave", "que tomo para",
+    "whats good for", "que es mejor para", "que es bueno para", "algo malo", "sera grave", "que tomo para", "should i worry",
+    "anything i can do", "algo que pueda hacer", "a side effect of", "efecto secundario de", "que me puedo poner",
 ];
 /// In a question, these judge a clinical finding ("drainage on the bandage, normal?", "is 20 mg
 /// a lot?"); outside one they are just words ("back to normal", "thanks a lot").
@@ -86,7 +88,8 @@ const CLINICAL: &[&str] = &[
     "pastilla", "pastillas", "medicina", "medicamento", "beber", "alcohol", "cerveza", "comer", "banar", "banarme", "manejar",
     "dejar", "saltar", "partir", "mezclar", "preocupar", "antibiotico", "paracetamol", "ibuprofeno", "aspirina", "puntos",
     "herida", "ejercicio", "gym", "work out", "go back to work", "travel", "fly", "switch", "something for", "gimnasio",
-    "viajar", "volar", "algo para", "tell the surgeon", "tell the dentist", "tell the doctor", "tell my doctor", "decirle al doctor", "staples", "come out", "surgery", "surgeon", "cirugia", "cirujano",
+    "viajar", "volar", "algo para", "tell the surgeon", "tell the dentist", "tell the doctor", "tell my doctor", "decirle al doctor", "staples",
+    "cream", "ointment", "crema", "pomada", "ponerme", "daycare", "guarderia", "come out", "surgery", "surgeon", "cirugia", "cirujano",
 ];
 
 /// Words that make a question about the visit or the prescription itself, not medical advice
@@ -94,13 +97,13 @@ const CLINICAL: &[&str] = &[
 const ABOUT_CARE: &[&str] = &[
     "appointment", "appt", "visit", "slot", "reschedule", "cancel", "refill", "refills", "renew", "cita", "consulta", "turno",
     "resurtir", "renovar", "receta", "pharmacy", "farmacia", "insurance", "seguro medico", "bill", "factura", "portal", "book",
-    "schedule",
+    "schedule", "payment", "pago", "pagos", "cobro", "precio", "price", "cost", "costo",
 ];
 
 /// Words a question starts with when its question mark is left out.
 const OPENERS: &[&str] = &[
     "should", "can", "could", "may", "is", "are", "do", "does", "how", "what", "when", "which", "puedo", "debo", "puede", "debe",
-    "cuanto", "cuanta", "cuantos", "cuantas", "que", "se", "es", "cada", "como",
+    "cuanto", "cuanta", "cuantos", "cuantas", "que", "es", "cada", "como",
 ];
 
 /// The patient asks for medical advice, which the agent never gives.
@@ -112,7 +115,7 @@ pub fn asks_for_advice(text: &str) -> bool {
     let question = text.contains('?') || text.contains('¿') || w.first().is_some_and(|f| OPENERS.contains(&f.as_str()));
     let clinical = has_any(&w, CLINICAL) || has_any(&w, FINDINGS) || w.iter().any(|x| is_dose(x));
     let judged = question && has_any(&w, JUDGED) && clinical;
-    has_any(&w, ADVICE) || judged || (question && (near(&w, ASK, CLINICAL, 6) || has_any(&w, ASKED_ACTS)))
+    has_any(&w, ADVICE) || judged || (question && (near(&w, ASK, CLINICAL, 8) || has_any(&w, ASKED_ACTS)))
 }
 
 /// What a patient measures or notices, which a judging question is about.
