@@ -16,7 +16,9 @@
 //! - Uncertainty ("not sure if", "I think", "maybe") never drops a mention.
 //! - When in doubt the rule flags: a false alarm costs a call, a miss can cost a life.
 
+mod harm;
 mod rules;
+mod rules_post;
 
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +79,7 @@ impl RuleSet {
     fn rules(self) -> &'static [Rule] {
         match self {
             RuleSet::Core => rules::CORE,
-            RuleSet::PostDischarge => rules::POST_DISCHARGE,
+            RuleSet::PostDischarge => rules_post::POST_DISCHARGE,
         }
     }
 }
@@ -285,7 +287,7 @@ fn temperature_readings(words: &[String]) -> Vec<f64> {
         let plausible = (35.0..=44.0).contains(&v) || (95.0..=110.0).contains(&v);
         let lo = i.saturating_sub(4);
         let hi = (i + 3).min(words.len());
-        let near_word = words[lo..hi].iter().any(|n| rules::TEMPERATURE_WORDS.contains(&n.as_str()) || n == "f" || n == "c");
+        let near_word = words[lo..hi].iter().any(|n| rules_post::TEMPERATURE_WORDS.contains(&n.as_str()) || n == "f" || n == "c");
         // "call if over 101": a threshold someone gave, not a reading.
         let before = |k: usize| i.checked_sub(k).map(|p| words[p].as_str());
         let over = before(1).is_some_and(|p| THRESHOLD_WORDS.contains(&p))

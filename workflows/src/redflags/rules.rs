@@ -1,6 +1,7 @@
-//! The red-flag rule tables, English and Spanish, kept as data so a clinician can review them
-//! without reading the matcher. Words are written accent-free and lower case (the matcher
-//! folds messages the same way); words of five letters or more also match with a typo.
+//! The red-flag rule tables for bodily symptoms, English and Spanish, kept as data so a clinician
+//! can review them without reading the matcher (self-harm and overdose: `harm.rs`; after a stay:
+//! `rules_post.rs`). Words are written accent-free and lower case (the matcher folds messages
+//! the same way); words of five letters or more also match with a typo.
 
 use super::Category;
 
@@ -175,141 +176,8 @@ pub const CORE: &[Rule] = &[
             "going to have a stroke", "le va a dar un derrame", "de tanto",
         ],
     },
-    Rule {
-        category: Category::Suicidal,
-        patterns: &[
-            Any(&[
-                "kill myself", "killing myself", "kill my self", "end my life", "end my own life", "ending my life", "take my own life",
-                "take my life", "end it all", "ending it all", "suicide", "suicidal", "want to die", "wanna die", "wish i was dead",
-                "wish i were dead", "better off dead", "better off without me", "dont want to live", "dont want to be alive",
-                "dont want to be here anymore", "dont want to wake up", "no reason to live", "nothing to live for", "no point living",
-                "no point in living", "not worth living", "isnt worth living", "never wake up", "dont see the point",
-                "whats the point of living", "no le veo sentido", "no tiene sentido vivir", "self harming", "no despertar nunca",
-                "dormir para siempre", "self harm", "selfharm", "hang myself", "rather be dead", "rather die", "prefiero estar muerto",
-                "prefiero estar muerta", "prefiero morir", "prefiero morirme", "me quiero matar", "me mato", "shoot myself", "cant go on",
-                "suicidio", "suicidarme", "suicida", "suicidar", "matarme", "me voy a matar", "quitarme la vida", "acabar con mi vida",
-                "terminar con mi vida", "acabar con todo", "terminar con todo", "no quiero vivir", "no quiero seguir viviendo",
-                "quiero morir", "quiero morirme", "me quiero morir", "ganas de morir", "ganas de morirme", "mejor muerto", "mejor muerta",
-                "no vale la pena vivir", "no tengo razon para vivir", "no tengo por que vivir", "desaparecer para siempre",
-                "tired of living", "tired of life", "sick of living", "done with life", "done with living", "cansado de vivir",
-                "cansada de vivir", "harto de vivir", "harta de vivir", "mejor sin mi", "better off without her",
-                "better off without him", "not being here anymore", "not be here anymore", "not to be here anymore",
-                "disappear for good", "disappear forever", "point anymore", "point of anything", "point in anything",
-                "no estar aqui", "ya no estar", "quitarse la vida", "saving up my pills", "saving my pills", "stockpiling",
-                "hoarding my pills", "guardando pastillas", "guardando mis pastillas", "juntando pastillas", "no point anymore",
-                "no point in anything", "wont be around much longer", "mejor me muero", "que sentido tiene seguir",
-                "q sentido tiene seguir", "if i was gone", "if i were gone", "feel like a burden", "im a burden", "such a burden",
-                "soy una carga", "me siento una carga", "i didnt exist", "i just didnt exist", "not exist anymore", "stop existing",
-                "dejar de existir", "no existir", "idk if ill still be here", "dont know if ill still be here",
-                "no se si voy a seguir aqui", "engine running", "sorry for everything", "perdon por todo", "texted me goodbye",
-                "goodbye note", "goodbye letter", "carta de despedida", "se despidio de", "keep cutting", "cutting again",
-                "me volvi a cortar", "not wake up", "jump off a bridge", "jump off the", "me tiro del", "tirarme del", "tirarme de un",
-                "aventarme", "me aviento", "para que sigo aqui", "pa que sigo", "pa q sigo", "pastillas juntadas",
-                "pastiyas juntadas", "tengo las pastillas juntas", "giving away my", "regalando mis cosas", "things in order before",
-                "affairs in order", "unalive", "unaliving",
-            ]),
-            // Someone wanting to die or to kill themselves, in any person.
-            Near(
-                &[
-                    "want", "wants", "wanted", "wanting", "wanna", "wish", "wishes", "quiere", "quiero", "queria", "quieres", "ganas",
-                    "deseo", "desea",
-                ],
-                &[
-                    "die", "dead", "morir", "morirme", "morirse", "matarme", "matarse", "matar", "suicidarse", "kill himself",
-                    "kill herself", "kill themselves", "end it", "end his life", "end her life", "kms",
-                ],
-                2,
-            ),
-            Near(
-                &[
-                    "want", "wanna", "going", "gonna", "thinking", "thought", "thoughts", "urge", "urges", "quiero", "ganas", "pienso",
-                    "pensando", "voy a", "pense", "pensaba", "pensamientos", "think",
-                ],
-                &[
-                    "hurt myself", "harm myself", "hurting myself", "harming myself", "cut myself", "cutting myself", "cortarme",
-                    "lastimarme", "hacerme dano", "take all my pills", "taking all my pills", "take all of my pills",
-                    "tomarme todas las pastillas", "tomar todas mis pastillas", "ending it", "ending things", "ending my life",
-                ],
-                4,
-            ),
-            Near(
-                &["been", "keep", "again", "started", "sigo", "otra vez", "de nuevo"],
-                &[
-                    "cutting myself", "hurting myself", "harming myself", "burning myself", "cortandome", "lastimandome", "cortarme",
-                    "cut myself",
-                ],
-                3,
-            ),
-            Near(
-                &["hurt myself", "cut myself", "burned myself", "burnt myself", "me corte", "me lastime", "me queme"],
-                &["on purpose", "a proposito", "intentionally", "adrede"],
-                3,
-            ),
-        ],
-        vetoes: &["pelo", "cabello", "unas", "hair", "nails"],
-    },
-    Rule {
-        category: Category::Overdose,
-        patterns: &[
-            Any(&[
-                "overdose", "overdosed", "overdosing", "sobredosis", "poisoned", "poisoning", "envenenado", "envenenada", "envenenamiento",
-                "se me paso la mano con",
-            ]),
-            Near(
-                &[
-                    "drank", "drink", "swallowed", "ate", "tomo", "tome", "bebio", "bebi", "trago", "trague", "se tomo", "se trago",
-                    "se comio", "comio",
-                ],
-                &[
-                    "bleach", "antifreeze", "detergent", "poison", "chemicals", "cleaner", "pods", "lye", "cloro", "lejia", "veneno",
-                    "quimicos", "detergente", "limpiador", "anticongelante", "raticida", "edibles", "gummies", "cannabis", "marijuana",
-                    "mothballs", "naftalina", "button battery", "batteries", "pilas",
-                ],
-                4,
-            ),
-            Near(
-                &[
-                    "took", "taken", "taking", "swallowed", "tome", "tomo", "trague", "ingeri", "se tomo", "ate", "drank", "injected",
-                    "inyecto", "se inyecto", "me inyecte", "me puse", "se puso", "le puse", "le di", "gave",
-                ],
-                &[
-                    "too many", "too much", "whole bottle", "entire bottle", "all my pills", "all of my pills", "all the pills",
-                    "all of the pills", "handful", "bunch of pills", "demasiadas", "demasiado", "demasiados", "todo el frasco",
-                    "todas las pastillas", "todas mis pastillas", "un frasco entero", "el frasco entero", "un punado", "double",
-                    "twice", "three times", "3 times", "4 times", "extra dose", "el doble", "doble", "dos veces", "tres veces",
-                    "de mas", "muchas pastillas", "bastantes", "a bunch", "lots of pills", "a lot of pills", "them all",
-                    "all of them", "unas pastillas", "all of this", "weeks worth", "varias", "not sure how many", "dont know how many",
-                    "dont remember how many", "lost count", "no se cuantas", "no me acuerdo cuantas", "no recuerdo cuantas",
-                    "medio frasco", "half the bottle", "half a bottle", "la mitad del frasco",
-                ],
-                7,
-            ),
-            Near(
-                &["got into", "se trago", "se comio", "ate some"],
-                &[
-                    "pills", "pill", "medicine", "medication", "meds", "tablets", "pastillas", "pastilla", "medicina", "medicinas",
-                    "medicamentos", "pildoras",
-                ],
-                4,
-            ),
-            Near(
-                &[
-                    "son", "daughter", "child", "kid", "baby", "toddler", "grandson", "granddaughter", "hijo", "hija", "nino", "nina",
-                    "bebe", "nieto", "nieta",
-                ],
-                &[
-                    "swallowed", "got into my pills", "got into my medicine", "ate my pills", "ate some pills", "ate some of my pills",
-                    "se trago", "se tomo mis pastillas", "se comio mis pastillas",
-                ],
-                4,
-            ),
-        ],
-        vetoes: &[
-            "time", "tiempo", "long", "food", "comida", "coffee", "cafe", "alcohol", "a day", "per day", "daily", "every day",
-            "al dia", "por dia", "cada dia", "diario", "diaria", "a week", "a la semana", "supposed to", "told me to", "me dijo",
-            "prescribed", "recetado", "recetada", "recetaron", "of paperwork", "of forms", "de papeleo", "de trabajo",
-        ],
-    },
+    super::harm::SUICIDAL,
+    super::harm::OVERDOSE,
     Rule {
         category: Category::SevereBleeding,
         patterns: &[
@@ -439,44 +307,3 @@ pub const CORE: &[Rule] = &[
         vetoes: &["from yelling", "yelling", "de gritar", "gritando", "voice", "voz"],
     },
 ];
-
-/// Rules that only make sense after a hospital stay or surgery.
-pub const POST_DISCHARGE: &[Rule] = &[
-    Rule {
-        category: Category::HighFeverAfterSurgery,
-        patterns: &[Any(&[
-            "fever", "feverish", "febrile", "high temperature", "running a temp", "fiebre", "calentura", "febril", "temperatura alta",
-            "burning up", "hot with chills", "chills and sweats", "ardiendo en fiebre",
-        ])],
-        vetoes: &[],
-    },
-    Rule {
-        category: Category::WoundInfection,
-        patterns: &[
-            Any(&["pus", "supura", "supurando", "red streaks", "red streak", "rayas rojas", "lineas rojas"]),
-            Near(
-                &[
-                    "wound", "incision", "stitches", "staples", "sutures", "cut", "scar", "surgical site", "c section", "csection",
-                    "drain site", "herida", "erida", "incision", "puntos", "cicatriz", "suturas", "grapas", "cesarea", "donde me operaron",
-                ],
-                &[
-                    "pus", "oozing", "opened", "open", "opening", "draining", "smells", "smell", "smelly", "stinks", "stinky", "foul",
-                    "infected", "leaking", "weeping", "discharge", "red", "redder", "redness", "hot", "warm", "swollen", "swelling",
-                    "puffy", "angry", "angrier", "inflamed", "green", "yellow", "split", "gaping", "supura", "supurando", "abierta",
-                    "abrio", "infectada", "infectado", "mal olor", "huele", "apesta", "roja", "rojo", "enrojecida", "caliente",
-                    "hinchada", "hinchado", "inflamada", "verde", "amarillo", "amarilla", "liquido", "secrecion", "enconada", "enconado",
-                    "materia",
-                ],
-                5,
-            ),
-        ],
-        vetoes: &[],
-    },
-];
-
-/// Words that make a temperature reading out of a nearby number.
-pub const TEMPERATURE_WORDS: &[&str] =
-    &[
-        "fever", "temp", "temperature", "degrees", "fiebre", "temperatura", "grados", "calentura", "thermometer", "termometro",
-        "chills", "escalofrios", "spiking",
-    ];
