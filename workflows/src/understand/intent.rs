@@ -1,6 +1,7 @@
 //! Which script and intent a message asks for: script keywords first (sure when a single
-//! intent has a hit), then nearest examples by embedding, and the model's `choose` only when
-//! the embeddings are unsure. Low confidence returns `None` and the engine asks the patient.
+//! intent has a hit once denied keywords and `yields_to` are taken into account), then nearest
+//! examples by embedding, with the model's `choose` only to confirm a middling nearest intent.
+//! Low confidence returns `None` and the engine asks the patient (the menu).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -101,7 +102,9 @@ pub async fn classify(text: &str, scripts: &[&Script], understand: &dyn Understa
     }
     let top: Vec<&Candidate> = scored.iter().take(3).map(|(i, _)| pool[*i]).collect();
     // The model confirms the nearest intent or nothing is decided.
-    Ok(ask_model(text, &top, understand).await?.filter(|g| g.intent == pool[best].script.intents[pool[best].intent].name && g.script == pool[best].script.id))
+    let nearest = pool[best];
+    let agrees = |g: &IntentGuess| g.script == nearest.script.id && g.intent == nearest.script.intents[nearest.intent].name;
+    Ok(ask_model(text, &top, understand).await?.filter(agrees))
 }
 
 /// Words that, just before a keyword, deny it ("cancel, not reschedule", "don't need to rebook").
@@ -109,7 +112,8 @@ const DENIALS: &[&str] = &["not", "no", "dont", "never", "without", "sin", "nunc
 
 /// Does a phrase of `keywords` occur without a denial in the three words before it?
 fn has_unnegated(w: &[String], keywords: &[&str]) -> bool {
-    keywords.iter().flat_map(|k| phrase_spans(w, k)).any(|(start, _)| !w[start.saturating_sub(3)..start].iter().any(|x| DENIALS.contains(&x.as_str())))
+    let denied = |start: usize| w[start.saturating_sub(3)..start].iter().any(|x| DENIALS.contains(&x.as_str()));
+    keywords.iter().flat_map(|k| phrase_spans(w, k)).any(|(start, _)| !denied(start))
 }
 
 /// Drops each hit that yields to another hit of its script (`yields_to`).
