@@ -162,11 +162,12 @@ pub fn phrase_spans(words: &[String], phrase: &str) -> Vec<(usize, usize)> {
     if n > words.len() {
         return Vec::new();
     }
-    // `fuzzy_eq` never matches words whose first letters differ: only positions whose word
+    // `fuzzy_eq` never matches words whose first sounds differ: only positions whose word
     // starts like the phrase's first key word are checked in full.
     let first = phrase.chars().next();
+    let first_sound = lead_sound(phrase.split(' ').next().unwrap_or(phrase));
     (0..=words.len() - n)
-        .filter(|&i| words[i].chars().next() == first)
+        .filter(|&i| words[i].chars().next() == first || lead_sound(&words[i]) == first_sound)
         .filter(|&i| phrase.split(' ').zip(&words[i..]).all(|(key, word)| fuzzy_eq(word, key)))
         .map(|i| (i, i + n))
         .collect()
@@ -186,17 +187,26 @@ pub fn has_any(words: &[String], phrases: &[&str]) -> bool {
 const NEAR_MISSES: &[&str] = &[
     "chess", "cheat", "breeding", "bread", "overdone", "techo", "heat", "dyeing", "pecos", "brother", "breed", "bleed", "blind", "faith",
     "paint", "pair", "hearth", "heard", "hears", "confusing", "confused", "reactions", "reaction", "resultados", "resultado", "resultar", "results",
+    "would", "drawn", "nose", "come",
 ];
 
-/// Does `word` (from a message) match the key word `key`, allowing typos in longer words?
-/// Short words must match exactly; the first letter must always agree.
+/// Does `word` (from a message) match the key word `key`, allowing typos in longer words and
+/// Spanish written as it sounds ("kiero" quiero, "ijos" hijos, "biviendo" viviendo)? Short words
+/// must match exactly; otherwise the first letter, or the first sound, must agree.
 pub fn fuzzy_eq(word: &str, key: &str) -> bool {
     if word == key {
         return true;
     }
-    if word.chars().next() != key.chars().next() || NEAR_MISSES.contains(&word) {
+    if NEAR_MISSES.contains(&word) {
         return false;
     }
+    if word.chars().next() == key.chars().next() && typo_eq(word, key) {
+        return true;
+    }
+    sounds_alike(word, key)
+}
+
+fn typo_eq(word: &str, key: &str) -> bool {
     let len = key.chars().count();
     let max = match len {
         // four-letter words: only a swap of two neighbours ("pian" for "pain")
@@ -206,6 +216,87 @@ pub fn fuzzy_eq(word: &str, key: &str) -> bool {
         _ => 2,
     };
     edit_distance(word, key, max).is_some()
+}
+
+/// Longest word the spelling-by-sound comparison reads; longer words only match by typo.
+const SOUND_MAX: usize = 32;
+
+/// Spanish spelt as it sounds: both words are reduced to their sounds (silent h dropped, b/v,
+/// s/z/soft c, k/qu/hard c, ll/y, doubled consonants) and must then agree, up to one typo in long
+/// words. Words under four letters never match this way.
+fn sounds_alike(word: &str, key: &str) -> bool {
+    if word.len() < 4 || key.len() < 4 {
+        return false;
+    }
+    let (mut a, mut b) = ([0u8; SOUND_MAX], [0u8; SOUND_MAX]);
+    let (Some(na), Some(nb)) = (sound_key(word, &mut a), sound_key(key, &mut b)) else { return false };
+    let (a, b) = (&a[..na], &b[..nb]);
+    if a == b {
+        return true;
+    }
+    // Both are ASCII by construction.
+    let (a, b) = (std::str::from_utf8(a).unwrap_or(""), std::str::from_utf8(b).unwrap_or(""));
+    nb >= 7 && a.as_bytes().first() == b.as_bytes().first() && edit_distance(a, b, 1).is_some()
+}
+
+/// The sound of `word` written into `out`; `None` for words that are not plain ASCII letters or
+/// too long. Allocates nothing: it runs inside every rule's phrase search.
+fn sound_key(word: &str, out: &mut [u8; SOUND_MAX]) -> Option<usize> {
+    let w = word.as_bytes();
+    if w.len() > SOUND_MAX || !w.iter().all(u8::is_ascii_lowercase) {
+        return None;
+    }
+    let mut n = 0;
+    let mut i = 0;
+    while i < w.len() {
+        let next = w.get(i + 1).copied();
+        let soft = |c: Option<u8>| matches!(c, Some(b'e' | b'i'));
+        let (sound, step) = match w[i] {
+            // silent h: at the start and between vowels; "ch", "th", "sh", "ph" keep theirs
+            b'h' if i == 0 || is_vowel(w[i - 1]) => (None, 1),
+            b'c' if next == Some(b'h') => (Some(b'C'), 2),
+            b'c' if soft(next) => (Some(b's'), 1),
+            b'c' | b'k' => (Some(b'k'), 1),
+            b'q' if next == Some(b'u') => (Some(b'k'), 2),
+            b'q' => (Some(b'k'), 1),
+            b'g' if next == Some(b'u') && soft(w.get(i + 2).copied()) => (Some(b'g'), 2),
+            b'l' if next == Some(b'l') => (Some(b'y'), 2),
+            b'z' => (Some(b's'), 1),
+            b'v' => (Some(b'b'), 1),
+            c => (Some(c), 1),
+        };
+        if let Some(s) = sound {
+            // Doubled consonants are one sound; doubled vowels are not ("noose" is not "nose").
+            if n == 0 || out[n - 1] != s || is_vowel(s) {
+                out[n] = s;
+                n += 1;
+            }
+        }
+        i += step;
+    }
+    Some(n)
+}
+
+fn is_vowel(c: u8) -> bool {
+    matches!(c, b'a' | b'e' | b'i' | b'o' | b'u')
+}
+
+/// The first sound of a word (see `sound_key`), cheap enough to screen every position.
+fn lead_sound(word: &str) -> u8 {
+    let w = word.as_bytes();
+    let (c, next) = match w {
+        [b'h', rest @ ..] if rest.first().is_some_and(|c| is_vowel(*c)) => (rest[0], rest.get(1).copied()),
+        [c, rest @ ..] => (*c, rest.first().copied()),
+        [] => return 0,
+    };
+    match c {
+        b'c' if next == Some(b'h') => b'C',
+        b'c' if matches!(next, Some(b'e' | b'i')) => b's',
+        b'c' | b'k' | b'q' => b'k',
+        b'z' => b's',
+        b'v' => b'b',
+        c => c,
+    }
 }
 
 fn same_letters(a: &str, b: &str) -> bool {
@@ -276,6 +367,22 @@ mod tests {
         assert!(!fuzzy_eq("pin", "pain"));
         assert!(!fuzzy_eq("rain", "pain"));
         assert!(!fuzzy_eq("rest", "chest"));
+        assert!(!fuzzy_eq("would", "wound"), "a common word one letter from a key");
+    }
+
+    #[test]
+    fn spanish_spelt_as_it_sounds_matches() {
+        for (written, key) in [
+            ("kiero", "quiero"), ("ijos", "hijos"), ("biviendo", "viviendo"), ("segir", "seguir"), ("desmalle", "desmaye"),
+            ("cabesa", "cabeza"), ("sirugia", "cirugia"), ("fievre", "fiebre"), ("cicatris", "cicatriz"), ("escrivi", "escribi"),
+            ("toaya", "toalla"), ("beses", "veces"), ("pastiyas", "pastillas"),
+        ] {
+            assert!(fuzzy_eq(written, key), "{written} should read as {key}");
+        }
+        for (written, key) in [("arm", "harm"), ("earth", "heart"), ("hand", "and"), ("ear", "hear"), ("nose", "noose")] {
+            assert_eq!(fuzzy_eq(written, key), written == key, "{written} must not read as {key}");
+        }
+        assert_eq!(phrase_spans(&["no".into(), "kiero".into(), "vivir".into()], "quiero vivir"), [(1, 3)]);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Red flags on patient messages written by people who never read the rules: seven corpora of
+//! Red flags on patient messages written by people who never read the rules: ten corpora of
 //! 310–360 labelled messages each (English and Spanish; typos, negation, hypotheticals,
 //! history, idioms, third parties, flags buried in requests). The rules must keep catching
 //! nearly every flag without crying wolf. `scripts/understand-eval` scores the same files
@@ -82,17 +82,36 @@ fn corpus_e_flags_are_caught_without_crying_wolf() {
 /// without being tuned to.
 #[test]
 fn holdout_corpus_does_not_regress() {
-    check("messages-holdout.jsonl", 0.91, 0.025);
+    check("messages-holdout.jsonl", 0.93, 0.02);
 }
 
-/// Measured once after round 2, and again after round 3 without being looked at.
+/// Measured once after round 2, and again after rounds 3 and 4 without being looked at.
 #[test]
 fn holdout_d_does_not_regress() {
-    check("messages-d.jsonl", 0.92, 0.04);
+    check("messages-d.jsonl", 0.94, 0.04);
 }
 
-/// Written last and measured once, after round 3.
+/// Measured once after round 3, and again after round 4 without being looked at.
 #[test]
 fn holdout_f_does_not_regress() {
-    check("messages-f.jsonl", 0.84, 0.045);
+    check("messages-f.jsonl", 0.87, 0.045);
+}
+
+/// Round 4: voice-to-text, elderly writers, understatement; Spanish spelt as it sounds.
+#[test]
+fn corpus_g_flags_are_caught_without_crying_wolf() {
+    check("messages-g.jsonl", 0.97, 0.02);
+}
+
+/// Round 4: caregivers, Caribbean and South American Spanish, flags buried in long requests.
+#[test]
+fn corpus_h_flags_are_caught_without_crying_wolf() {
+    check("messages-h.jsonl", 0.97, 0.02);
+}
+
+/// Written blind with G and H, measured once after round 4 (docs/understanding.md): the rules
+/// caught 79.3% of its flags before round 4 and 82.2% after.
+#[test]
+fn holdout_i_does_not_regress() {
+    check("messages-i.jsonl", 0.82, 0.055);
 }

@@ -109,3 +109,63 @@ fn post_discharge_rules_need_a_stay_in_a_message_read_alone() {
     assert!(!after_a_stay("my son has a fever of 38"));
     assert!(!after_a_stay("tengo la presión alta"));
 }
+
+/// Spanish written as it sounds: silent h, b/v, s/z/c, k/qu, ll/y.
+#[test]
+fn spanish_spelt_as_it_sounds_still_flags() {
+    assert_eq!(detect("ya no kiero segir biviendo", &[]), vec![Suicidal]);
+    assert_eq!(detect("mi esposo se desmallo en la cosina", &[]), vec![LossOfConsciousness]);
+    assert_eq!(detect("le sale pus de la erida", &[RuleSet::PostDischarge]), vec![WoundInfection]);
+    use workflows::redflags::after_a_stay;
+    assert!(after_a_stay("despues de la sirugia me siento mal"), "a misspelt operation is still one");
+    assert!(!after_a_stay("I would like to book"), "'would' is not 'wound'");
+}
+
+/// Words of negation that deny nothing, and a new statement after a negation.
+#[test]
+fn a_negation_reaches_only_what_it_denies() {
+    assert_eq!(detect("sin querer le di el doble de la medicina al niño", &[]), vec![Overdose]);
+    assert_eq!(detect("no idea what is going on, she's talking gibberish", &[]), vec![Stroke]);
+    assert!(detect("he's been seizure free for a year, just need the form", &[]).is_empty());
+    assert!(detect("the cut stopped bleeding after a few minutes", &[]).is_empty());
+    assert_eq!(detect("the cut hasn't stopped bleeding for 20 minutes", &[]), vec![SevereBleeding]);
+}
+
+/// Round 4 parts: each is a way of saying it, not a sentence from a corpus.
+#[test]
+fn more_composed_phrasings_flag() {
+    for (text, cat) in [
+        ("grandpa is confused all of a sudden", Stroke),
+        ("mi abuela de repente está desorientada", Stroke),
+        ("her words are coming out all jumbled", Stroke),
+        ("one side of his face looks off", Stroke),
+        ("covered in hives and now it's hard to swallow", SevereAllergicReaction),
+        ("my tongue feels huge after the peanuts", SevereAllergicReaction),
+        ("nosebleed going on for 40 minutes now", SevereBleeding),
+        ("the towel is soaked through from the cut", SevereBleeding),
+        ("she has been cutting her arms again", Suicidal),
+        ("I wrote letters to my kids in case", Suicidal),
+        ("my toddler chewed a laundry pod", Overdose),
+        ("the baby may have eaten some of my pills", Overdose),
+        ("his ribs are sucking in when he breathes", Breathing),
+        ("mi niño tiene los labios azules", Breathing),
+    ] {
+        assert!(detect(text, &[]).contains(&cat), "{text:?} should flag {}", cat.as_str());
+    }
+}
+
+/// History told with a year or a month, chronic and explained things, care groups.
+#[test]
+fn history_chronic_and_care_do_not_flag() {
+    for text in [
+        "I had a stroke back in 2019 and my left arm is still weak",
+        "en el 2018 le dio un infarto y desde entonces ha estado bien",
+        "her allergic reaction in January was from latex gloves",
+        "a bit short of breath on the stairs, that's normal for me",
+        "is the suicide loss support group meeting this week",
+        "my grandfather died of a stroke, what is my risk",
+        "me duele el brazo izquierdo de la vacuna",
+    ] {
+        assert!(detect(text, &[]).is_empty(), "{text:?} flagged {:?}", detect(text, &[]));
+    }
+}

@@ -9,6 +9,16 @@ const NEGATIONS: &[&str] = &[
     "ninguna", "ninguno", "negative for", "nothing like", "zero", "cero", "nada de",
 ];
 
+/// Negation words that do not deny anything that follows: "sin querer" (by accident), "no idea".
+const NOT_DENYING: &[&str] = &[
+    "sin querer", "sin darme cuenta", "sin darse cuenta", "sin saber", "no idea", "no clue", "without realizing", "without thinking",
+    "without knowing", "no se que", "no se si", "no se como", "no se por que",
+];
+
+/// A subject and its verb between a negation and a mention start another statement ("words that
+/// aren't words, like she's talking gibberish"): the negation stays behind.
+const NEW_SUBJECT: &[&str] = &["im", "hes", "shes", "theyre", "youre", "i am", "he is", "she is", "they are"];
+
 /// After a bare "no", these show it answers something else ("no, I can't breathe").
 const NO_INTERJECTION: &[&str] = &["i", "im", "ive", "yo", "wait", "actually", "please", "help", "ayuda", "espera"];
 
@@ -20,7 +30,7 @@ const DOUBLE_NEGATIVE: &[&str] = &["able", "stop", "stopped", "quit", "deja", "d
 const COMPARISON: &[&str] =
     &["like this", "this bad", "so bad", "this much", "as bad", "como esta", "como este", "asi de", "tan fuerte", "tan malo"];
 
-const AFTER_NEGATIONS: &[&str] = &["none", "denied", "negative", "nope", "nada", "ninguno", "ninguna", "negativo"];
+const AFTER_NEGATIONS: &[&str] = &["none", "denied", "negative", "nope", "nada", "ninguno", "ninguna", "negativo", "free"];
 
 const UNCERTAIN: &[&str] = &[
     // "no se si…" is not knowing; "no se me durmió…" is a negation.
@@ -43,7 +53,8 @@ const ABOUT_NOT_HAVING: &[&str] = &[
     "which is more dangerous", "que significa", "what does", "school project", "group project", "nursing school",
     "en la tele", "on tv", "sheet says", "paper says", "papers say", "la hoja dice", "el papel dice", "en el papel dice",
     "dice que si", "report", "reporte", "cuanta fiebre", "how high a fever", "how much fever", "family history",
-    "en mi familia", "runs in my family", "runs in the family", "hereditary", "hereditario",
+    "en mi familia", "runs in my family", "runs in the family", "hereditary", "hereditario", "died of", "died from", "murio de",
+    "fallecio de", "passed away from", "lost my husband to", "lost my wife to",
 ];
 
 const CAUSE: &[&str] = &["cause", "causes", "causing", "causar", "provocar", "provoca"];
@@ -57,7 +68,13 @@ const PAST: &[&str] = &[
     "in high school", "in college", "as a teenager", "as a teen", "when i was young", "de joven", "en la secundaria",
     "en la prepa", "de adolescente", "cuando tenia", "de chiquito", "de chiquita", "de chico", "de chica", "de chamaco",
     "de chamaca", "last summer", "last winter", "last spring", "last fall", "el verano pasado", "el invierno pasado",
-    "del ano pasado", "del mes pasado", "in their", "fainted once", "passed out once", "me desmaye una vez",
+    "del ano pasado", "del mes pasado", "in their", "fainted once", "passed out once", "me desmaye una vez", "last months",
+    "last years",
+];
+
+const MONTHS: &[&str] = &[
+    "january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december", "enero",
+    "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre",
 ];
 
 /// A mention that names a kind of care rather than a symptom: the word after it ("seizure
@@ -70,6 +87,7 @@ const MEDICINE_AFTER: &[&str] = &[
 const SERVICE_AFTER: &[&str] = &[
     "clinic", "training", "course", "awareness", "doctor", "doctors", "specialist", "appointment", "appointments", "appt", "follow",
     "followup", "checkup", "team", "unit", "ward", "nurse", "support", "group", "class", "classes", "program", "pamphlet",
+    "loss", "response", "naloxone", "narcan", "survivors", "survivor", "hotline", "lifeline", "bereavement", "walk",
     "test", "tests", "scan", "xray", "rehab", "therapy", "history", "education", "action plan", "plan", "symptoms", "signs",
     "sintomas",
 ];
@@ -81,10 +99,18 @@ const SERVICE_BEFORE: &[&str] = &[
 
 const RESOLVED: &[&str] = &[
     "went away", "gone", "resolved", "stopped", "subsided", "se fue", "se quito", "se me quito", "ya paso", "desaparecio", "se calmo",
-    "se paso", "se me paso", "turned out", "resulto", "was just", "era solo", "nunca mas", "never again",
+    "se paso", "se me paso", "turned out", "resulto", "was just", "era solo", "nunca mas", "never again", "normal for me",
+    "siempre ha sido asi", "always been like this", "always been like that", "es normal en mi", "back to normal", "ya esta bien",
+    "normalito", "como siempre", "as always", "like always",
+];
+/// Said before a mention: it is over ("recovered from the asthma attack").
+const RESOLVED_BEFORE: &[&str] = &[
+    "ya esta bien de", "ya estoy bien de", "recovered from", "se recupero de", "me recupere de", "got over", "all better from",
+    "stopped", "dejo de", "paro de", "quit",
 ];
 const RESOLVED_AT_END: &[&str] = &["not anymore", "ya no", "no longer"];
-const BACK_REFERENCE: &[&str] = &["it", "its", "that", "this", "se", "ya", "now", "ahora", "todo", "everything"];
+const BACK_REFERENCE: &[&str] =
+    &["it", "its", "that", "thats", "this", "se", "ya", "now", "ahora", "todo", "everything", "siempre", "always", "eso"];
 
 fn any_at(words: &[String], i: usize, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| exact_at(words, i, p))
@@ -111,7 +137,7 @@ pub fn is_current(words: &[String], span: (usize, usize), next: &[String], categ
     }
     // Suicidal thoughts are often put as a wish ("easier if I didn't exist"): never hypothetical.
     let hypothetical = category != Category::Suicidal && any_in(before, HYPOTHETICAL_BEFORE);
-    if hypothetical || any_in(words, ABOUT_NOT_HAVING) || asks_about_cause(words) {
+    if hypothetical || any_in(words, ABOUT_NOT_HAVING) || asks_about_cause(words) || (any_in(before, RESOLVED_BEFORE) && !denies(before)) {
         return false;
     }
     if category != Category::Suicidal && is_past(words) {
@@ -136,7 +162,12 @@ fn key_count_of(words: &[String], i: usize, phrases: &[&str]) -> usize {
 
 /// Does a negation sit among `words[lo..hi]` (the words between the two parts of a pattern)?
 pub fn negates_between(words: &[String], lo: usize, hi: usize) -> bool {
-    (lo..hi.min(words.len())).any(|i| any_at(words, i, NEGATIONS) && !words[i + 1..hi].iter().any(|w| DOUBLE_NEGATIVE.contains(&w.as_str())))
+    (lo..hi.min(words.len())).any(|i| denies_at(words, i) && !words[i + 1..hi].iter().any(|w| DOUBLE_NEGATIVE.contains(&w.as_str())))
+}
+
+/// Is there a negation at `i` that denies what follows (not "sin querer", "no idea")?
+fn denies_at(words: &[String], i: usize) -> bool {
+    any_at(words, i, NEGATIONS) && !(i.saturating_sub(1)..=i).any(|j| any_at(words, j, NOT_DENYING))
 }
 
 fn negated_before(words: &[String], start: usize) -> bool {
@@ -145,7 +176,7 @@ fn negated_before(words: &[String], start: usize) -> bool {
     }
     let lo = start.saturating_sub(5);
     (lo..start).any(|i| {
-        if !any_at(words, i, NEGATIONS) {
+        if !denies_at(words, i) || (i + 1..start).any(|j| any_at(words, j, NEW_SUBJECT)) {
             return false;
         }
         if words[i] == "no" && words.get(i + 1).is_some_and(|n| NO_INTERJECTION.contains(&n.as_str())) {
@@ -169,22 +200,34 @@ fn asks_about_cause(words: &[String]) -> bool {
 
 /// "Now", "today", "again": words that put a mention in the present whatever came before.
 const RECENT: &[&str] = &[
-    "now", "today", "tonight", "this morning", "this afternoon", "this evening", "since", "again", "yesterday", "last night",
-    "right now", "currently", "lately", "ahora", "hoy", "esta manana", "esta tarde", "esta noche", "desde", "otra vez",
-    "de nuevo", "ayer", "anoche", "ultimamente", "todavia", "still",
+    "now", "today", "tonight", "this morning", "this afternoon", "this evening", "again", "yesterday", "last night",
+    "right now", "currently", "lately", "ahora", "hoy", "esta manana", "esta tarde", "esta noche", "otra vez",
+    "de nuevo", "ayer", "anoche", "ultimamente", "since", "desde", "todavia", "still",
 ];
+/// How many of `RECENT`'s last words only say something lasted, not that it is new.
+const LASTING: usize = 4;
 
 /// Does a clause follow one about the distant past without saying it is about now ("I had a
 /// stroke two years ago and my hand stayed weak")?
 pub fn continues_past(words: &[String], previous: &[String]) -> bool {
-    is_past(previous) && !any_in(words, RECENT)
+    if !is_past(previous) {
+        return false;
+    }
+    // "I had a stroke in 2019 and my hand is still weak": after years, "still" is what stayed.
+    let recent = if long_ago(previous) { &RECENT[..RECENT.len() - LASTING] } else { RECENT };
+    !any_in(words, recent)
+}
+
+/// Years rather than weeks ago: an explicit past year, "N years ago", "hace años".
+fn long_ago(words: &[String]) -> bool {
+    words.iter().any(|w| is_past_year(w) || matches!(w.as_str(), "years" | "anos"))
 }
 
 /// Verbs in the past tense: a clause told in it after one about long ago is part of that story
 /// ("years ago I had a clot and couldn't breathe").
 const PAST_TENSE: &[&str] = &[
     "couldnt", "could not", "was", "were", "had", "did", "went", "felt", "got", "fue", "tuve", "tenia", "estaba", "estuve",
-    "podia", "pude", "senti",
+    "podia", "pude", "senti", "se infecto", "se me infecto", "le dio", "me dio", "tuvo", "estuvo",
 ];
 
 pub fn told_in_past_tense(words: &[String]) -> bool {
@@ -197,7 +240,8 @@ const WELL_NOW: &[&str] = &[
     "im fine now", "im ok now", "im okay now", "im well now", "doing well now", "doing fine now", "doing better now",
     "ya estoy bien", "ahora estoy bien", "estoy bien ahora", "ya estoy mejor", "ahora estoy mejor", "doing really good now",
     "doing good now", "doing really well now", "doing great now", "im good now", "im doing well", "im doing good",
-    "estoy muy bien", "me siento bien ahora", "anos bien", "years clean", "doing well for years", "fine for years",
+    "estoy muy bien", "me siento bien ahora", "anos bien", "years clean", "doing well for years", "fine for years", "doing well",
+    "doing fine", "estoy bien",
 ];
 
 pub fn says_well_now(message: &[String]) -> bool {
@@ -216,8 +260,14 @@ pub fn is_past(words: &[String]) -> bool {
         // "hace dos semanas tuve…" is past; "hace una semana que tengo…" is still going on.
         let hace = w == "hace"
             && (i + 1..(i + 3).min(words.len())).any(|j| unit(&words[j]) && words.get(j + 1).is_none_or(|n| n != "que"));
-        let year = matches!(w.as_str(), "in" | "en" | "del") && words.get(i + 1).is_some_and(|y| is_past_year(y));
-        ago || hace || year || at_an_age(words, i)
+        // "in 2019", "en el 2018", "del 2020", "back in January"
+        let skip = usize::from(words.get(i + 1).is_some_and(|n| n == "el"));
+        let when = words.get(i + 1 + skip);
+        let year = matches!(w.as_str(), "in" | "en" | "del") && when.is_some_and(|y| is_past_year(y));
+        // A month is ambiguous ("my appointment in March"): past only after "last" or told in the past.
+        let in_month = when.is_some_and(|m| MONTHS.contains(&m.as_str()));
+        let month = in_month && (w == "last" || (matches!(w.as_str(), "in" | "en") && told_in_past_tense(words)));
+        ago || hace || year || month || at_an_age(words, i)
     })
 }
 
@@ -233,9 +283,14 @@ fn is_past_year(w: &str) -> bool {
     w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1940..2026).contains(&y))
 }
 
+/// "hasn't stopped", "won't go away": a denial that keeps the problem going.
+fn denies(ws: &[String]) -> bool {
+    ws.iter().any(|w| NEGATIONS.contains(&w.as_str()) || w == "wont" || w == "cant")
+}
+
 fn resolved(words: &[String], end: usize, next: &[String]) -> bool {
     let after = &words[end..];
-    let denied = |ws: &[String]| ws.iter().any(|w| NEGATIONS.contains(&w.as_str()) || w == "wont" || w == "cant");
+    let denied = denies;
     if any_in(after, RESOLVED) && !denied(after) {
         return true;
     }

@@ -37,8 +37,33 @@ pub const SUICIDAL: Rule = Rule {
             "me volvi a cortar", "not wake up", "jump off a bridge", "jump off the", "me tiro del", "tirarme del", "tirarme de un",
             "aventarme", "me aviento", "para que sigo aqui", "pa que sigo", "pa q sigo", "pastillas juntadas",
             "pastiyas juntadas", "tengo las pastillas juntas", "giving away my", "regalando mis cosas", "things in order before",
-            "affairs in order", "unalive", "unaliving",
+            "affairs in order", "unalive", "unaliving", "not around much longer", "not going to be around", "ya no voy a estar",
+            "being a burden", "a burden to everyone", "a burden on everyone", "ser una carga", "no les voy a dar mas problemas",
+            "no nos va a dar problemas", "ya no va a dar problemas", "regalando sus cosas", "giving away his", "giving away her",
+            "giving away all", "regalando todo", "se va a tirar", "tirarse del", "tirarse de un", "se tira del", "se va a aventar",
+            "aventarse", "saltar del puente", "brincar del puente", "jumping off", "despidiendose", "despidiendome",
+            "se esta despidiendo", "saying goodbye to everyone", "goodbye text", "goodbye message", "goodbye video", "una soga",
+            "noose", "found a rope", "pensando como hacerlo", "ya se con que", "thinking about how to do it",
+            "planning how to do it", "figured out how to do it", "thank you all for everything", "gracias por todo a todos",
         ]),
+        // Letters left for the family: a goodbye.
+        Near(
+            &["letters", "letter", "note", "notes", "carta", "cartas", "nota", "notas"],
+            &[
+                "to my kids", "to my children", "to my family", "to my wife", "to my husband", "para mis hijos", "pa mis hijos",
+                "a mis hijos", "para mi familia", "a mi familia", "in case", "por si", "goodbye", "despedida", "despidiendose",
+            ],
+            4,
+        ),
+        // Cutting the arms, wrists or thighs: self-harm, not a kitchen accident.
+        Near(
+            &["cutting", "cut", "cortando", "cortandose", "corto", "corte", "cortaba", "cortado"],
+            &[
+                "her arms", "his arms", "my arms", "los brazos", "sus brazos", "wrists", "wrist", "munecas", "muneca", "thighs",
+                "muslos",
+            ],
+            3,
+        ),
         // Someone wanting to die or to kill themselves, in any person.
         Near(
             &[
@@ -88,6 +113,15 @@ pub const OVERDOSE: Rule = Rule {
             "overdose", "overdosed", "overdosing", "sobredosis", "poisoned", "poisoning", "envenenado", "envenenada", "envenenamiento",
             "se me paso la mano con",
         ]),
+        // Tasting, biting or chewing a household product counts as swallowing it.
+        Near(
+            &["bit into", "bit", "chewed", "licked", "mordio", "masco", "chupo", "in his mouth", "in her mouth", "en la boca"],
+            &[
+                "pods", "pod", "detergent", "detergente", "bleach", "cloro", "cleaner", "limpiador", "battery", "pila", "poison",
+                "veneno",
+            ],
+            6,
+        ),
         Near(
             &[
                 "drank", "drink", "swallowed", "ate", "tomo", "tome", "bebio", "bebi", "trago", "trague", "se tomo", "se trago",
@@ -96,9 +130,11 @@ pub const OVERDOSE: Rule = Rule {
             &[
                 "bleach", "antifreeze", "detergent", "poison", "chemicals", "cleaner", "pods", "lye", "cloro", "lejia", "veneno",
                 "quimicos", "detergente", "limpiador", "anticongelante", "raticida", "edibles", "gummies", "cannabis", "marijuana",
-                "mothballs", "naftalina", "button battery", "batteries", "pilas",
+                "mothballs", "naftalina", "button battery", "batteries", "pilas", "dishwasher", "laundry pod", "tide pod", "pesticide",
+                "insecticide", "gasoline", "gasolina", "kerosene", "lamp oil", "ammonia", "amoniaco", "nail polish remover",
+                "quitaesmalte", "windshield", "limpiavidrios", "clorox", "pinesol", "fabuloso",
             ],
-            4,
+            6,
         ),
         Near(
             &[
@@ -113,17 +149,22 @@ pub const OVERDOSE: Rule = Rule {
                 "de mas", "muchas pastillas", "bastantes", "a bunch", "lots of pills", "a lot of pills", "them all",
                 "all of them", "unas pastillas", "all of this", "weeks worth", "varias", "not sure how many", "dont know how many",
                 "dont remember how many", "lost count", "no se cuantas", "no me acuerdo cuantas", "no recuerdo cuantas",
-                "medio frasco", "half the bottle", "half a bottle", "la mitad del frasco",
+                "medio frasco", "half the bottle", "half a bottle", "la mitad del frasco", "2 veces", "2 times", "2x", "x2",
+                "every pill", "todas las que", "at once", "all at once", "de un jalon", "de una vez", "whole week of",
+                "a whole week", "no sabemos cuantas", "we dont know how many",
             ],
             7,
         ),
         Near(
-            &["got into", "se trago", "se comio", "ate some"],
+            &[
+                "got into", "se trago", "se comio", "ate some", "eaten some", "may have eaten", "might have eaten", "could have eaten",
+                "chewed", "se metio a la boca",
+            ],
             &[
                 "pills", "pill", "medicine", "medication", "meds", "tablets", "pastillas", "pastilla", "medicina", "medicinas",
                 "medicamentos", "pildoras",
             ],
-            4,
+            6,
         ),
         Near(
             &[

@@ -114,17 +114,19 @@ const AFTER_A_STAY: &[&str] = &[
     "procedimiento", "suturas", "grapas", "intervencion", "scar", "cicatriz", "repair", "replacement", "removal", "removed",
     "taken out", "bypass", "transplant", "biopsy", "drain", "drain site", "cut they made", "postoperatorio", "postoperatoria",
     "reemplazo", "me quitaron", "le quitaron", "me sacaron", "le sacaron", "trasplante", "biopsia", "reparacion", "gallbladder",
-    "appendix", "tonsils", "hernia", "vesicula", "apendice", "amigdalas",
+    "appendix", "tonsils", "hernia", "vesicula", "apendice", "amigdalas", "replaced", "cut out", "costura", "costuras",
+    "me cosieron", "le cosieron", "admitted", "internado", "internada", "ingresado", "ingresada",
 ];
 
 /// Name endings of operations: appendectomy, angioplasty, laparotomy, colecistectomía.
 const OPERATION_ENDINGS: &[&str] = &["ectomy", "ectomia", "plasty", "plastia", "otomy", "otomia", "oscopy", "oscopia"];
 
-/// Does `text` say it comes after an operation or a hospital stay?
+/// Does `text` say it comes after an operation or a hospital stay? Misspelt too ("cesaria",
+/// "sirugia"): the message's own words are what a patient typed.
 pub fn after_a_stay(text: &str) -> bool {
     let words = crate::text::words(text);
     let operation = |w: &String| OPERATION_ENDINGS.iter().any(|e| w.len() > e.len() + 2 && w.ends_with(e));
-    words.iter().any(operation) || (0..words.len()).any(|i| AFTER_A_STAY.iter().any(|p| exact_at(&words, i, p)))
+    words.iter().any(operation) || crate::text::has_any(&words, AFTER_A_STAY)
 }
 
 /// The first category raised, if any.
@@ -188,6 +190,7 @@ fn pattern_spans(words: &[String], pattern: &Pattern) -> Vec<(usize, usize)> {
 /// stop", "se desmayó y no responde"): a pattern may finish in such a clause.
 const POINTS_BACK: &[&str] = &[
     "it", "its", "that", "which", "still", "wont", "keeps", "sigue", "no para", "no deja", "no se detiene", "no se quita",
+    "no se me para", "no se le para", "now its", "now it", "ahora", "now",
 ];
 
 fn rule_hits_clause(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
@@ -216,7 +219,8 @@ fn rule_hits_clause(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
 /// themselves, read over the whole message (its clauses split at "and").
 const INFORMATION: &[&str] = &[
     "whats the difference", "what is the difference", "cual es la diferencia", "que es mas peligroso", "which is more dangerous",
-    "school project", "group project", "nursing school", "vi algo en la tele", "saw something on tv",
+    "school project", "group project", "nursing school", "vi algo en la tele", "saw something on tv", "trabajo de la escuela",
+    "tarea de la escuela", "para la escuela", "for school", "homework", "school assignment", "school report",
 ];
 
 fn asks_for_information(clauses: &[Vec<String>]) -> bool {
@@ -239,7 +243,7 @@ fn is_history(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
 /// "took like 10 tylenol", "me tomé 8 pastillas": a verb of taking, then within three words a
 /// count of five or more that is not a dose unit or a time ("took 10 mg", "took 20 units").
 fn many_taken(words: &[String]) -> Vec<(usize, usize)> {
-    const TAKEN: &[&str] = &["took", "taken", "swallowed", "ate", "tome", "tomo", "trague", "ingeri"];
+    const TAKEN: &[&str] = &["took", "taken", "swallowed", "ate", "tome", "tomo", "trague", "ingeri", "eche", "popped"];
     const UNITS: &[&str] = &[
         "mg", "mcg", "ml", "g", "cc", "unit", "units", "unidades", "am", "pm", "hours", "hrs", "horas", "days", "dias", "minutes",
         "min", "minutos", "oclock", "years", "anos", "weeks", "semanas", "times", "veces", "puffs", "drops", "gotas", "percent",

@@ -45,7 +45,8 @@ pub const CORE: &[Rule] = &[
             "xray", "x ray", "radiografia", "heavy heart", "giving me a heart attack", "gave me a heart attack",
             "give me a heart attack", "nearly had a heart attack", "almost had a heart attack", "me va a dar un infarto con",
             "me dio un infarto cuando", "casi me da un infarto", "casi le da un infarto", "le va a dar un infarto",
-            "pecho del pie", "amamantar", "breastfeeding", "pezones", "nipples", "lactancia",
+            "pecho del pie", "amamantar", "breastfeeding", "pezones", "nipples", "lactancia", "vacuna", "vaccine", "flu shot",
+            "booster", "covid shot",
         ],
     },
     Rule {
@@ -58,16 +59,28 @@ pub const CORE: &[Rule] = &[
                 "gasping for air", "short of breath", "shortness of breath", "out of breath", "gasping", "choking", "suffocating",
                 "lips are blue", "lips turning blue", "turning blue", "me ahogo", "ahogando", "ahogo", "asfixia", "asfixiando",
                 "falta de aire", "labios morados", "no me entra el aire", "through a straw", "por un popote", "por una pajita",
-                "wheezing badly", "cant catch my breath",
+                "wheezing badly", "cant catch my breath", "coffee stirrer", "labios azules", "blue lips", "lips blue",
+                "se me corto la respiracion", "se le corto la respiracion", "se le corta la respiracion",
                 "ribs sucking in", "sucking in", "se le hunden las costillas", "hunden las costillas", "huffing", "panting",
                 "jadeando",
             ]),
-            Near(&["wheezing", "wheeze", "silbando", "silbido", "chiflando"], &["bad", "badly", "worse", "still", "pecho", "mucho", "fuerte"], 3),
+            Near(
+                &["wheezing", "wheeze", "silbando", "silbido", "chiflando", "silba", "le silba", "me silba"],
+                &["bad", "badly", "worse", "still", "pecho", "mucho", "fuerte"],
+                3,
+            ),
+            // Ribs or neck pulling in with each breath: a child working hard to breathe.
+            Near(
+                &["se le hunde", "se le hunden", "se hunde", "sucking in", "pulling in", "retracting", "retractions", "caving in"],
+                &["costillas", "ribs", "cuello", "neck", "piel", "skin", "belly", "panza"],
+                5,
+            ),
             Near(
                 &["inhaler", "albuterol", "nebulizer", "puffer", "inhalador", "bomba", "nebulizador", "asma", "asthma"],
                 &[
                     "every hour", "cada hora", "not working", "isnt helping", "not helping", "no funciona", "no sirve", "no me hace",
-                    "no me esta haciendo", "alborotada", "alborota", "flaring", "flare", "crisis",
+                    "no me esta haciendo", "alborotada", "alborota", "flaring", "flare", "crisis", "no le hace", "no hace nada",
+                    "isnt doing anything", "not doing anything", "doesnt help", "didnt help", "no ayuda", "no le ayuda",
                 ],
                 5,
             ),
@@ -78,14 +91,15 @@ pub const CORE: &[Rule] = &[
                     "struggling", "struggle", "short", "shortness", "catch", "labored", "laboured", "problems", "problem", "barely",
                     "hardly", "bad", "worse", "worsening", "terrible", "awful", "mal", "peor", "no puedo", "no podia", "no pude", "falta",
                     "dificultad", "cuesta", "costaba", "problemas", "apenas", "no alcanzo", "no le entra", "no me entra", "batallando", "weird",
-                    "funny", "strange", "raro", "rara", "extrano", "fast", "rapid", "rapido", "rapida",
+                    "funny", "strange", "raro", "rara", "extrano", "fast", "rapid", "rapido", "rapida", "corto", "corta", "cortada",
+                    "no me pasa", "no le pasa", "no pasa", "ruido", "noise", "noisy", "slow", "lento", "lenta",
                 ],
                 4,
             ),
         ],
         vetoes: &[
             "acondicionado", "fresco", "libre", "ahogada en", "ahogado en", "drowning in", "on all these", "on these forms",
-            "on paperwork", "papeleo", "paperwork",
+            "on paperwork", "papeleo", "paperwork", "breathless waiting", "breathless with",
         ],
     },
     Rule {
@@ -145,8 +159,29 @@ pub const CORE: &[Rule] = &[
                 3,
             ),
             Near(
-                &["cant see", "cannot see", "no puedo ver", "no veo", "went dark", "lost sight"],
-                &["eye", "eyes", "ojo", "ojos", "suddenly", "de repente"],
+                &["cant see", "cannot see", "no puedo ver", "no veo", "went dark", "lost sight", "no ve", "no puede ver", "se le nublo", "se me nublo"],
+                &["eye", "eyes", "ojo", "ojos", "suddenly", "de repente", "de golpe"],
+                4,
+            ),
+            // Confusion that came on suddenly (not the slow kind of dementia).
+            Near(
+                &[
+                    "confused", "confusion", "confundido", "confundida", "disoriented", "desorientado", "desorientada", "no reconoce",
+                    "doesnt recognize", "doesnt know where", "como ido", "como ida", "out of it", "no sabe donde",
+                ],
+                &["suddenly", "sudden", "all of a sudden", "de repente", "de golpe", "out of nowhere", "de la nada"],
+                6,
+            ),
+            // One side of the face, or drooling from one side.
+            Near(
+                &["one side of", "un lado de", "un costado", "de un lado", "half of", "side of"],
+                &["face", "cara", "boca", "mouth", "smile", "sonrisa"],
+                3,
+            ),
+            Near(&["baba", "drool", "drooling"], &["un lado", "un costado", "one side", "side of"], 4),
+            Near(
+                &["se le cae", "se le caia", "se me cae", "se me caia", "dropped", "dropping", "keeps dropping"],
+                &["cuchara", "vaso", "taza", "tenedor", "spoon", "cup", "fork", "de la mano"],
                 4,
             ),
             Near(
@@ -156,6 +191,17 @@ pub const CORE: &[Rule] = &[
                     "debilidad", "paralizado", "paralizada",
                 ],
                 5,
+            ),
+            Near(
+                &[
+                    "speak", "talk", "talks", "talking", "speaking", "words", "speech", "hablar", "habla", "hablando", "palabras",
+                ],
+                &[
+                    "slurred", "garbled", "jumbled", "nonsense", "gibberish", "mixed up", "not making sense", "no tiene sentido",
+                    "doesnt make sense", "enredadas", "enredado", "enredada", "no le salen", "no me salen", "no le salian",
+                    "no me salian", "coming out wrong", "all wrong", "arent words", "no son palabras",
+                ],
+                6,
             ),
             Near(
                 &["speak", "talk", "talking", "speaking", "words", "speech", "hablar", "habla", "palabras", "lengua", "tongue"],
@@ -173,7 +219,8 @@ pub const CORE: &[Rule] = &[
             "heat stroke", "golpe de calor", "brush", "luck", "swim", "swimming", "english", "ingles", "language", "idioma",
             "interpreter", "interprete", "translator", "traductor", "dentist", "dentista", "novocaine", "novocain", "lidocaine",
             "anesthesia", "anestesia", "numbing", "slept on", "sleeping on", "dormi encima", "dormi sobre", "gonna have a stroke",
-            "going to have a stroke", "le va a dar un derrame", "de tanto",
+            "going to have a stroke", "le va a dar un derrame", "de tanto", "half dead", "medio muerto", "medio muerta", "this app",
+            "the app", "la app", "la aplicacion", "website", "la pagina",
         ],
     },
     super::harm::SUICIDAL,
@@ -187,7 +234,14 @@ pub const CORE: &[Rule] = &[
                 "like tar", "caca negra", "excremento negro", "evacuaciones negras", "coughing up blood", "cough up blood",
                 "coughed up blood", "spitting blood", "spitting up blood", "escupo sangre", "escupiendo sangre", "soaked through",
                 "soaking through", "coffee grounds", "cafe molido", "asientos de cafe", "big clots", "salen cuajos", "coagulos grandes",
+                "pouring through", "pressing on it isnt helping", "pressure isnt helping",
             ]),
+            // A towel or bandage soaked through.
+            Near(
+                &["towel", "toalla", "gauze", "gasa", "gasas", "bandage", "venda", "vendaje", "trapo", "rag", "dressing"],
+                &["pouring", "soaked", "soaking", "through", "empapada", "empapado", "empapando", "llena de sangre", "full of blood"],
+                4,
+            ),
             Near(
                 &[
                     "stool", "stools", "poop", "bowel movement", "bm", "del bano", "popo", "caca", "heces", "excremento", "evacuacion",
@@ -221,13 +275,21 @@ pub const CORE: &[Rule] = &[
                     "muchisima", "muchisimo", "abundante", "no para", "no deja", "no se detiene", "no se para", "por todos lados",
                     "empapado", "empapada", "empapando", "vomitando", "vomito", "vomite", "tosiendo", "tosi", "chorros", "toso", "tose",
                     "tosio", "over an hour", "for hours", "hasnt stopped", "keeps bleeding", "nonstop", "non stop", "sin parar",
+                    "no se me para", "no se le para", "no me para", "no le para", "isnt stopping", "wont quit",
                 ],
                 5,
+            ),
+            // Bleeding timed in minutes or hours: it has not stopped.
+            Near(
+                &["bleeding", "bleed", "sangre", "sangrando", "sangrado", "sangra", "nosebleed", "nose bleed"],
+                &["minutes", "minutos", "min", "an hour", "una hora", "hours", "horas", "media hora", "half an hour"],
+                6,
             ),
         ],
         vetoes: &[
             "test", "tests", "work", "blood pressure", "sugar", "draw", "drawn", "results", "analisis", "examen", "presion", "azucar", "glucosa",
-            "donate", "type", "count", "thinner", "thinners",
+            "donate", "type", "count", "thinner", "thinners", "floss", "flossing", "brushing", "hilo dental", "cepillo", "spotting",
+            "a little", "un poquito", "poquito",
         ],
     },
     Rule {
@@ -245,14 +307,17 @@ pub const CORE: &[Rule] = &[
                 "quedado sin sentido", "quede sin sentido", "quedo sin sentido", "went black", "se me fue el mundo",
                 "next thing i know", "next thing i knew", "cai redonda", "cai redondo", "keep him awake", "keep her awake",
                 "cant wake", "no lo puedo despertar", "no la puedo despertar", "vahido", "se quedo tirado", "se quedo tirada", "se privo",
-                "me prive", "patatus",
+                "me prive", "patatus", "didnt come to", "out cold", "cayo redondo", "cayo redonda", "se le fue el conocimiento",
+                "se me fue el conocimiento", "hard to keep awake", "hard to wake", "difficult to wake", "wont stay awake",
+                "cuesta despertarlo", "cuesta despertarla", "no se despierta", "no contesta bien", "no responde bien", "no me contesta",
             ]),
             Near(&["feel", "feeling", "felt", "going to", "about to", "gonna"], &["faint"], 2),
         ],
         vetoes: &[
             "laughing", "laughed", "de risa", "de la risa", "conocimiento de", "screen", "pantalla", "phone", "tv", "power", "luz",
             "when they said", "when i saw", "when i heard", "cuando vi", "cuando me dijeron", "owe", "bill", "factura", "papeleo",
-            "paperwork", "boredom", "aburrimiento", "en la linea",
+            "paperwork", "boredom", "aburrimiento", "en la linea", "se desmaye", "del hambre", "de hambre", "de la emocion",
+            "de emocion", "de felicidad", "de alegria", "knocked me out", "slept",
         ],
     },
     Rule {
@@ -264,7 +329,9 @@ pub const CORE: &[Rule] = &[
             "espuma por la boca", "le dio un ataque", "me dio un ataque", "tuvo un ataque", "se puso tieso", "se puso tiesa",
             "se puso rigido", "se puso rigida", "temblaba todo", "temblando todo", "crisis convulsiva", "crisis epileptica",
             "ataque de epilepsia", "jerking", "sacudiendo", "sacudidas", "had another fit", "having fits", "crisis seguidas",
-            "ataques seguidos", "kind of fit", "staring spell", "staring spells",
+            "ataques seguidos", "kind of fit", "staring spell", "staring spells", "his fits", "her fits", "fits again", "fit again",
+            "ojos volteados", "ojos en blanco", "se mordio la lengua", "bit his tongue", "bit her tongue", "temblando toda",
+            "temblaba toda",
         ])],
         vetoes: &[
             "de tos", "de risa", "de panico", "de ansiedad", "de nervios", "de asma", "panic attack", "anxiety attack",
@@ -281,6 +348,13 @@ pub const CORE: &[Rule] = &[
                 3,
             ),
             Near(&["allergic", "allergy", "alergica", "alergico"], &["reaction", "reaccion"], 2),
+            // Hives with the throat or breathing involved.
+            Near(
+                &["hives", "ronchas", "welts", "habones", "ronchitas"],
+                &["swallow", "tragar", "breathe", "breathing", "respirar", "throat", "garganta", "lengua", "tongue", "lips", "labios"],
+                8,
+            ),
+            Any(&["me hinche toda", "me hinche todo", "se hincho toda", "se hincho todo"]),
             Any(&[
                 "toda hinchada", "todo hinchado", "swollen all over", "swelling all over", "hinchada toda", "hinchado todo",
                 "hinchado como", "hinchada como", "swollen like", "puffed up like", "its closing up", "like its closing",
@@ -299,7 +373,8 @@ pub const CORE: &[Rule] = &[
                     "swelling", "swollen", "swell", "swells", "swelled", "puffed", "closing", "closed", "close up", "closing up", "tight",
                     "tightening", "hinchada", "hinchado", "hinchazon", "hinchando", "inflamada", "inflamado", "cerrando", "cierra",
                     "cerrada", "puffing", "puffy", "puffed up", "blowing up", "ballooning", "se hincha", "hinchandose", "inflamando",
-                    "se infla", "all swollen", "swollen shut", "hinchadisimo", "hinchadisima", "hinchadisimos", "hinchadisimas",
+                    "se infla", "all swollen", "swollen shut", "hinchadisimo", "hinchadisima", "hinchadisimos", "hinchadisimas", "huge",
+                    "thick", "gorda", "gordo", "enorme", "bembona", "bembon",
                 ],
                 4,
             ),

@@ -18,11 +18,12 @@ pub const POST_DISCHARGE: &[Rule] = &[
     Rule {
         category: Category::WoundInfection,
         patterns: &[
-            Any(&["pus", "supura", "supurando", "red streaks", "red streak", "rayas rojas", "lineas rojas"]),
+            Any(&["pus", "supura", "supurando", "red streaks", "red streak", "rayas rojas", "lineas rojas", "red lines", "red line"]),
             Near(
                 &[
                     "wound", "incision", "stitches", "staples", "sutures", "cut", "scar", "surgical site", "c section", "csection",
                     "drain site", "herida", "erida", "incision", "puntos", "cicatriz", "suturas", "grapas", "cesarea", "donde me operaron",
+                    "costura", "costuras",
                 ],
                 &[
                     "pus", "oozing", "opened", "open", "opening", "draining", "smells", "smell", "smelly", "stinks", "stinky", "foul",
@@ -30,9 +31,9 @@ pub const POST_DISCHARGE: &[Rule] = &[
                     "puffy", "angry", "angrier", "inflamed", "green", "yellow", "split", "gaping", "supura", "supurando", "abierta",
                     "abrio", "infectada", "infectado", "mal olor", "huele", "apesta", "roja", "rojo", "enrojecida", "caliente",
                     "hinchada", "hinchado", "inflamada", "verde", "amarillo", "amarilla", "liquido", "secrecion", "enconada", "enconado",
-                    "materia",
+                    "materia", "morada", "morado", "abriendo", "turbio", "turbia", "purple",
                 ],
-                5,
+                6,
             ),
         ],
         vetoes: &[],
@@ -43,5 +44,5 @@ pub const POST_DISCHARGE: &[Rule] = &[
 pub const TEMPERATURE_WORDS: &[&str] =
     &[
         "fever", "temp", "temperature", "degrees", "fiebre", "temperatura", "grados", "calentura", "thermometer", "termometro",
-        "chills", "escalofrios", "spiking",
+        "chills", "escalofrios", "spiking", "spiked", "running", "frio",
     ];

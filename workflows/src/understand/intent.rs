@@ -1,5 +1,6 @@
 //! Which script and intent a message asks for: script keywords first (sure when a single
-//! intent has a hit once denied keywords and `yields_to` are taken into account), then nearest
+//! intent has a hit once denied keywords and `yields_to` are taken into account; when two
+//! scripts have hits, the one asked for first), then nearest
 //! examples by embedding, with the model's `choose` only to confirm a middling nearest intent.
 //! Low confidence returns `None` and the engine asks the patient (the menu).
 
@@ -79,14 +80,12 @@ pub async fn classify(text: &str, scripts: &[&Script], understand: &dyn Understa
         return Ok(None);
     }
     let w = words(text);
-    let hits: Vec<&Candidate> = all
-        .iter()
-        .filter(|c| {
-            let kws: Vec<&str> = c.script.intents[c.intent].keywords.iter().map(String::as_str).collect();
-            has_unnegated(&w, &kws)
-        })
-        .collect();
-    let hits = without_yielding(hits);
+    let first_hit = |c: &Candidate| {
+        let kws: Vec<&str> = c.script.intents[c.intent].keywords.iter().map(String::as_str).collect();
+        first_unnegated(&w, &kws)
+    };
+    let hits: Vec<&Candidate> = all.iter().filter(|c| first_hit(c).is_some()).collect();
+    let hits = first_script_asked(without_yielding(hits), first_hit);
     if let [only] = hits.as_slice() {
         return Ok(Some(only.guess(1.0, "rule")));
     }
@@ -110,10 +109,18 @@ pub async fn classify(text: &str, scripts: &[&Script], understand: &dyn Understa
 /// Words that, just before a keyword, deny it ("cancel, not reschedule", "don't need to rebook").
 const DENIALS: &[&str] = &["not", "no", "dont", "never", "without", "sin", "nunca"];
 
-/// Does a phrase of `keywords` occur without a denial in the three words before it?
-fn has_unnegated(w: &[String], keywords: &[&str]) -> bool {
+/// Where the first phrase of `keywords` without a denial in the three words before it starts.
+fn first_unnegated(w: &[String], keywords: &[&str]) -> Option<usize> {
     let denied = |start: usize| w[start.saturating_sub(3)..start].iter().any(|x| DENIALS.contains(&x.as_str()));
-    keywords.iter().flat_map(|k| phrase_spans(w, k)).any(|(start, _)| !denied(start))
+    keywords.iter().flat_map(|k| phrase_spans(w, k)).map(|(start, _)| start).filter(|&s| !denied(s)).min()
+}
+
+/// Two requests in one message ("move my appointment, and I need a refill"): the script asked
+/// for first is served first; the patient can ask for the other when it is done.
+fn first_script_asked<'a, 'b>(hits: Vec<&'a Candidate<'b>>, first_hit: impl Fn(&Candidate) -> Option<usize>) -> Vec<&'a Candidate<'b>> {
+    let Some(first) = hits.iter().min_by_key(|c| first_hit(c).unwrap_or(usize::MAX)) else { return hits };
+    let script = first.script.id.clone();
+    hits.into_iter().filter(|c| c.script.id == script).collect()
 }
 
 /// Drops each hit that yields to another hit of its script (`yields_to`).

@@ -13,7 +13,8 @@ const PERSON: &[&str] = &[
     "me llame alguien", "que alguien me llame", "someone call me", "somebody call me", "have someone call", "call me please",
     "callback", "call back", "get me a person", "real nurse", "return my call", "devuelva la llamada", "devolviera la llamada",
     "who do i talk to", "who can i talk to", "who should i talk to", "con quien hablo", "con quien puedo hablar", "alguien me ayuda",
-    "me puede atender", "alguien me atienda", "someone help me",
+    "me puede atender", "alguien me atienda", "someone help me", "alguien me llame", "give me a ring", "give me a call",
+    "ring me",
 ];
 
 /// Not wanting the machine is asking for a person ("I don't want to talk to a bot").
@@ -24,7 +25,8 @@ const MACHINE: &[&str] = &["bot", "robot", "machine", "maquina", "computer", "co
 /// Talking verbs, and the people one talks to: near each other they ask for a person.
 const TALK: &[&str] = &[
     "talk", "speak", "chat", "connect", "transfer", "put me through", "reach", "contact", "hablar", "hable", "habla", "comunicar",
-    "comunique", "comunicarme", "pasame", "paseme", "pasar", "contactar", "llamar", "call", "telephone", "phone",
+    "comunique", "comunicarme", "pasame", "paseme", "pasar", "contactar", "llamar", "call", "telephone", "phone", "explain",
+    "explique", "me explique",
 ];
 const SOMEONE: &[&str] = &[
     "person", "human", "someone", "somebody", "anyone", "anybody", "nurse", "receptionist", "staff", "agent", "office",
@@ -63,12 +65,20 @@ const ADVICE: &[&str] = &[
     "what should we do", "worry about", "something to worry", "para preocuparse", "whats better for", "what is better for",
     "whats good for", "que es mejor para", "que es bueno para", "algo malo", "sera grave", "que tomo para", "should i worry",
     "anything i can do", "algo que pueda hacer", "a side effect of", "efecto secundario de", "que me puedo poner",
+    "what does that mean", "what does this mean", "que significa", "que quiere decir", "in plain english", "worth mentioning",
+    "worth coming in", "lo llevo", "la llevo", "le sigo dando", "sigo tomando", "keep taking", "keep giving", "que me echo",
+    "que le echo", "que le pongo", "do i still need", "do we still need", "todavia tengo que", "still need to", "just checking",
+    "se quita solo", "se quita sola", "should we be worried", "is that the med", "is it the med", "is that from",
+    "how do i know if", "how can i tell if", "como se si", "is that ok", "is that okay", "is this ok", "is this okay",
+    "que le hago", "que me pongo", "just healing", "part of healing", "something stronger", "algo mas fuerte",
+    "something else i could try", "anything else i can try", "otra cosa que pueda", "what would happen if", "que pasa si",
 ];
 /// In a question, these judge a clinical finding ("drainage on the bandage, normal?", "is 20 mg
 /// a lot?"); outside one they are just words ("back to normal", "thanks a lot").
 const JUDGED: &[&str] = &[
     "normal", "a lot", "too much", "too high", "too low", "safe", "dangerous", "mucho", "demasiado", "muy alta", "muy alto",
-    "peligroso", "a problem", "un problema", "importa", "matter", "matters",
+    "peligroso", "a problem", "un problema", "importa", "matter", "matters", "ok", "okay", "high", "low", "alto", "alta", "bajo",
+    "baja", "mal", "bad",
 ];
 /// Acts that, asked about, are themselves the clinical question ("¿me tomo dos?").
 const ASKED_ACTS: &[&str] =
@@ -79,6 +89,7 @@ const ASK: &[&str] = &[
     "is it safe", "is it alright", "ok to", "okay to", "safe to", "how much", "how many", "how often", "what dose",
     "do i need to", "do i have to", "puedo", "puede", "debo", "debe", "tengo que", "se puede", "cuanto", "cuanta", "cuantos",
     "cuantas", "cada cuanto", "es seguro", "when do", "when does", "when can i", "cuando puedo", "cuando me quitan",
+    "do i need", "does he need", "does she need", "when i can", "if i can", "si puedo", "si ya puedo", "is it",
 ];
 const CLINICAL: &[&str] = &[
     "take", "taking", "give", "dose", "dosage", "mg", "pill", "pills", "tablet", "tablets", "medicine", "medication", "meds",
@@ -90,6 +101,8 @@ const CLINICAL: &[&str] = &[
     "herida", "ejercicio", "gym", "work out", "go back to work", "travel", "fly", "switch", "something for", "gimnasio",
     "viajar", "volar", "algo para", "tell the surgeon", "tell the dentist", "tell the doctor", "tell my doctor", "decirle al doctor", "staples",
     "cream", "ointment", "crema", "pomada", "ponerme", "daycare", "guarderia", "come out", "surgery", "surgeon", "cirugia", "cirujano",
+    "tums", "spray", "epipen", "stretch", "estirar", "pool", "piscina", "alberca", "tetanus", "tetano", "shower", "oil", "aceite",
+    "tab", "tabs", "twice a day", "generic", "generico", "lie down", "acostar", "jugar", "sports", "deporte", "futbol", "play",
 ];
 
 /// Words that make a question about the visit or the prescription itself, not medical advice
@@ -106,13 +119,20 @@ const OPENERS: &[&str] = &[
     "cuanto", "cuanta", "cuantos", "cuantas", "que", "es", "cada", "como",
 ];
 
+/// Asking without a question mark: "just wondering when I can shower", "solo quiero saber si…".
+const ASKING: &[&str] = &[
+    "quiero saber si", "quisiera saber", "solo quiero saber", "just wondering", "wondering if", "wondering when", "was wondering",
+    "me preguntaba", "queria preguntar", "quiero preguntar", "wanted to ask", "want to ask", "just checking", "just confirming",
+];
+
 /// The patient asks for medical advice, which the agent never gives.
 pub fn asks_for_advice(text: &str) -> bool {
     let w = words(text);
     if has_any(&w, ABOUT_CARE) {
         return false;
     }
-    let question = text.contains('?') || text.contains('¿') || w.first().is_some_and(|f| OPENERS.contains(&f.as_str()));
+    let marked = text.contains('?') || text.contains('¿') || has_any(&w, ASKING);
+    let question = marked || w.first().is_some_and(|f| OPENERS.contains(&f.as_str()));
     let clinical = has_any(&w, CLINICAL) || has_any(&w, FINDINGS) || w.iter().any(|x| is_dose(x));
     let judged = question && has_any(&w, JUDGED) && clinical;
     has_any(&w, ADVICE) || judged || (question && (near(&w, ASK, CLINICAL, 8) || has_any(&w, ASKED_ACTS)))
@@ -122,6 +142,10 @@ pub fn asks_for_advice(text: &str) -> bool {
 const FINDINGS: &[&str] = &[
     "bp", "blood pressure", "pressure", "sugar", "glucose", "temp", "temperature", "drainage", "rash", "bruise", "bruising",
     "swelling", "cough", "presion", "azucar", "glucosa", "temperatura", "fiebre", "sarpullido", "moreton", "hinchazon", "tos",
+    "a1c", "potassium", "potasio", "cholesterol", "colesterol", "tsh", "heartburn", "acidez", "lightheaded", "dizzy", "mareado",
+    "mareada", "mareo", "cold", "catarro", "gripa", "gripe", "runny nose", "mocos", "itchy", "itch", "pica", "roncha", "bite",
+    "picadura", "bleed", "bleeding", "sangra", "sangraron", "spit", "ears", "oido", "sinuses", "numbers", "labs", "stitches",
+    "incision", "herida", "cicatriz", "scar", "tums", "supplements", "vitaminas", "vitamins", "ajo", "remedio", "te de",
 ];
 
 /// "40mg", "5ml", "500mcg": a dose written as one word.
