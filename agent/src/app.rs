@@ -113,12 +113,15 @@ pub async fn dialogue(
     ehr: Arc<dyn Ehr>,
 ) -> anyhow::Result<Arc<EngineDialogue>> {
     let canary = settings.server.prompt_canary.as_ref().map(|c| c.expose().to_owned());
-    let understand = Arc::new(ModelUnderstand::new(model).with_canary(canary));
+    let understand = Arc::new(ModelUnderstand::new(model.clone()).with_canary(canary));
     let scripts = crate::staff::scripts::engine_scripts(store).await.context("loading the workflow scripts")?;
     let engine = workflows::Engine::new(scripts, ehr.clone(), understand);
     // Embed the intent examples now rather than in the first patient's turn.
     let examples = engine.warm_up().await.context("embedding the script examples")?;
     tracing::info!(count = examples, "script examples embedded");
+    if settings.server.redflag_examples {
+        crate::redflag_net::install(crate::redflag_net::models_dir(&settings.model), model, engine.example_net());
+    }
     Ok(Arc::new(EngineDialogue::reloadable(Arc::new(engine), ehr)))
 }
 

@@ -105,6 +105,15 @@ async fn models_fetch(settings: &Settings, progress: bool) -> anyhow::Result<()>
         .context("fetching the models")?;
     println!("chat model {} ({})", paths.chat_id, paths.chat_gguf.display());
     println!("embedding model {} ({})", paths.embedding_id, paths.embedding_dir.display());
+    // The red-flag examples' vectors, once per machine (the service would otherwise build them
+    // in the background at its first start).
+    let dir = crate::redflag_net::models_dir(&settings.model);
+    let cache = crate::redflag_net::cache_file(&dir, &paths.embedding_sha256);
+    if !cache.exists() {
+        let model = crate::app::load_candle(&settings.model).await?;
+        crate::redflag_net::load_or_build(&dir, &model).await?;
+    }
+    println!("red-flag examples ({})", cache.display());
     Ok(())
 }
 

@@ -91,6 +91,14 @@ pub struct ServerSettings {
     /// reply ever leaks the prompt. Unset by default.
     #[serde(default)]
     pub prompt_canary: Option<Secret>,
+    /// Under the red-flag rules, flag also what lies among the labelled examples of flagged
+    /// messages (`workflows::redflags::net`, measured in docs/understanding.md). On by default.
+    #[serde(default = "default_true")]
+    pub redflag_examples: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_turn_deadline_ms() -> u64 {

@@ -91,7 +91,8 @@ impl Dialogue for EngineDialogue {
         let mut scripts = slot.scripts().to_vec();
         scripts.push(script);
         let offset = slot.utc_offset_minutes();
-        *slot = Arc::new(Engine::new(scripts, ehr, slot.understand().clone()).with_utc_offset_minutes(offset));
+        let net = slot.example_net();
+        *slot = Arc::new(Engine::new(scripts, ehr, slot.understand().clone()).with_utc_offset_minutes(offset).with_example_net(net));
         true
     }
 }

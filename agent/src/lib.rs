@@ -22,6 +22,7 @@ pub mod limits;
 pub mod outbox;
 pub mod metrics;
 pub mod outreach;
+pub mod redflag_net;
 pub mod routes;
 pub mod scripts_cli;
 pub mod security_cli;

@@ -46,7 +46,11 @@ async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn L
 pub async fn understand(settings: &Settings) -> anyhow::Result<()> {
     let model = load_model(&settings.model).await?;
     let ehr: Arc<dyn Ehr> = Arc::new(FhirClient::new(&settings.fhir).context("configuring the FHIR client")?);
-    let engine = Engine::with_builtin_scripts(ehr, Arc::new(ModelUnderstand::new(model))).context("loading the workflow scripts")?;
+    let engine = Engine::with_builtin_scripts(ehr, Arc::new(ModelUnderstand::new(model.clone()))).context("loading the workflow scripts")?;
+    if settings.server.redflag_examples {
+        let dir = crate::redflag_net::models_dir(&settings.model);
+        engine.example_net().set(crate::redflag_net::load_or_build(&dir, model.as_ref()).await?);
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
     // stdin is blocking: read it on its own thread.
     std::thread::spawn(move || {

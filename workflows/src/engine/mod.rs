@@ -15,7 +15,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use fhir_client::{Ehr, EncounterId, PatientId};
 
-use crate::redflags::{self, RuleSet};
+use crate::redflags::net::NetSlot;
+use crate::redflags::{self, Category, RuleSet};
 use crate::script::Script;
 use crate::text::looks_spanish;
 use crate::understand::intent::{classify, ExampleCache, IntentGuess};
@@ -45,6 +46,8 @@ pub struct Engine {
     ehr: Arc<dyn Ehr>,
     understand: Arc<dyn Understand>,
     examples: ExampleCache,
+    /// The red-flag example net, once built (`redflags::net`); the rules run with or without it.
+    net: Arc<NetSlot>,
     /// Clinic local time = UTC + this many minutes (dates the patient says are local).
     utc_offset_minutes: i32,
 }
@@ -95,7 +98,18 @@ impl Out {
 
 impl Engine {
     pub fn new(scripts: Vec<Script>, ehr: Arc<dyn Ehr>, understand: Arc<dyn Understand>) -> Engine {
-        Engine { scripts, ehr, understand, examples: ExampleCache::default(), utc_offset_minutes: 0 }
+        Engine { scripts, ehr, understand, examples: ExampleCache::default(), net: Arc::default(), utc_offset_minutes: 0 }
+    }
+
+    /// Uses `slot` for the red-flag example net (shared with the engine this one replaces).
+    pub fn with_example_net(mut self, slot: Arc<NetSlot>) -> Engine {
+        self.net = slot;
+        self
+    }
+
+    /// Where this engine looks for the red-flag example net.
+    pub fn example_net(&self) -> Arc<NetSlot> {
+        self.net.clone()
     }
 
     /// The engine over the built-in scripts.
@@ -196,7 +210,8 @@ impl Engine {
             st.lang = if looks_spanish(message) { Lang::Es } else { Lang::En };
             st.lang_settled = true;
         }
-        if self.guard(st, message, &mut out) {
+        let flag = self.red_flag(st, message).await;
+        if self.guard(st, message, flag, &mut out) {
             return Ok(out.finish(st));
         }
         if st.status == Status::Finished {
@@ -224,15 +239,40 @@ impl Engine {
         }
     }
 
-    /// Rules every script obeys. True when the turn is fully answered here.
-    fn guard(&self, st: &mut ConversationState, message: &str, out: &mut Out) -> bool {
+    /// The red flag of a message: the rules' (the script's sets, and the post-discharge rules
+    /// for a patient who writes in about an operation or a stay: "had surgery Monday, the
+    /// incision is leaking pus"), else the example net's.
+    async fn red_flag(&self, st: &ConversationState, message: &str) -> Option<Category> {
         let mut sets: Vec<RuleSet> = self.pinned(st).map(|s| s.red_flags.clone()).unwrap_or_default();
-        // A patient who writes in about an operation or a stay gets the post-discharge rules
-        // whatever the script ("had surgery Monday, the incision is leaking pus").
         if redflags::after_a_stay(message) && !sets.contains(&RuleSet::PostDischarge) {
             sets.push(RuleSet::PostDischarge);
         }
-        if let Some(cat) = redflags::first(message, &sets) {
+        match redflags::first(message, &sets) {
+            Some(cat) => Some(cat),
+            None => self.net_flag(message).await,
+        }
+    }
+
+    /// The example net's flag, when it is built and the message is more than an answer. A
+    /// failed embedding leaves the rules' verdict (nothing) standing.
+    pub async fn net_flag(&self, message: &str) -> Option<Category> {
+        let net = self.net.get()?;
+        if crate::text::words(message).len() < redflags::net::MIN_WORDS {
+            return None;
+        }
+        match self.understand.embed(&[message.to_owned()]).await {
+            Ok(v) => v.first().and_then(|e| net.judge(e)),
+            Err(_) => {
+                tracing::warn!(error_kind = "embed", "red-flag example net skipped: embedding failed");
+                None
+            }
+        }
+    }
+
+    /// Rules every script obeys, given the message's red flag. True when the turn is fully
+    /// answered here.
+    fn guard(&self, st: &mut ConversationState, message: &str, flag: Option<Category>, out: &mut Out) -> bool {
+        if let Some(cat) = flag {
             st.status = Status::Escalated;
             st.waiting_at = None;
             out.say(prompts::reply(prompts::Reply::Safety, plang(st)));

@@ -17,6 +17,7 @@
 //! - When in doubt the rule flags: a false alarm costs a call, a miss can cost a life.
 
 mod harm;
+pub mod net;
 mod rules;
 mod rules_post;
 

@@ -19,7 +19,16 @@ pub async fn understand_line(engine: &Engine, text: &str, now: DateTime<Utc>) ->
     // Without a conversation, the post-discharge rules (fever, wound) apply only when the
     // message itself says it follows an operation or a stay.
     let sets: &[RuleSet] = if redflags::after_a_stay(text) { &[RuleSet::PostDischarge] } else { &[] };
-    let category = redflags::first(text, sets);
+    let rules = redflags::first(text, sets);
+    let category = match rules {
+        Some(c) => Some(c),
+        None => engine.net_flag(text).await,
+    };
+    let source = match (rules, category) {
+        (Some(_), _) => Some("rules"),
+        (None, Some(_)) => Some("examples"),
+        _ => None,
+    };
     let mut slots = serde_json::Map::new();
     let offset = chrono::FixedOffset::east_opt(engine.utc_offset_minutes() * 60).unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset"));
     if let Some(w) = dates::parse(text, now.with_timezone(&offset).date_naive(), lang) {
@@ -37,7 +46,7 @@ pub async fn understand_line(engine: &Engine, text: &str, now: DateTime<Utc>) ->
     let mut out = json!({
         "lang": lang,
         "slots": slots,
-        "red_flag": { "flag": category.is_some(), "category": category.map(|c| c.as_str()) },
+        "red_flag": { "flag": category.is_some(), "category": category.map(|c| c.as_str()), "source": source },
         "intent": null,
         "confidence": null,
     });
