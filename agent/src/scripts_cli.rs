@@ -36,6 +36,16 @@ pub fn validate(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The red-flag example net the service would run with (none when `server.redflag_examples`
+/// is off).
+async fn example_net(settings: &Settings, model: &dyn LanguageModel) -> anyhow::Result<Option<workflows::redflags::net::ExampleNet>> {
+    if !settings.server.redflag_examples {
+        return Ok(None);
+    }
+    let dir = crate::redflag_net::models_dir(&settings.model);
+    Ok(Some(crate::redflag_net::load_or_build(&dir, model).await?))
+}
+
 async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn LanguageModel>> {
     Ok(Arc::new(crate::app::load_candle(config).await?))
 }
@@ -47,10 +57,7 @@ pub async fn understand(settings: &Settings) -> anyhow::Result<()> {
     let model = load_model(&settings.model).await?;
     let ehr: Arc<dyn Ehr> = Arc::new(FhirClient::new(&settings.fhir).context("configuring the FHIR client")?);
     let engine = Engine::with_builtin_scripts(ehr, Arc::new(ModelUnderstand::new(model.clone()))).context("loading the workflow scripts")?;
-    if settings.server.redflag_examples {
-        let dir = crate::redflag_net::models_dir(&settings.model);
-        engine.example_net().set(crate::redflag_net::load_or_build(&dir, model.as_ref()).await?);
-    }
+    engine.example_net().set_from(example_net(settings, model.as_ref()).await?);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
     // stdin is blocking: read it on its own thread.
     std::thread::spawn(move || {
@@ -79,7 +86,9 @@ pub async fn understand(settings: &Settings) -> anyhow::Result<()> {
 /// case; prints per-case results and per-script branch coverage; fails when any case fails.
 pub async fn test(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
     let model = load_model(&settings.model).await?;
-    let factory = RealFactory::new(settings.demo_ehr.venv.clone(), Arc::new(ModelUnderstand::new(model)));
+    let net = Arc::new(workflows::redflags::net::NetSlot::default());
+    net.set_from(example_net(settings, model.as_ref()).await?);
+    let factory = RealFactory::new(settings.demo_ehr.venv.clone(), Arc::new(ModelUnderstand::new(model)), net);
     let result = workflows::convtest::run_conversation_tests(dir, &factory).await;
     factory.shutdown().await;
     let report = result.context("running the conversation cases")?;
@@ -115,6 +124,8 @@ fn print_report(report: &ConversationReport) {
 struct RealFactory {
     servers: Arc<Servers>,
     understand: Arc<ModelUnderstand>,
+    /// The red-flag example net, as the service runs with it.
+    net: Arc<workflows::redflags::net::NetSlot>,
     /// The server of the case now running (retired when the next case starts).
     current: Mutex<Option<Ready>>,
     /// A server being started for the next case, and the day it is seeded for.
@@ -161,9 +172,9 @@ impl Servers {
 }
 
 impl RealFactory {
-    fn new(venv: PathBuf, understand: Arc<ModelUnderstand>) -> Self {
+    fn new(venv: PathBuf, understand: Arc<ModelUnderstand>, net: Arc<workflows::redflags::net::NetSlot>) -> Self {
         let servers = Arc::new(Servers { venv, templates: tokio::sync::Mutex::new(HashMap::new()) });
-        Self { servers, understand, current: Mutex::new(None), spare: tokio::sync::Mutex::new(None) }
+        Self { servers, understand, net, current: Mutex::new(None), spare: tokio::sync::Mutex::new(None) }
     }
 
     /// A server for `day`: the spare when it was started for that day, else a new one; then
@@ -263,7 +274,7 @@ impl EngineFactory for RealFactory {
         if fixture.ehr_down {
             ehr = ehr.with_writes_to(unreachable_client(&ready_config)?);
         }
-        let engine = Engine::with_builtin_scripts(Arc::new(ehr), self.understand.clone())?;
+        let engine = Engine::with_builtin_scripts(Arc::new(ehr), self.understand.clone())?.with_example_net(self.net.clone());
         Ok((engine, patient))
     }
 }

@@ -79,7 +79,8 @@ fn each_message_gets_intent_slots_red_flag_and_confidence() {
 
 /// Corpus I was written blind to the rules and never enters the example net: the shipped
 /// binary, rules and net together, catches what docs/understanding.md reports (93.3% of its
-/// flags, 7.2% false alarms), and the net adds flags the rules miss.
+/// flags, 7.2% false alarms; the floor leaves a few messages' room for another CPU's rounding),
+/// and the net adds flags the rules miss.
 #[test]
 fn red_flags_on_messages_nobody_here_wrote_rules_and_example_net_together() {
     let corpus = std::fs::read_to_string(e2e::workspace_root().join("workflows/tests/corpus/messages-i.jsonl")).unwrap();
@@ -100,6 +101,6 @@ fn red_flags_on_messages_nobody_here_wrote_rules_and_example_net_together() {
         }
     }
     let (recall, alarm_rate) = (caught as f64 / flags as f64, alarms as f64 / quiet as f64);
-    assert!(recall >= 0.92 && alarm_rate <= 0.08, "caught {caught}/{flags}, {alarms}/{quiet} false alarms");
+    assert!(recall >= 0.90 && alarm_rate <= 0.09, "caught {caught}/{flags}, {alarms}/{quiet} false alarms");
     assert!(by_examples >= 10, "only {by_examples} flags came from the example net");
 }

@@ -125,6 +125,13 @@ impl NetSlot {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(std::sync::Arc::new(net));
     }
 
+    /// Sets `net` when there is one.
+    pub fn set_from(&self, net: Option<ExampleNet>) {
+        if let Some(net) = net {
+            self.set(net);
+        }
+    }
+
     pub fn get(&self) -> Option<std::sync::Arc<ExampleNet>> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
