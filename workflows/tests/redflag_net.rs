@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use support::{now, FakeEhr, FakeUnderstand};
 use workflows::redflags::net::{examples, ExampleNet};
-use workflows::{Engine, Priority, StartTrigger, Understand};
+use workflows::{Engine, EscalationReason, Priority, StartTrigger, Understand};
 
 /// A report of breathlessness the rules do not read ("sob" is too short to match safely); it
 /// is one of the shipped flagged examples.
@@ -38,7 +38,11 @@ async fn what_the_rules_miss_but_the_examples_hold_is_escalated_as_a_red_flag() 
         // The category is the neighbours' (meaningless with these bag-of-words vectors).
         assert_eq!(out.red_flag.is_some(), net, "net installed: {net}");
         if net {
-            assert_eq!(out.escalation.unwrap().priority, Priority::Urgent);
+            let escalation = out.escalation.unwrap();
+            assert_eq!(escalation.priority, Priority::Urgent);
+            // The coordinator is told no rule matched.
+            let EscalationReason::RedFlag(detail) = escalation.reason else { panic!("not a red flag") };
+            assert!(detail.ends_with("(like flagged messages; no rule matched)"), "{detail}");
         }
     }
 }

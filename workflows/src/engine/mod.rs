@@ -25,6 +25,13 @@ use crate::{Effect, Escalation, EscalationReason, Lang, PendingWrite, Priority, 
 use run::{plang, Turn};
 pub use state::{ConversationState, Item, SlotValue, Status};
 
+/// A message's red flag, and whether only the example net raised it.
+#[derive(Clone, Copy)]
+struct Flag {
+    category: Category,
+    by_examples: bool,
+}
+
 /// At most this many options in one offer.
 pub const MAX_OFFERED: usize = 3;
 /// Unclear first messages before a person takes over.
@@ -242,14 +249,14 @@ impl Engine {
     /// The red flag of a message: the rules' (the script's sets, and the post-discharge rules
     /// for a patient who writes in about an operation or a stay: "had surgery Monday, the
     /// incision is leaking pus"), else the example net's.
-    async fn red_flag(&self, st: &ConversationState, message: &str) -> Option<Category> {
+    async fn red_flag(&self, st: &ConversationState, message: &str) -> Option<Flag> {
         let mut sets: Vec<RuleSet> = self.pinned(st).map(|s| s.red_flags.clone()).unwrap_or_default();
         if redflags::after_a_stay(message) && !sets.contains(&RuleSet::PostDischarge) {
             sets.push(RuleSet::PostDischarge);
         }
         match redflags::first(message, &sets) {
-            Some(cat) => Some(cat),
-            None => self.net_flag(message).await,
+            Some(cat) => Some(Flag { category: cat, by_examples: false }),
+            None => self.net_flag(message).await.map(|category| Flag { category, by_examples: true }),
         }
     }
 
@@ -271,12 +278,17 @@ impl Engine {
 
     /// Rules every script obeys, given the message's red flag. True when the turn is fully
     /// answered here.
-    fn guard(&self, st: &mut ConversationState, message: &str, flag: Option<Category>, out: &mut Out) -> bool {
-        if let Some(cat) = flag {
+    fn guard(&self, st: &mut ConversationState, message: &str, flag: Option<Flag>, out: &mut Out) -> bool {
+        if let Some(Flag { category: cat, by_examples }) = flag {
             st.status = Status::Escalated;
             st.waiting_at = None;
             out.say(prompts::reply(prompts::Reply::Safety, plang(st)));
-            out.escalate(Priority::Urgent, EscalationReason::RedFlag(cat.as_str().to_string()));
+            // The coordinator sees why: a rule, or only a likeness to flagged messages.
+            let detail = match by_examples {
+                true => format!("{} (like flagged messages; no rule matched)", cat.as_str()),
+                false => cat.as_str().to_string(),
+            };
+            out.escalate(Priority::Urgent, EscalationReason::RedFlag(detail));
             out.red_flag = Some(cat.as_str().to_string());
             out.finished = true;
             return true;
