@@ -31,20 +31,26 @@ pub fn cache_file(models_dir: &Path, embedding_sha256: &str) -> PathBuf {
     models_dir.join("cache").join(format!("redflag-examples-{key}.f32"))
 }
 
+/// The net from the cache file, when it holds the shipped examples' vectors for `model`.
+fn load_cached(models_dir: &Path, model: &dyn LanguageModel) -> Option<ExampleNet> {
+    let labelled = examples();
+    let vectors = read_cache(&cache_file(models_dir, &model.info().embedding_sha256), labelled.len())?;
+    ExampleNet::new(vectors, labelled.iter().map(|e| e.flag).collect()).ok()
+}
+
 /// The net from the cache file, or built with `model` and written there.
 pub async fn load_or_build(models_dir: &Path, model: &dyn LanguageModel) -> anyhow::Result<ExampleNet> {
-    let path = cache_file(models_dir, &model.info().embedding_sha256);
-    let labelled = examples();
-    let flags: Vec<_> = labelled.iter().map(|e| e.flag).collect();
-    if let Some(vectors) = read_cache(&path, flags.len()) {
-        return ExampleNet::new(vectors, flags).context("red-flag examples cache");
+    if let Some(net) = load_cached(models_dir, model) {
+        return Ok(net);
     }
+    let labelled = examples();
     let mut vectors = Vec::with_capacity(labelled.len());
     for chunk in labelled.chunks(BATCH) {
         let texts = chunk.iter().map(|e| e.text.clone()).collect();
         vectors.extend(model.embed(texts).await.context("embedding the red-flag examples")?);
     }
-    let net = ExampleNet::new(vectors.clone(), flags).context("red-flag examples")?;
+    let net = ExampleNet::new(vectors.clone(), labelled.iter().map(|e| e.flag).collect()).context("red-flag examples")?;
+    let path = cache_file(models_dir, &model.info().embedding_sha256);
     if let Err(e) = write_cache(&path, &vectors) {
         tracing::warn!(error = %e, "red-flag example vectors not cached");
     }
@@ -54,10 +60,7 @@ pub async fn load_or_build(models_dir: &Path, model: &dyn LanguageModel) -> anyh
 /// Installs the net in `slot`: at once from the cache file when there is one, otherwise built
 /// in the background (the rules run alone until then, and for good if that fails, logged).
 pub fn install(models_dir: PathBuf, model: Arc<dyn LanguageModel>, slot: Arc<NetSlot>) {
-    let labelled = examples();
-    let cached = read_cache(&cache_file(&models_dir, &model.info().embedding_sha256), labelled.len())
-        .and_then(|v| ExampleNet::new(v, labelled.iter().map(|e| e.flag).collect()).ok());
-    if let Some(net) = cached {
+    if let Some(net) = load_cached(&models_dir, model.as_ref()) {
         tracing::info!(examples = net.len(), "red-flag example net loaded");
         slot.set(net);
         return;
