@@ -290,8 +290,7 @@ fn denies(ws: &[String]) -> bool {
 
 fn resolved(words: &[String], end: usize, next: &[String]) -> bool {
     let after = &words[end..];
-    let denied = denies;
-    if any_in(after, RESOLVED) && !denied(after) {
+    if any_in(after, RESOLVED) && !denies(after) {
         return true;
     }
     let ends_resolved = |ws: &[String]| {
@@ -304,5 +303,5 @@ fn resolved(words: &[String], end: usize, next: &[String]) -> bool {
         return true;
     }
     let refers_back = next.iter().take(2).any(|w| BACK_REFERENCE.contains(&w.as_str()));
-    refers_back && (ends_resolved(next) || (!denied(next) && any_in(next, RESOLVED)))
+    refers_back && (ends_resolved(next) || (!denies(next) && any_in(next, RESOLVED)))
 }
