@@ -119,7 +119,9 @@ pub async fn dialogue(
     // Embed the intent examples now rather than in the first patient's turn.
     let examples = engine.warm_up().await.context("embedding the script examples")?;
     tracing::info!(count = examples, "script examples embedded");
-    if settings.server.redflag_examples {
+    let (flags, intents) = (settings.server.redflag_examples, settings.server.intent_examples);
+    engine.example_net().set_uses(flags, intents);
+    if flags || intents {
         crate::redflag_net::install(crate::redflag_net::models_dir(&settings.model), model, engine.example_net());
     }
     Ok(Arc::new(EngineDialogue::reloadable(Arc::new(engine), ehr)))

@@ -95,6 +95,11 @@ pub struct ServerSettings {
     /// messages (`workflows::redflags::net`, measured in docs/understanding.md). On by default.
     #[serde(default = "default_true")]
     pub redflag_examples: bool,
+    /// Let the same labelled examples decide what a first message asks for where the rules
+    /// find nothing, and overrule a rule only when they clearly disagree
+    /// (`workflows::understand::ask`). On by default.
+    #[serde(default = "default_true")]
+    pub intent_examples: bool,
 }
 
 fn default_true() -> bool {

@@ -35,7 +35,7 @@ pub fn cache_file(models_dir: &Path, embedding_sha256: &str) -> PathBuf {
 fn load_cached(models_dir: &Path, model: &dyn LanguageModel) -> Option<ExampleNet> {
     let labelled = examples();
     let vectors = read_cache(&cache_file(models_dir, &model.info().embedding_sha256), labelled.len())?;
-    ExampleNet::new(vectors, labelled.iter().map(|e| e.flag).collect()).ok()
+    ExampleNet::new(vectors, &labelled).ok()
 }
 
 /// The net from the cache file, or built with `model` and written there.
@@ -49,7 +49,7 @@ pub async fn load_or_build(models_dir: &Path, model: &dyn LanguageModel) -> anyh
         let texts = chunk.iter().map(|e| e.text.clone()).collect();
         vectors.extend(model.embed(texts).await.context("embedding the red-flag examples")?);
     }
-    let net = ExampleNet::new(vectors.clone(), labelled.iter().map(|e| e.flag).collect()).context("red-flag examples")?;
+    let net = ExampleNet::new(vectors.clone(), &labelled).context("red-flag examples")?;
     let path = cache_file(models_dir, &model.info().embedding_sha256);
     if let Err(e) = write_cache(&path, &vectors) {
         tracing::warn!(error = %e, "red-flag example vectors not cached");

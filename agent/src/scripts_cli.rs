@@ -15,6 +15,7 @@ use fhir_client::sekmet::{Sekmet, SekmetOptions};
 use fhir_client::{Ehr, FhirClient, PatientId};
 use inference::LanguageModel;
 use workflows::convtest::{ConversationCase, ConversationReport, EngineFactory};
+use workflows::redflags::net::NetSlot;
 use workflows::Engine;
 
 use crate::config::Settings;
@@ -36,14 +37,16 @@ pub fn validate(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The red-flag example net the service would run with (none when `server.redflag_examples`
-/// is off).
-async fn example_net(settings: &Settings, model: &dyn LanguageModel) -> anyhow::Result<Option<workflows::redflags::net::ExampleNet>> {
-    if !settings.server.redflag_examples {
-        return Ok(None);
+/// Puts in `slot` the example net the service would run with, for the uses it would make of it
+/// (`server.redflag_examples`, `server.intent_examples`; none when both are off).
+async fn example_net(settings: &Settings, model: &dyn LanguageModel, slot: &NetSlot) -> anyhow::Result<()> {
+    let (flags, intents) = (settings.server.redflag_examples, settings.server.intent_examples);
+    slot.set_uses(flags, intents);
+    if flags || intents {
+        let dir = crate::redflag_net::models_dir(&settings.model);
+        slot.set(crate::redflag_net::load_or_build(&dir, model).await?);
     }
-    let dir = crate::redflag_net::models_dir(&settings.model);
-    Ok(Some(crate::redflag_net::load_or_build(&dir, model).await?))
+    Ok(())
 }
 
 async fn load_model(config: &inference::ModelConfig) -> anyhow::Result<Arc<dyn LanguageModel>> {
@@ -57,7 +60,7 @@ pub async fn understand(settings: &Settings) -> anyhow::Result<()> {
     let model = load_model(&settings.model).await?;
     let ehr: Arc<dyn Ehr> = Arc::new(FhirClient::new(&settings.fhir).context("configuring the FHIR client")?);
     let engine = Engine::with_builtin_scripts(ehr, Arc::new(ModelUnderstand::new(model.clone()))).context("loading the workflow scripts")?;
-    engine.example_net().set_from(example_net(settings, model.as_ref()).await?);
+    example_net(settings, model.as_ref(), &engine.example_net()).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
     // stdin is blocking: read it on its own thread.
     std::thread::spawn(move || {
@@ -86,8 +89,8 @@ pub async fn understand(settings: &Settings) -> anyhow::Result<()> {
 /// case; prints per-case results and per-script branch coverage; fails when any case fails.
 pub async fn test(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
     let model = load_model(&settings.model).await?;
-    let net = Arc::new(workflows::redflags::net::NetSlot::default());
-    net.set_from(example_net(settings, model.as_ref()).await?);
+    let net = Arc::new(NetSlot::default());
+    example_net(settings, model.as_ref(), &net).await?;
     let factory = RealFactory::new(settings.demo_ehr.venv.clone(), Arc::new(ModelUnderstand::new(model)), net);
     let result = workflows::convtest::run_conversation_tests(dir, &factory).await;
     factory.shutdown().await;
@@ -125,7 +128,7 @@ struct RealFactory {
     servers: Arc<Servers>,
     understand: Arc<ModelUnderstand>,
     /// The red-flag example net, as the service runs with it.
-    net: Arc<workflows::redflags::net::NetSlot>,
+    net: Arc<NetSlot>,
     /// The server of the case now running (retired when the next case starts).
     current: Mutex<Option<Ready>>,
     /// A server being started for the next case, and the day it is seeded for.
@@ -172,7 +175,7 @@ impl Servers {
 }
 
 impl RealFactory {
-    fn new(venv: PathBuf, understand: Arc<ModelUnderstand>, net: Arc<workflows::redflags::net::NetSlot>) -> Self {
+    fn new(venv: PathBuf, understand: Arc<ModelUnderstand>, net: Arc<NetSlot>) -> Self {
         let servers = Arc::new(Servers { venv, templates: tokio::sync::Mutex::new(HashMap::new()) });
         Self { servers, understand, net, current: Mutex::new(None), spare: tokio::sync::Mutex::new(None) }
     }

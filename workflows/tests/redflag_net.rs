@@ -21,7 +21,7 @@ async fn engine_with_net(ehr: Arc<FakeEhr>, net: bool) -> Engine {
         let labelled = examples();
         let texts: Vec<String> = labelled.iter().map(|x| x.text.clone()).collect();
         let vectors = FakeUnderstand.embed(&texts).await.unwrap();
-        e.example_net().set(ExampleNet::new(vectors, labelled.iter().map(|x| x.flag).collect()).unwrap());
+        e.example_net().set(ExampleNet::new(vectors, &labelled).unwrap());
     }
     e
 }

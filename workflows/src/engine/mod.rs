@@ -5,6 +5,7 @@
 
 mod actions;
 pub use actions::perform;
+mod read;
 mod render;
 mod run;
 mod slots;
@@ -16,10 +17,11 @@ use chrono::{DateTime, Utc};
 use fhir_client::{Ehr, EncounterId, PatientId};
 
 use crate::redflags::net::NetSlot;
-use crate::redflags::{self, Category, RuleSet};
+use crate::redflags::Category;
 use crate::script::Script;
 use crate::text::looks_spanish;
-use crate::understand::intent::{classify, ExampleCache, IntentGuess};
+use crate::understand::ask::Ask;
+use crate::understand::intent::{ExampleCache, IntentGuess};
 use crate::understand::values;
 use crate::{Effect, Escalation, EscalationReason, Lang, PendingWrite, Priority, Reply, Result, TurnOutcome, Understand};
 use run::{plang, Turn};
@@ -217,8 +219,14 @@ impl Engine {
             st.lang = if looks_spanish(message) { Lang::Es } else { Lang::En };
             st.lang_settled = true;
         }
-        let flag = self.red_flag(st, message).await;
-        if self.guard(st, message, flag, &mut out) {
+        let routing = self.routes_next(st);
+        let embedding = self.embedding(message, routing).await;
+        let flag = self.red_flag(st, message, embedding.as_deref()).await;
+        let ask = match flag.is_none() && st.status != Status::Escalated && routing {
+            true => Some(self.ask(st, message, embedding.as_deref()).await?),
+            false => None,
+        };
+        if self.guard(st, message, flag, ask.as_ref(), &mut out) {
             return Ok(out.finish(st));
         }
         if st.status == Status::Finished {
@@ -229,10 +237,10 @@ impl Engine {
             (Some(script), Some(step)) => self.run(script, st, step, Some(message), &t, &mut out).await,
             (Some(_), None) => {
                 st.reset_for_new_request();
-                self.route(st, message, &t, &mut out).await
+                self.route(st, ask.unwrap_or(Ask::Unsure), &t, &mut out).await
             }
             (None, _) if st.script_id.is_some() => Err(crate::Error::UnknownScript(format!("{:?} v{:?}", st.script_id, st.script_version))),
-            (None, _) => self.route(st, message, &t, &mut out).await,
+            (None, _) => self.route(st, ask.unwrap_or(Ask::Unsure), &t, &mut out).await,
         };
         match result {
             Ok(()) => Ok(out.finish(st)),
@@ -246,39 +254,10 @@ impl Engine {
         }
     }
 
-    /// The red flag of a message: the rules' (the script's sets, and the post-discharge rules
-    /// for a patient who writes in about an operation or a stay: "had surgery Monday, the
-    /// incision is leaking pus"), else the example net's.
-    async fn red_flag(&self, st: &ConversationState, message: &str) -> Option<Flag> {
-        let mut sets: Vec<RuleSet> = self.pinned(st).map(|s| s.red_flags.clone()).unwrap_or_default();
-        if redflags::after_a_stay(message) && !sets.contains(&RuleSet::PostDischarge) {
-            sets.push(RuleSet::PostDischarge);
-        }
-        match redflags::first(message, &sets) {
-            Some(cat) => Some(Flag { category: cat, by_examples: false }),
-            None => self.net_flag(message).await.map(|category| Flag { category, by_examples: true }),
-        }
-    }
-
-    /// The example net's flag, when it is built and the message is more than an answer. A
-    /// failed embedding leaves the rules' verdict (nothing) standing.
-    pub async fn net_flag(&self, message: &str) -> Option<Category> {
-        let net = self.net.get()?;
-        if crate::text::words(message).len() < redflags::net::MIN_WORDS {
-            return None;
-        }
-        match self.understand.embed(&[message.to_owned()]).await {
-            Ok(v) => v.first().and_then(|e| net.judge(e)),
-            Err(_) => {
-                tracing::warn!(error_kind = "embed", "red-flag example net skipped: embedding failed");
-                None
-            }
-        }
-    }
-
     /// Rules every script obeys, given the message's red flag. True when the turn is fully
     /// answered here.
-    fn guard(&self, st: &mut ConversationState, message: &str, flag: Option<Flag>, out: &mut Out) -> bool {
+    /// `ask`: what a first message asks for (`None` for an answer to a script's question).
+    fn guard(&self, st: &mut ConversationState, message: &str, flag: Option<Flag>, ask: Option<&Ask>, out: &mut Out) -> bool {
         if let Some(Flag { category: cat, by_examples }) = flag {
             st.status = Status::Escalated;
             st.waiting_at = None;
@@ -298,7 +277,11 @@ impl Engine {
             out.finished = true;
             return true;
         }
-        if values::asks_for_person(message) {
+        let (person, advice) = match ask {
+            Some(a) => (matches!(a, Ask::Person(_)), matches!(a, Ask::Advice(_))),
+            None => (values::asks_for_person(message), values::asks_for_advice(message)),
+        };
+        if person {
             st.status = Status::Escalated;
             st.waiting_at = None;
             out.say(prompts::reply(prompts::Reply::Handoff, plang(st)));
@@ -306,7 +289,7 @@ impl Engine {
             out.finished = true;
             return true;
         }
-        if values::asks_for_advice(message) {
+        if advice {
             out.say(prompts::reply(prompts::Reply::NoAdvice, plang(st)));
             out.escalate(Priority::Normal, EscalationReason::Script("medical_advice".into()));
             if st.waiting_at.is_some() {
@@ -325,13 +308,9 @@ impl Engine {
         self.latest().iter().flat_map(|s| s.intents.iter()).filter_map(|i| i.menu(lang).map(str::to_string)).collect()
     }
 
-    async fn route(&self, st: &mut ConversationState, message: &str, t: &Turn<'_>, out: &mut Out) -> Result<()> {
+    async fn route(&self, st: &mut ConversationState, ask: Ask, t: &Turn<'_>, out: &mut Out) -> Result<()> {
         let latest = self.latest();
-        let guess = match self.routing_pick(st, message, &latest) {
-            Some(g) => Some(g),
-            None => classify(message, &latest, self.understand.as_ref(), &self.examples).await?,
-        };
-        let Some(guess) = guess else {
+        let Ask::Script(guess) = ask else {
             st.retries += 1;
             if st.retries > MAX_ROUTING_TRIES {
                 st.status = Status::Escalated;

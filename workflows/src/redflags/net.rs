@@ -7,6 +7,12 @@
 //! never depends on the model alone. Measured in docs/understanding.md: on corpora that never
 //! enter it, it catches about half of what the rules miss for about one false alarm in a hundred
 //! messages. `K` and `MARGIN` were chosen by leaving each tuning corpus out in turn.
+//!
+//! The same examples carry what their writers asked for (book, refill, a person, advice, or
+//! nothing), so the same vectors also give the router a second opinion on a first message
+//! (`judge_intent`, used by `understand::intent::read`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Category;
 
@@ -28,17 +34,31 @@ const EXAMPLES: &[&str] = &[
     include_str!("../../tests/corpus/messages-h.jsonl"),
 ];
 
-/// One labelled example: its text and its red flag, if any.
+/// Neighbours of each intent averaged for `judge_intent`.
+pub const INTENT_K: usize = 9;
+
+/// One labelled example: its text, its red flag if any, and, for an unflagged one, what its
+/// writer asked for (`book`, `refill`, `asks_for_person`, ...; none when nothing is asked).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Example {
     pub text: String,
     pub flag: Option<Category>,
+    pub intent: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
 struct Line {
     text: String,
     red_flag: Option<Category>,
+    intent: Option<String>,
+}
+
+/// What the examples nearest a message asked for: the intent whose `INTENT_K` nearest examples
+/// are closest on average (`None`: nothing asked), and by how much it leads the next intent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntentVerdict {
+    pub intent: Option<String>,
+    pub lead: f32,
 }
 
 /// Every shipped example, in a fixed order (the order of the cached vectors).
@@ -47,7 +67,7 @@ pub fn examples() -> Vec<Example> {
         .iter()
         .flat_map(|file| file.lines().filter(|l| !l.trim().is_empty()))
         .filter_map(|l| serde_json::from_str::<Line>(l).ok())
-        .map(|l| Example { text: l.text, flag: l.red_flag })
+        .map(|l| Example { text: l.text, flag: l.red_flag, intent: l.intent })
         .collect()
 }
 
@@ -61,11 +81,15 @@ pub struct ExampleNet {
     dim: usize,
     vectors: Vec<f32>,
     flags: Vec<Option<Category>>,
+    intents: Vec<Option<String>>,
 }
 
 impl ExampleNet {
-    /// One vector per example, in `examples()` order. Fails when counts or sizes disagree.
-    pub fn new(vectors: Vec<Vec<f32>>, flags: Vec<Option<Category>>) -> crate::Result<ExampleNet> {
+    /// One vector per example of `labelled` (in `examples()` order for the shipped ones).
+    /// Fails when counts or sizes disagree.
+    pub fn new(vectors: Vec<Vec<f32>>, labelled: &[Example]) -> crate::Result<ExampleNet> {
+        let flags: Vec<Option<Category>> = labelled.iter().map(|e| e.flag).collect();
+        let intents = labelled.iter().map(|e| e.intent.clone()).collect();
         let dim = vectors.first().map_or(0, Vec::len);
         if dim == 0 || vectors.len() != flags.len() || vectors.iter().any(|v| v.len() != dim) {
             return Err(crate::Error::Invalid(format!(
@@ -78,7 +102,7 @@ impl ExampleNet {
             return Err(crate::Error::Invalid("red-flag examples need flagged and unflagged messages".into()));
         }
         let vectors = vectors.into_iter().flat_map(unit).collect();
-        Ok(ExampleNet { dim, vectors, flags })
+        Ok(ExampleNet { dim, vectors, flags, intents })
     }
 
     pub fn len(&self) -> usize {
@@ -92,49 +116,106 @@ impl ExampleNet {
     /// The category a message's embedding is closest to, when its flagged neighbours are
     /// clearly nearer than its unflagged ones; the category most of those neighbours carry.
     pub fn judge(&self, embedding: &[f32]) -> Option<Category> {
-        if embedding.len() != self.dim {
-            return None;
-        }
-        let q = unit(embedding.to_vec());
+        let sims = self.similarities(embedding)?;
         let mut flagged: Vec<(f32, Category)> = Vec::new();
         let mut quiet: Vec<f32> = Vec::new();
-        for (v, flag) in self.vectors.chunks_exact(self.dim).zip(&self.flags) {
-            let sim: f32 = v.iter().zip(&q).map(|(a, b)| a * b).sum();
+        for (sim, flag) in sims.into_iter().zip(&self.flags) {
             match flag {
                 Some(c) => flagged.push((sim, *c)),
                 None => quiet.push(sim),
             }
         }
         flagged.sort_by(|a, b| b.0.total_cmp(&a.0));
-        quiet.sort_by(|a, b| b.total_cmp(a));
         let top = &flagged[..K.min(flagged.len())];
         let mean_flagged = top.iter().map(|(s, _)| s).sum::<f32>() / top.len() as f32;
-        let near_quiet = &quiet[..K.min(quiet.len())];
-        let mean_quiet = near_quiet.iter().sum::<f32>() / near_quiet.len() as f32;
-        (mean_flagged - mean_quiet >= MARGIN).then(|| most_common(top))
+        (mean_flagged - mean_of_best(quiet, K) >= MARGIN).then(|| most_common(top))
+    }
+
+    /// What the unflagged examples nearest a message asked for: for each intent (and for
+    /// "nothing asked"), the mean similarity of its `INTENT_K` nearest examples; the best one
+    /// and its lead over the next. `None` for a vector of another size.
+    pub fn judge_intent(&self, embedding: &[f32]) -> Option<IntentVerdict> {
+        let sims = self.similarities(embedding)?;
+        let mut by_intent: Vec<(Option<&str>, Vec<f32>)> = Vec::new();
+        for ((sim, flag), intent) in sims.into_iter().zip(&self.flags).zip(&self.intents) {
+            if flag.is_some() {
+                continue;
+            }
+            match by_intent.iter_mut().find(|(k, _)| *k == intent.as_deref()) {
+                Some((_, v)) => v.push(sim),
+                None => by_intent.push((intent.as_deref(), vec![sim])),
+            }
+        }
+        let mut means: Vec<(Option<&str>, f32)> = by_intent.into_iter().map(|(k, v)| (k, mean_of_best(v, INTENT_K))).collect();
+        means.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let &(best, s1) = means.first()?;
+        let lead = means.get(1).map_or(s1, |(_, s2)| s1 - s2);
+        Some(IntentVerdict { intent: best.map(str::to_string), lead })
+    }
+
+    /// Whether some example asks for the intent `name`.
+    pub fn knows_intent(&self, name: &str) -> bool {
+        self.intents.iter().any(|i| i.as_deref() == Some(name))
+    }
+
+    /// Cosine similarity of `embedding` to every example, in order; `None` for another size.
+    fn similarities(&self, embedding: &[f32]) -> Option<Vec<f32>> {
+        if embedding.len() != self.dim {
+            return None;
+        }
+        let q = unit(embedding.to_vec());
+        Some(self.vectors.chunks_exact(self.dim).map(|v| v.iter().zip(&q).map(|(a, b)| a * b).sum()).collect())
     }
 }
 
 /// Where engines find the net once it is built (in the background, after the service starts:
-/// until then the rules run alone). Shared by every engine a script publication rebuilds.
+/// until then the rules run alone), and what it is used for (`server.redflag_examples`,
+/// `server.intent_examples`; both by default). Shared by every engine a script publication
+/// rebuilds.
 #[derive(Default)]
-pub struct NetSlot(std::sync::RwLock<Option<std::sync::Arc<ExampleNet>>>);
+pub struct NetSlot {
+    net: std::sync::RwLock<Option<std::sync::Arc<ExampleNet>>>,
+    no_red_flags: AtomicBool,
+    no_intents: AtomicBool,
+}
 
 impl NetSlot {
     pub fn set(&self, net: ExampleNet) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(std::sync::Arc::new(net));
+        *self.net.write().unwrap_or_else(|e| e.into_inner()) = Some(std::sync::Arc::new(net));
     }
 
-    /// Sets `net` when there is one.
-    pub fn set_from(&self, net: Option<ExampleNet>) {
-        if let Some(net) = net {
-            self.set(net);
+    /// Which judgements the net may give once it is built.
+    pub fn set_uses(&self, red_flags: bool, intents: bool) {
+        self.no_red_flags.store(!red_flags, Ordering::Relaxed);
+        self.no_intents.store(!intents, Ordering::Relaxed);
+    }
+
+    /// The net, when it is built and may flag.
+    pub fn for_red_flags(&self) -> Option<std::sync::Arc<ExampleNet>> {
+        if self.no_red_flags.load(Ordering::Relaxed) {
+            return None;
         }
+        self.get()
     }
 
-    pub fn get(&self) -> Option<std::sync::Arc<ExampleNet>> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The net, when it is built and may give its opinion on intents.
+    pub fn for_intents(&self) -> Option<std::sync::Arc<ExampleNet>> {
+        if self.no_intents.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.get()
     }
+
+    fn get(&self) -> Option<std::sync::Arc<ExampleNet>> {
+        self.net.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The mean of the `k` largest of `sims` (of all of them when fewer).
+fn mean_of_best(mut sims: Vec<f32>, k: usize) -> f32 {
+    sims.sort_by(|a, b| b.total_cmp(a));
+    sims.truncate(k);
+    sims.iter().sum::<f32>() / sims.len().max(1) as f32
 }
 
 /// The category most neighbours carry; on a tie, the nearest one's.
@@ -170,7 +251,40 @@ mod tests {
             vectors.push(vec![e, 0.0, 1.0]);
             flags.push(None);
         }
-        ExampleNet::new(vectors, flags).expect("net")
+        ExampleNet::new(vectors, &labelled(flags)).expect("net")
+    }
+
+    fn labelled(flags: Vec<Option<Category>>) -> Vec<Example> {
+        flags.into_iter().map(|flag| Example { text: String::new(), flag, intent: None }).collect()
+    }
+
+    #[test]
+    fn tells_what_the_nearest_unflagged_examples_asked_for_and_by_how_much() {
+        // A flagged cluster (chest pain, asking nothing) sits next to "book": only unflagged
+        // examples vote, so a message there is a booking.
+        let mut vectors = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..10 {
+            let e = i as f32 * 0.01;
+            for (v, flag, intent) in [
+                (vec![1.0, 0.1 + e, 0.0, 0.0], Some(ChestPain), None),
+                (vec![1.0, e, 0.0, 0.0], None, Some("book")),
+                (vec![e, 1.0, 0.0, 0.0], None, Some("refill")),
+                (vec![0.0, 0.0, e, 1.0], None, None),
+            ] {
+                vectors.push(v);
+                labels.push(Example { text: String::new(), flag, intent: intent.map(str::to_string) });
+            }
+        }
+        let n = ExampleNet::new(vectors, &labels).expect("net");
+        let book = n.judge_intent(&[1.0, 0.12, 0.0, 0.0]).expect("verdict");
+        assert_eq!(book.intent.as_deref(), Some("book"));
+        assert!(book.lead > 0.5, "{book:?}");
+        let nothing = n.judge_intent(&[0.0, 0.0, 0.0, 1.0]).expect("verdict");
+        assert_eq!(nothing.intent, None, "nothing asked is a verdict too");
+        let between = n.judge_intent(&[0.5, 0.5, 0.0, 0.0]).expect("verdict");
+        assert!(between.lead < 0.05, "halfway between book and refill: {between:?}");
+        assert_eq!(n.judge_intent(&[1.0, 0.0]), None, "a vector of another size is not judged");
     }
 
     #[test]
@@ -190,9 +304,9 @@ mod tests {
 
     #[test]
     fn refuses_mismatched_or_one_sided_examples() {
-        assert!(ExampleNet::new(vec![vec![1.0, 0.0]], vec![Some(ChestPain), None]).is_err());
-        assert!(ExampleNet::new(vec![vec![1.0, 0.0], vec![1.0]], vec![Some(ChestPain), None]).is_err());
-        assert!(ExampleNet::new(vec![vec![1.0, 0.0], vec![0.0, 1.0]], vec![None, None]).is_err());
+        assert!(ExampleNet::new(vec![vec![1.0, 0.0]], &labelled(vec![Some(ChestPain), None])).is_err());
+        assert!(ExampleNet::new(vec![vec![1.0, 0.0], vec![1.0]], &labelled(vec![Some(ChestPain), None])).is_err());
+        assert!(ExampleNet::new(vec![vec![1.0, 0.0], vec![0.0, 1.0]], &labelled(vec![None, None])).is_err());
     }
 
     #[test]
@@ -201,5 +315,7 @@ mod tests {
         assert!(all.len() > 1_900, "{} examples", all.len());
         let flagged = all.iter().filter(|e| e.flag.is_some()).count();
         assert!(flagged > 700 && flagged < all.len() - 1_000, "{flagged} flagged");
+        let asking = all.iter().filter(|e| e.flag.is_none() && e.intent.is_some()).count();
+        assert!(asking > 800, "{asking} unflagged examples ask for something");
     }
 }

@@ -2,7 +2,8 @@
 //! intent has a hit once denied keywords and `yields_to` are taken into account; when two
 //! scripts have hits, the one asked for first), then nearest
 //! examples by embedding, with the model's `choose` only to confirm a middling nearest intent.
-//! Low confidence returns `None` and the engine asks the patient (the menu).
+//! Low confidence returns `None` and the engine asks the patient (the menu). `ask::read` puts
+//! these together with the person and advice readers and the labelled examples' opinion.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -75,22 +76,53 @@ impl Candidate<'_> {
 
 /// Classifies a first message among the intents of `scripts`.
 pub async fn classify(text: &str, scripts: &[&Script], understand: &dyn Understand, cache: &ExampleCache) -> Result<Option<IntentGuess>> {
-    let all: Vec<Candidate> = scripts.iter().flat_map(|s| (0..s.intents.len()).map(move |i| Candidate { script: s, intent: i })).collect();
-    if all.is_empty() {
+    let all = candidates(scripts);
+    let hits = keyword_hits(text, &all);
+    if let [only] = hits.as_slice() {
+        return Ok(Some(only.guess(1.0, "rule")));
+    }
+    let pool: Vec<&Candidate> = if hits.is_empty() { all.iter().collect() } else { hits };
+    decide_nearest(text, &pool, understand, cache).await
+}
+
+/// The intent the scripts' keywords settle on their own, if they do.
+pub fn keyword_guess(text: &str, scripts: &[&Script]) -> Option<IntentGuess> {
+    let all = candidates(scripts);
+    match keyword_hits(text, &all).as_slice() {
+        [only] => Some(only.guess(1.0, "rule")),
+        _ => None,
+    }
+}
+
+/// The nearest of the (script, intent index) `pool` by its examples, if sure enough (or
+/// confirmed by the model); `None` for an empty pool.
+pub async fn nearest_guess(text: &str, pool: &[(&Script, usize)], understand: &dyn Understand, cache: &ExampleCache) -> Result<Option<IntentGuess>> {
+    let pool: Vec<Candidate> = pool.iter().map(|&(script, intent)| Candidate { script, intent }).collect();
+    if pool.is_empty() {
         return Ok(None);
     }
+    decide_nearest(text, &pool.iter().collect::<Vec<_>>(), understand, cache).await
+}
+
+fn candidates<'a>(scripts: &[&'a Script]) -> Vec<Candidate<'a>> {
+    scripts.iter().flat_map(|s| (0..s.intents.len()).map(move |i| Candidate { script: s, intent: i })).collect()
+}
+
+/// The candidates whose keywords hit, after `yields_to` and "the first script asked".
+fn keyword_hits<'a, 'b>(text: &str, all: &'a [Candidate<'b>]) -> Vec<&'a Candidate<'b>> {
     let w = words(text);
     let first_hit = |c: &Candidate| {
         let kws: Vec<&str> = c.script.intents[c.intent].keywords.iter().map(String::as_str).collect();
         first_unnegated(&w, &kws)
     };
     let hits: Vec<&Candidate> = all.iter().filter(|c| first_hit(c).is_some()).collect();
-    let hits = first_script_asked(without_yielding(hits), first_hit);
-    if let [only] = hits.as_slice() {
-        return Ok(Some(only.guess(1.0, "rule")));
-    }
-    let pool: Vec<&Candidate> = if hits.is_empty() { all.iter().collect() } else { hits };
-    let scored = nearest(text, &pool, understand, cache).await?;
+    first_script_asked(without_yielding(hits), first_hit)
+}
+
+/// The nearest candidate by its examples when sure; between `EMBED_MIN` and `EMBED_SURE`,
+/// only if the model picks it too.
+async fn decide_nearest(text: &str, pool: &[&Candidate<'_>], understand: &dyn Understand, cache: &ExampleCache) -> Result<Option<IntentGuess>> {
+    let scored = nearest(text, pool, understand, cache).await?;
     let Some(&(best, s1)) = scored.first() else { return Ok(None) };
     let leads = scored.get(1).is_none_or(|(_, s2)| s1 - s2 >= EMBED_MARGIN);
     if s1 >= EMBED_SURE && leads {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::intent::classify;
+use super::ask::{read, Ask};
 use super::{dates, values};
 use crate::engine::Engine;
 use crate::redflags::{self, RuleSet};
@@ -20,10 +20,8 @@ pub async fn understand_line(engine: &Engine, text: &str, now: DateTime<Utc>) ->
     // message itself says it follows an operation or a stay.
     let sets: &[RuleSet] = if redflags::after_a_stay(text) { &[RuleSet::PostDischarge] } else { &[] };
     let rules = redflags::first(text, sets);
-    let category = match rules {
-        Some(c) => Some(c),
-        None => engine.net_flag(text).await,
-    };
+    let embedding = engine.embedding(text, true).await;
+    let category = rules.or_else(|| engine.net_flag(embedding.as_deref()));
     let source = match (rules, category) {
         (Some(_), _) => Some("rules"),
         (None, Some(_)) => Some("examples"),
@@ -50,28 +48,21 @@ pub async fn understand_line(engine: &Engine, text: &str, now: DateTime<Utc>) ->
         "intent": null,
         "confidence": null,
     });
-    let special = if values::asks_for_person(text) {
-        Some("asks_for_person")
-    } else if values::asks_for_advice(text) {
-        Some("medical_advice")
-    } else {
-        None
-    };
-    if let Some(s) = special {
-        out["intent"] = json!(s);
-        out["confidence"] = json!(1.0);
-        out["source"] = json!("rule");
-        return out;
-    }
     let latest = engine.latest();
-    match classify(text, &latest, engine.understand().as_ref(), engine.examples()).await {
-        Ok(Some(g)) => {
-            out["intent"] = json!(g.intent);
-            out["script"] = json!(g.script);
-            out["confidence"] = json!(g.confidence);
-            out["source"] = json!(g.source);
+    let net = engine.example_net().for_intents();
+    match read(text, &latest, engine.understand().as_ref(), engine.examples(), net.as_deref().zip(embedding.as_deref())).await {
+        Ok(ask) => {
+            out["intent"] = json!(ask.label());
+            out["source"] = json!(ask.source());
+            out["confidence"] = match &ask {
+                Ask::Script(g) => json!(g.confidence),
+                Ask::Person(_) | Ask::Advice(_) => json!(1.0),
+                Ask::Unsure => Value::Null,
+            };
+            if let Ask::Script(g) = &ask {
+                out["script"] = json!(g.script);
+            }
         }
-        Ok(None) => out["source"] = json!("unsure"),
         Err(e) => out["error"] = json!(e.to_string()),
     }
     out

@@ -5,6 +5,7 @@
 
 mod date_words;
 pub mod dates;
+pub mod ask;
 pub mod intent;
 mod line;
 pub mod meds;

@@ -1,0 +1,99 @@
+//! The example net's opinion on what a first message asks for, inside the engine: it decides
+//! where the rules find nothing, overrules a rule only when it clearly disagrees, never judges
+//! an answer to a script's question, and is off with `set_uses(_, false)`. The vectors are the
+//! scripted bag of words, so the examples below use words no rule knows ("glorp", "zibber").
+//! (Its figures with the real embedding model: docs/understanding.md.)
+
+mod support;
+
+use std::sync::Arc;
+
+use support::{now, FakeEhr, FakeUnderstand};
+use workflows::redflags::net::{Example, ExampleNet};
+use workflows::redflags::Category;
+use workflows::{Engine, EscalationReason, StartTrigger, Understand};
+
+/// Said in words no keyword or reader knows; the examples call it a booking.
+const BOOKING_IN_OTHER_WORDS: &str = "could you glorp me a zibber sometime";
+
+async fn engine(ehr: Arc<FakeEhr>, intents: bool) -> Engine {
+    let e = Engine::with_builtin_scripts(ehr, Arc::new(FakeUnderstand)).unwrap();
+    let mut labelled = Vec::new();
+    let mut add = |text: &str, flag: Option<Category>, intent: Option<&str>| {
+        labelled.push(Example { text: text.into(), flag, intent: intent.map(str::to_string) });
+    };
+    for day in ["monday", "tuesday", "friday", "soon", "later", "please", "today", "tomorrow", "maybe", "anytime"] {
+        add(&format!("glorp zibber {day}"), None, Some("book"));
+        add(&format!("blarf wonky human {day}"), None, Some("asks_for_person"));
+        add(&format!("parking garage entrance {day}"), None, None);
+        add(&format!("crushing chest pain {day}"), Some(Category::ChestPain), None);
+    }
+    let texts: Vec<String> = labelled.iter().map(|x| x.text.clone()).collect();
+    let vectors = FakeUnderstand.embed(&texts).await.unwrap();
+    let slot = e.example_net();
+    slot.set(ExampleNet::new(vectors, &labelled).unwrap());
+    slot.set_uses(true, intents);
+    e
+}
+
+#[tokio::test]
+async fn what_no_rule_reads_but_the_examples_call_a_booking_is_routed_to_booking() {
+    assert!(workflows::understand::intent::keyword_guess(BOOKING_IN_OTHER_WORDS, &[]).is_none());
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    for intents in [false, true] {
+        let e = engine(ehr.clone(), intents).await;
+        let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+        let out = e.turn(&mut st, &patient, BOOKING_IN_OTHER_WORDS, now()).await.unwrap();
+        if intents {
+            assert_eq!(out.intent.as_deref(), Some("book"));
+            assert_eq!(out.script_id.as_deref(), Some("appointment"));
+        } else {
+            // Without the examples' opinion the patient is asked (the menu).
+            assert_eq!(out.intent, None, "{:?}", out.replies);
+            assert!(out.replies.iter().any(|r| !r.options.is_empty()), "the menu is offered");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_person_asked_for_in_words_no_rule_knows_is_handed_off() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr, true).await;
+    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+    let out = e.turn(&mut st, &patient, "blarf me a wonky human", now()).await.unwrap();
+    assert_eq!(out.escalation.map(|x| x.reason), Some(EscalationReason::AskedForPerson));
+}
+
+#[tokio::test]
+async fn a_rule_stands_unless_the_examples_clearly_say_otherwise() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr, true).await;
+    // The refill keyword, and nothing like any example: the rule stands.
+    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+    let out = e.turn(&mut st, &patient, "I need a refill of my metformin", now()).await.unwrap();
+    assert_eq!(out.intent.as_deref(), Some("refill"));
+    // "Parking" is no request, but the booking keyword "appointment" hits; the examples
+    // (directions, nothing asked) clearly disagree, so the patient is asked instead.
+    let message = "parking garage entrance for my appointment tuesday";
+    assert_eq!(workflows::understand::intent::keyword_guess(message, &e.latest()).map(|g| g.intent).as_deref(), Some("book"));
+    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+    let out = e.turn(&mut st, &patient, message, now()).await.unwrap();
+    assert_eq!(out.intent, None, "{:?}", out.replies);
+}
+
+#[tokio::test]
+async fn answers_to_a_scripts_question_are_not_judged() {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr, true).await;
+    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+    let out = e.turn(&mut st, &patient, "I would like to book a checkup", now()).await.unwrap();
+    assert_eq!(out.intent.as_deref(), Some("book"));
+    assert!(st.waiting_at.is_some(), "the booking script asks something: {:?}", out.replies);
+    // Mid-script, words the examples call a request for a person are just an answer.
+    let out = e.turn(&mut st, &patient, "blarf wonky human", now()).await.unwrap();
+    assert_ne!(out.escalation.map(|x| x.reason), Some(EscalationReason::AskedForPerson));
+}
