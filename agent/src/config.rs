@@ -238,6 +238,9 @@ impl Settings {
         if self.model.queue_capacity == 0 {
             return Err(ConfigError::new("model.queue_capacity", "must be at least 1"));
         }
+        if self.model.embed_queue_capacity == 0 {
+            return Err(ConfigError::new("model.embed_queue_capacity", "must be at least 1"));
+        }
         if self.crypto.max_key_uses == 0 || self.crypto.max_key_uses > 1 << 31 {
             return Err(ConfigError::new("crypto.max_key_uses", "must be between 1 and 2^31"));
         }

@@ -15,6 +15,10 @@ pub struct ModelConfig {
     pub threads: usize,
     /// Requests waiting or running at once; one more is refused with `Error::Overloaded`.
     pub queue_capacity: usize,
+    /// The same for embeddings, counted apart: every patient message of a few words is
+    /// embedded (the red-flag and intent example net), and waiting embeddings run as one batch,
+    /// so they need more places than generations and cost far less each.
+    pub embed_queue_capacity: usize,
     /// Upper bound on `GenerateParams::max_tokens` (larger requests are clamped).
     pub max_tokens: usize,
     /// Token budget for one `extract` answer.
@@ -92,6 +96,7 @@ impl Default for ModelConfig {
         Self {
             threads: 1,
             queue_capacity: 32,
+            embed_queue_capacity: 256,
             max_tokens: 512,
             max_extract_tokens: 256,
             context_tokens: 4096,

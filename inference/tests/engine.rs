@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use futures::StreamExt;
-use inference::{CandleModel, ChatTokenizer, Error, GenerateParams, LanguageModel};
+use inference::{CandleModel, ChatTokenizer, Error, GenerateParams, LanguageModel, ModelConfig};
 use serde_json::json;
 
 const SYSTEM: &str = "You are a helpful assistant for a hospital's patient portal.";
@@ -163,17 +163,22 @@ async fn paraphrases_embed_closer_than_unrelated_sentences() {
 
 #[tokio::test]
 async fn full_queue_answers_overloaded_and_a_dropped_stream_frees_its_place() {
-    let model = CandleModel::load(&common::config(1), &common::paths()).unwrap();
+    let config = ModelConfig { embed_queue_capacity: 1, ..common::config(1) };
+    let model = CandleModel::load(&config, &common::paths()).unwrap();
     let params = GenerateParams { max_tokens: 400, ..Default::default() };
     let stream = model.generate(common::prompt(SYSTEM, "Tell me a long story."), params).await.unwrap();
     let started = std::time::Instant::now();
-    let err = model.embed(vec!["hello".into()]).await.unwrap_err();
+    let options = vec!["yes".to_string(), "no".to_string()];
+    let err = model.choose(common::prompt(SYSTEM, "Ready?"), options.clone()).await.unwrap_err();
     assert!(matches!(err, Error::Overloaded));
     assert!(started.elapsed() < Duration::from_millis(500), "overload must not wait");
-    drop(stream);
-    assert_eq!(model.queue_depth(), 0);
+    // Embeddings have places of their own: a generation does not crowd them out.
     let v = tokio::time::timeout(Duration::from_secs(30), model.embed(vec!["hello".into()])).await;
     assert_eq!(v.unwrap().unwrap().len(), 1);
+    drop(stream);
+    assert_eq!(model.queue_depth(), 0);
+    let c = tokio::time::timeout(Duration::from_secs(30), model.choose(common::prompt(SYSTEM, "Ready?"), options)).await;
+    assert!(c.unwrap().is_ok());
 }
 
 #[tokio::test]

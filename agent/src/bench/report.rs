@@ -101,6 +101,7 @@ pub struct Conditions {
     pub rate_limit_per_minute: u32,
     pub model_threads: usize,
     pub model_queue_capacity: usize,
+    pub model_embed_queue_capacity: usize,
     pub turn_deadline_ms: u64,
     pub turns_per_session: usize,
     pub modelfree_concurrency: Vec<usize>,
@@ -131,6 +132,7 @@ impl LoadReport {
             rate_limit_per_minute: BENCH_LIMIT,
             model_threads: settings.model.threads,
             model_queue_capacity: settings.model.queue_capacity,
+            model_embed_queue_capacity: settings.model.embed_queue_capacity,
             turn_deadline_ms: settings.server.turn_deadline_ms,
             turns_per_session: o.turns,
             modelfree_concurrency: o.modelfree_concurrency.clone(),
@@ -179,8 +181,8 @@ impl fmt::Display for LoadReport {
         writeln!(f, "machine: {} cpus, load average at start {a:.2} {b:.2} {d:.2}, {} build", m.cpus, m.build)?;
         writeln!(
             f,
-            "conditions: rate limits raised to {}/min (bench only), model threads {}, model queue {}, turn deadline {} ms",
-            c.rate_limit_per_minute, c.model_threads, c.model_queue_capacity, c.turn_deadline_ms
+            "conditions: rate limits raised to {}/min (bench only), model threads {}, model queue {} (embeddings {}), turn deadline {} ms",
+            c.rate_limit_per_minute, c.model_threads, c.model_queue_capacity, c.model_embed_queue_capacity, c.turn_deadline_ms
         )?;
         writeln!(f, "\nsimulated patients (real model, demo EHR, HTTP + SSE), the same whole conversations at every level")?;
         writeln!(f, "EHR rtt: the round trip added to each EHR call (0: the demo EHR on this machine, no delay)")?;

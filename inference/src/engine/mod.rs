@@ -1,6 +1,7 @@
 //! The candle engine behind [`LanguageModel`]: the models live on one dedicated std thread
 //! (its own rayon pool sized by `threads`), requests reach it through a queue with a fixed
-//! number of places. A full queue answers [`Error::Overloaded`] at once; a caller that goes away
+//! number of places (embeddings have places of their own: they are batched and cheap). A full
+//! queue answers [`Error::Overloaded`] at once; a caller that goes away
 //! (future or stream dropped) frees its place immediately and the worker skips or stops its job.
 
 mod batch;
@@ -43,6 +44,7 @@ use worker::{Job, Queued, Worker};
 pub struct CandleModel {
     jobs: mpsc::Sender<Queued>,
     places: Arc<Places>,
+    embed_places: Arc<Places>,
     info: ModelInfo,
     counters: Arc<Counters>,
 }
@@ -100,12 +102,13 @@ impl CandleModel {
             embedding_sha256: paths.embedding_sha256.clone(),
         };
         let places = Arc::new(Places { taken: AtomicUsize::new(0), capacity: config.queue_capacity.max(1) });
-        Ok(Self { jobs, places, info, counters })
+        let embed_places = Arc::new(Places { taken: AtomicUsize::new(0), capacity: config.embed_queue_capacity.max(1) });
+        Ok(Self { jobs, places, embed_places, info, counters })
     }
 
-    /// Requests queued or running now.
+    /// Requests queued or running now (embeddings included).
     pub fn queue_depth(&self) -> usize {
-        self.places.taken.load(Ordering::Acquire)
+        self.places.taken.load(Ordering::Acquire) + self.embed_places.taken.load(Ordering::Acquire)
     }
 
     /// Counters since load (for metrics and benchmarks).
@@ -117,8 +120,8 @@ impl CandleModel {
         self.jobs.send((std::time::Instant::now(), job)).map_err(|_| Error::Stopped)
     }
 
-    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Job) -> Result<T> {
-        let _permit = self.places.take()?;
+    async fn call<T>(&self, places: &Arc<Places>, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Job) -> Result<T> {
+        let _permit = places.take()?;
         let (reply, answer) = oneshot::channel();
         self.submit(make(reply))?;
         answer.await.map_err(|_| Error::Stopped)?
@@ -156,16 +159,16 @@ impl LanguageModel for CandleModel {
         if options.is_empty() || options.iter().any(|o| o.trim().is_empty()) {
             return Err(Error::InvalidRequest("choose needs non-empty options".into()));
         }
-        self.call(|reply| Job::Choose { prompt, options, reply }).await
+        self.call(&self.places, |reply| Job::Choose { prompt, options, reply }).await
     }
 
     async fn extract(&self, prompt: Prompt, schema: serde_json::Value) -> Result<serde_json::Value> {
         let schema = Schema::parse(&schema)?;
-        self.call(|reply| Job::Extract { prompt, schema, reply }).await
+        self.call(&self.places, |reply| Job::Extract { prompt, schema, reply }).await
     }
 
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
-        self.call(|reply| Job::Embed { texts, reply }).await
+        self.call(&self.embed_places, |reply| Job::Embed { texts, reply }).await
     }
 
     fn engine_stats(&self) -> Option<EngineStats> {
