@@ -85,6 +85,18 @@ async fn a_rule_stands_unless_the_examples_clearly_say_otherwise() {
 }
 
 #[tokio::test]
+async fn an_intent_no_example_asks_for_is_never_overruled() {
+    // These examples never ask for a refill (as they never ask for a site's own intents): a
+    // refill read by its keyword stands, however booking-like the rest of the message.
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    let e = engine(ehr, true).await;
+    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
+    let out = e.turn(&mut st, &patient, "refill glorp zibber glorp zibber", now()).await.unwrap();
+    assert_eq!(out.intent.as_deref(), Some("refill"));
+}
+
+#[tokio::test]
 async fn answers_to_a_scripts_question_are_not_judged() {
     let ehr = FakeEhr::fixture("default");
     let patient = ehr.patient.clone();

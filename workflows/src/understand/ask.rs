@@ -74,8 +74,10 @@ pub async fn read(text: &str, scripts: &[&Script], understand: &dyn Understand, 
     };
     let verdict = net.judge_intent(embedding);
     if let Some(rule) = rule {
+        // An intent no example asks for (a site's own) is the rule's alone to read.
+        let judged = rule.label().is_some_and(|l| net.knows_intent(l));
         return Ok(match verdict {
-            Some(v) if v.lead >= NET_OVERRULES && v.intent.as_deref() != rule.label() => from_verdict(&v, scripts),
+            Some(v) if judged && v.lead >= NET_OVERRULES && v.intent.as_deref() != rule.label() => from_verdict(&v, scripts),
             _ => rule,
         });
     }
