@@ -119,9 +119,7 @@ pub async fn dialogue(
     // Embed the intent examples now rather than in the first patient's turn.
     let examples = engine.warm_up().await.context("embedding the script examples")?;
     tracing::info!(count = examples, "script examples embedded");
-    let (flags, intents) = (settings.server.redflag_examples, settings.server.intent_examples);
-    engine.example_net().set_uses(flags, intents);
-    if flags || intents {
+    if crate::redflag_net::set_uses(&engine.example_net(), &settings.server) {
         crate::redflag_net::install(crate::redflag_net::models_dir(&settings.model), model, engine.example_net());
     }
     Ok(Arc::new(EngineDialogue::reloadable(Arc::new(engine), ehr)))

@@ -57,6 +57,13 @@ pub async fn load_or_build(models_dir: &Path, model: &dyn LanguageModel) -> anyh
     Ok(net)
 }
 
+/// Tells `slot` which judgements the net may give (`server.redflag_examples`,
+/// `server.intent_examples`); whether the net is wanted at all.
+pub fn set_uses(slot: &NetSlot, server: &crate::config::ServerSettings) -> bool {
+    slot.set_uses(server.redflag_examples, server.intent_examples);
+    server.redflag_examples || server.intent_examples
+}
+
 /// Installs the net in `slot`: at once from the cache file when there is one, otherwise built
 /// in the background (the rules run alone until then, and for good if that fails, logged).
 pub fn install(models_dir: PathBuf, model: Arc<dyn LanguageModel>, slot: Arc<NetSlot>) {

@@ -40,9 +40,7 @@ pub fn validate(path: &Path) -> anyhow::Result<()> {
 /// Puts in `slot` the example net the service would run with, for the uses it would make of it
 /// (`server.redflag_examples`, `server.intent_examples`; none when both are off).
 async fn example_net(settings: &Settings, model: &dyn LanguageModel, slot: &NetSlot) -> anyhow::Result<()> {
-    let (flags, intents) = (settings.server.redflag_examples, settings.server.intent_examples);
-    slot.set_uses(flags, intents);
-    if flags || intents {
+    if crate::redflag_net::set_uses(slot, &settings.server) {
         let dir = crate::redflag_net::models_dir(&settings.model);
         slot.set(crate::redflag_net::load_or_build(&dir, model).await?);
     }

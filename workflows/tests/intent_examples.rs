@@ -11,7 +11,8 @@ use std::sync::Arc;
 use support::{now, FakeEhr, FakeUnderstand};
 use workflows::redflags::net::{Example, ExampleNet};
 use workflows::redflags::Category;
-use workflows::{Engine, EscalationReason, StartTrigger, Understand};
+use fhir_client::PatientId;
+use workflows::{ConversationState, Engine, EscalationReason, StartTrigger, TurnOutcome, Understand};
 
 /// Said in words no keyword or reader knows; the examples call it a booking.
 const BOOKING_IN_OTHER_WORDS: &str = "could you glorp me a zibber sometime";
@@ -36,15 +37,26 @@ async fn engine(ehr: Arc<FakeEhr>, intents: bool) -> Engine {
     e
 }
 
+/// A patient's conversation with the engine (the examples' intents on or off).
+async fn setup(intents: bool) -> (Engine, PatientId) {
+    let ehr = FakeEhr::fixture("default");
+    let patient = ehr.patient.clone();
+    (engine(ehr, intents).await, patient)
+}
+
+/// A new conversation's first message, and what the engine made of it.
+async fn first(e: &Engine, patient: &PatientId, message: &str) -> (ConversationState, TurnOutcome) {
+    let (mut st, _) = e.start(patient, None, StartTrigger::Patient, now()).await.unwrap();
+    let out = e.turn(&mut st, patient, message, now()).await.unwrap();
+    (st, out)
+}
+
 #[tokio::test]
 async fn what_no_rule_reads_but_the_examples_call_a_booking_is_routed_to_booking() {
     assert!(workflows::understand::intent::keyword_guess(BOOKING_IN_OTHER_WORDS, &[]).is_none());
-    let ehr = FakeEhr::fixture("default");
-    let patient = ehr.patient.clone();
     for intents in [false, true] {
-        let e = engine(ehr.clone(), intents).await;
-        let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
-        let out = e.turn(&mut st, &patient, BOOKING_IN_OTHER_WORDS, now()).await.unwrap();
+        let (e, patient) = setup(intents).await;
+        let (_, out) = first(&e, &patient, BOOKING_IN_OTHER_WORDS).await;
         if intents {
             assert_eq!(out.intent.as_deref(), Some("book"));
             assert_eq!(out.script_id.as_deref(), Some("appointment"));
@@ -58,29 +70,22 @@ async fn what_no_rule_reads_but_the_examples_call_a_booking_is_routed_to_booking
 
 #[tokio::test]
 async fn a_person_asked_for_in_words_no_rule_knows_is_handed_off() {
-    let ehr = FakeEhr::fixture("default");
-    let patient = ehr.patient.clone();
-    let e = engine(ehr, true).await;
-    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
-    let out = e.turn(&mut st, &patient, "blarf me a wonky human", now()).await.unwrap();
+    let (e, patient) = setup(true).await;
+    let (_, out) = first(&e, &patient, "blarf me a wonky human").await;
     assert_eq!(out.escalation.map(|x| x.reason), Some(EscalationReason::AskedForPerson));
 }
 
 #[tokio::test]
 async fn a_rule_stands_unless_the_examples_clearly_say_otherwise() {
-    let ehr = FakeEhr::fixture("default");
-    let patient = ehr.patient.clone();
-    let e = engine(ehr, true).await;
+    let (e, patient) = setup(true).await;
     // The refill keyword, and nothing like any example: the rule stands.
-    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
-    let out = e.turn(&mut st, &patient, "I need a refill of my metformin", now()).await.unwrap();
+    let (_, out) = first(&e, &patient, "I need a refill of my metformin").await;
     assert_eq!(out.intent.as_deref(), Some("refill"));
     // "Parking" is no request, but the booking keyword "appointment" hits; the examples
     // (directions, nothing asked) clearly disagree, so the patient is asked instead.
     let message = "parking garage entrance for my appointment tuesday";
     assert_eq!(workflows::understand::intent::keyword_guess(message, &e.latest()).map(|g| g.intent).as_deref(), Some("book"));
-    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
-    let out = e.turn(&mut st, &patient, message, now()).await.unwrap();
+    let (_, out) = first(&e, &patient, message).await;
     assert_eq!(out.intent, None, "{:?}", out.replies);
 }
 
@@ -88,21 +93,15 @@ async fn a_rule_stands_unless_the_examples_clearly_say_otherwise() {
 async fn an_intent_no_example_asks_for_is_never_overruled() {
     // These examples never ask for a refill (as they never ask for a site's own intents): a
     // refill read by its keyword stands, however booking-like the rest of the message.
-    let ehr = FakeEhr::fixture("default");
-    let patient = ehr.patient.clone();
-    let e = engine(ehr, true).await;
-    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
-    let out = e.turn(&mut st, &patient, "refill glorp zibber glorp zibber", now()).await.unwrap();
+    let (e, patient) = setup(true).await;
+    let (_, out) = first(&e, &patient, "refill glorp zibber glorp zibber").await;
     assert_eq!(out.intent.as_deref(), Some("refill"));
 }
 
 #[tokio::test]
 async fn answers_to_a_scripts_question_are_not_judged() {
-    let ehr = FakeEhr::fixture("default");
-    let patient = ehr.patient.clone();
-    let e = engine(ehr, true).await;
-    let (mut st, _) = e.start(&patient, None, StartTrigger::Patient, now()).await.unwrap();
-    let out = e.turn(&mut st, &patient, "I would like to book a checkup", now()).await.unwrap();
+    let (e, patient) = setup(true).await;
+    let (mut st, out) = first(&e, &patient, "I would like to book a checkup").await;
     assert_eq!(out.intent.as_deref(), Some("book"));
     assert!(st.waiting_at.is_some(), "the booking script asks something: {:?}", out.replies);
     // Mid-script, words the examples call a request for a person are just an answer.
