@@ -23,7 +23,7 @@ mod rules_post;
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{key_count, phrase_spans, tokens, Tok};
+use crate::text::{key_count, phrase_spans, tokens, Openings, Tok};
 use rules::{Pattern, Rule};
 
 /// What a red flag is about; the string form is what escalations and audits carry.
@@ -87,16 +87,16 @@ impl RuleSet {
 
 /// Every category the message raises under the core rules plus `extra` sets, in table order.
 pub fn detect(text: &str, extra: &[RuleSet]) -> Vec<Category> {
-    let clauses = split_clauses(text);
+    let msg = Message::read(text);
     let mut sets = vec![RuleSet::Core];
     sets.extend(extra.iter().copied().filter(|s| *s != RuleSet::Core));
     let mut found = Vec::new();
     for set in sets {
         for rule in set.rules() {
             let hit = if rule.category == Category::HighFeverAfterSurgery {
-                fever_flags(&clauses, rule)
+                fever_flags(&msg, rule)
             } else {
-                (0..clauses.len()).any(|ci| rule_hits_clause(&clauses, ci, rule))
+                msg.any_clause_hits(rule)
             };
             if hit && !found.contains(&rule.category) {
                 found.push(rule.category);
@@ -135,6 +135,62 @@ pub fn first(text: &str, extra: &[RuleSet]) -> Option<Category> {
     detect(text, extra).into_iter().next()
 }
 
+/// A message as every rule reads it, worked out once: its clauses, each clause's reading
+/// window, and what holds for the whole message. Every rule reads every clause, so anything a
+/// rule does not change is not recomputed per rule (it was most of the detector's time).
+struct Message {
+    clauses: Vec<Vec<String>>,
+    /// Per clause: where its patterns are read and the clause that follows that window.
+    windows: Vec<Window>,
+    /// Every word, clause marks dropped.
+    all: Vec<String>,
+    /// A question about the conditions themselves: nothing in it flags (`asks_for_information`).
+    informational: bool,
+}
+
+/// A clause's patterns are read in the clause itself, or in the clause joined with the next
+/// one when that one points back at it ("bleeding from the cut and it won't stop").
+struct Window {
+    joined: Option<Vec<String>>,
+    /// The openings of the window's words, and of the clause's own.
+    open: Openings,
+    own_open: Openings,
+    /// The clause after the window, if any.
+    next: Option<usize>,
+}
+
+impl Message {
+    fn read(text: &str) -> Self {
+        let clauses = split_clauses(text);
+        let windows = (0..clauses.len())
+            .map(|ci| {
+                let own_open = Openings::of(&clauses[ci]);
+                let follows = |n: usize| Some(n).filter(|&n| n < clauses.len());
+                match clauses.get(ci + 1) {
+                    Some(next) if POINTS_BACK.iter().any(|p| exact_at(next, 0, p)) => {
+                        let joined = [clauses[ci].as_slice(), next].concat();
+                        Window { open: Openings::of(&joined), joined: Some(joined), own_open, next: follows(ci + 2) }
+                    }
+                    _ => Window { joined: None, open: own_open, own_open, next: follows(ci + 1) },
+                }
+            })
+            .collect();
+        let informational = asks_for_information(&clauses);
+        Message { all: clauses.concat(), clauses, windows, informational }
+    }
+
+    /// The words clause `ci`'s patterns are read in, their openings, and the clause after them.
+    fn window(&self, ci: usize) -> (&[String], &Openings, &[String]) {
+        let w = &self.windows[ci];
+        let words = w.joined.as_deref().unwrap_or(&self.clauses[ci]);
+        (words, &w.open, w.next.map(|n| self.clauses[n].as_slice()).unwrap_or(&[]))
+    }
+
+    fn any_clause_hits(&self, rule: &Rule) -> bool {
+        !self.informational && (0..self.clauses.len()).any(|ci| rule_hits_clause(self, ci, rule))
+    }
+}
+
 fn split_clauses(text: &str) -> Vec<Vec<String>> {
     let mut clauses = vec![Vec::new()];
     for t in tokens(text) {
@@ -164,12 +220,15 @@ fn contains_exact(words: &[String], phrase: &str) -> bool {
     (0..words.len()).any(|i| exact_at(words, i, phrase))
 }
 
-fn pattern_spans(words: &[String], pattern: &Pattern) -> Vec<(usize, usize)> {
+/// Where `pattern` matches `words` (whose openings are `open`).
+fn pattern_spans(words: &[String], open: &Openings, pattern: &Pattern) -> Vec<(usize, usize)> {
+    let spans = |phrases: &[&str]| -> Vec<(usize, usize)> {
+        phrases.iter().filter(|p| open.may_open(p)).flat_map(|p| phrase_spans(words, p)).collect()
+    };
     match pattern {
-        Pattern::Any(phrases) => phrases.iter().flat_map(|p| phrase_spans(words, p)).collect(),
+        Pattern::Any(phrases) => spans(phrases),
         Pattern::Near(a, b, window) => {
-            let a_spans: Vec<_> = a.iter().flat_map(|p| phrase_spans(words, p)).collect();
-            let b_spans: Vec<_> = b.iter().flat_map(|p| phrase_spans(words, p)).collect();
+            let (a_spans, b_spans) = (spans(a), spans(b));
             let mut out = Vec::new();
             for &(a0, a1) in &a_spans {
                 for &(b0, b1) in &b_spans {
@@ -194,23 +253,16 @@ const POINTS_BACK: &[&str] = &[
     "no se me para", "no se le para", "now its", "now it", "ahora", "now",
 ];
 
-fn rule_hits_clause(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
-    let own = &clauses[ci];
-    let next = clauses.get(ci + 1).map(Vec::as_slice).unwrap_or(&[]);
-    let joined;
-    let (words, next) = if POINTS_BACK.iter().any(|p| exact_at(next, 0, p)) {
-        joined = [own.as_slice(), next].concat();
-        (joined.as_slice(), clauses.get(ci + 2).map(Vec::as_slice).unwrap_or(&[]))
-    } else {
-        (own.as_slice(), next)
-    };
-    if rule.vetoes.iter().any(|v| contains_exact(words, v)) || is_history(clauses, ci, rule) || asks_for_information(clauses) {
+fn rule_hits_clause(msg: &Message, ci: usize, rule: &Rule) -> bool {
+    let own = &msg.clauses[ci];
+    let (words, open, next) = msg.window(ci);
+    if rule.vetoes.iter().any(|v| contains_exact(words, v)) || is_history(msg, ci, rule) {
         return false;
     }
     let counted = if rule.category == Category::Overdose { many_taken(words) } else { Vec::new() };
     rule.patterns
         .iter()
-        .flat_map(|p| pattern_spans(words, p))
+        .flat_map(|p| pattern_spans(words, open, p))
         .chain(counted)
         .filter(|span| span.0 < own.len())
         .any(|span| context::is_current(words, span, next, rule.category))
@@ -231,13 +283,13 @@ fn asks_for_information(clauses: &[Vec<String>]) -> bool {
 /// Clause `ci` continues a past mention of the same rule without saying it is about now ("I had
 /// a stroke two years ago and my hand stayed weak"), or is a past suicide attempt told beside
 /// being well now.
-fn is_history(clauses: &[Vec<String>], ci: usize, rule: &Rule) -> bool {
-    let own = &clauses[ci];
+fn is_history(msg: &Message, ci: usize, rule: &Rule) -> bool {
+    let own = &msg.clauses[ci];
     if rule.category == Category::Suicidal {
-        return context::is_past(own) && context::says_well_now(&clauses.concat());
+        return context::is_past(own) && context::says_well_now(&msg.all);
     }
-    let Some(prev) = ci.checked_sub(1).map(|p| &clauses[p]) else { return false };
-    let same_story = context::told_in_past_tense(own) || rule.patterns.iter().any(|p| !pattern_spans(prev, p).is_empty());
+    let Some(prev) = ci.checked_sub(1).map(|p| &msg.clauses[p]) else { return false };
+    let same_story = context::told_in_past_tense(own) || rule.patterns.iter().any(|p| !pattern_spans(prev, &msg.windows[ci - 1].own_open, p).is_empty());
     context::continues_past(own, prev) && same_story
 }
 
@@ -267,13 +319,12 @@ fn many_taken(words: &[String]) -> Vec<(usize, usize)> {
 
 /// Post-discharge fever: a temperature reading decides when there is one (≥ 38 °C / 100.4 °F);
 /// otherwise the word "fever" does, unless negated or in the past.
-fn fever_flags(clauses: &[Vec<String>], rule: &Rule) -> bool {
-    let all: Vec<String> = clauses.concat();
-    let readings = temperature_readings(&all);
+fn fever_flags(msg: &Message, rule: &Rule) -> bool {
+    let readings = temperature_readings(&msg.all);
     if !readings.is_empty() {
         return readings.iter().any(|&t| (38.0..=44.0).contains(&t) || (100.4..=110.0).contains(&t));
     }
-    (0..clauses.len()).any(|ci| rule_hits_clause(clauses, ci, rule))
+    msg.any_clause_hits(rule)
 }
 
 const THRESHOLD_WORDS: &[&str] = &["over", "above", "than", "exceeds", "past"];
