@@ -99,9 +99,15 @@ fn push_word(out: &mut Vec<Tok>, word: &mut String) {
         return;
     }
     let w = std::mem::take(word);
+    let joins_self = |p: &str| matches!(p, "my" | "him" | "her" | "your" | "them" | "our" | "it");
     if w == "not" && out.last() == Some(&Tok::Word("can".into())) {
         out.pop();
         out.push(Tok::Word("cannot".into()));
+    } else if matches!(w.as_str(), "self" | "selves") && matches!(out.last(), Some(Tok::Word(p)) if joins_self(p)) {
+        // "kill my self" is "kill myself"
+        if let Some(Tok::Word(p)) = out.last_mut() {
+            p.push_str(&w);
+        }
     } else if CLAUSE_WORDS.contains(&w.as_str()) {
         if out.last() != Some(&Tok::Break) {
             out.push(Tok::Break);

@@ -169,3 +169,30 @@ fn history_chronic_and_care_do_not_flag() {
         assert!(detect(text, &[]).is_empty(), "{text:?} flagged {:?}", detect(text, &[]));
     }
 }
+
+#[test]
+fn someone_elses_suicidal_thoughts_flag_but_a_relatives_old_attempt_does_not() {
+    for text in [
+        "he's been thinking about killing himself",
+        "my daughter keeps saying she wants to kill herself",
+        "my son has been cutting himself and says he wishes he wouldn't wake up",
+        "i keep thinking about killing my self",
+    ] {
+        assert_eq!(detect(text, &[]), vec![Suicidal], "{text}");
+    }
+    assert!(detect("my mom tried to kill herself when I was a teenager, does depression run in families", &[]).is_empty());
+}
+
+#[test]
+fn when_i_was_doing_something_is_now_but_when_i_was_a_kid_is_history() {
+    assert_eq!(detect("chest pressure going to my left arm, it started when I was climbing the stairs", &[]), vec![ChestPain]);
+    assert!(detect("I had chest pain when I was a kid", &[]).is_empty());
+    assert!(detect("I had a seizure when I was 12", &[]).is_empty());
+}
+
+#[test]
+fn the_rest_of_a_bottle_and_pills_taken_for_candy_are_overdoses() {
+    assert_eq!(detect("I swallowed the rest of the bottle of my back pills", &[]), vec![Overdose]);
+    assert_eq!(detect("he took 4 of them because he thought they were candy", &[]), vec![Overdose]);
+    assert_eq!(detect("mi esposo se está agarrando el pecho y está sudado", &[]), vec![ChestPain]);
+}

@@ -62,7 +62,7 @@ const QUESTION_START: &[&str] = &["can", "could", "does", "do", "will", "may", "
 
 const PAST: &[&str] = &[
     "last year", "last month", "years ago", "months ago", "year ago", "month ago", "in the past", "history of", "hx of", "used to",
-    "as a child", "as a kid", "as a baby", "as an infant", "when i was", "when he was", "when she was", "years back", "long time ago",
+    "as a child", "as a kid", "as a baby", "as an infant", "years back", "long time ago",
     "long ago", "el ano pasado", "el mes pasado", "hace anos", "hace meses", "hace un ano", "hace un mes", "de nino", "de nina",
     "de pequeno", "de pequena", "de bebe", "cuando era", "antecedentes", "historial de", "en el pasado", "solia", "hace mucho",
     "in high school", "in college", "as a teenager", "as a teen", "when i was young", "de joven", "en la secundaria",
@@ -267,8 +267,22 @@ pub fn is_past(words: &[String]) -> bool {
         // A month is ambiguous ("my appointment in March"): past only after "last" or told in the past.
         let in_month = when.is_some_and(|m| MONTHS.contains(&m.as_str()));
         let month = in_month && (w == "last" || (matches!(w.as_str(), "in" | "en") && told_in_past_tense(words)));
-        ago || hace || year || month || at_an_age(words, i)
+        ago || hace || year || month || at_an_age(words, i) || a_life_stage(words, i)
     })
+}
+
+/// "when I was a kid", "when she was 12": a stage of life, long past. "When I was climbing the
+/// stairs" says what they were doing when it began, which may be minutes ago.
+fn a_life_stage(words: &[String], i: usize) -> bool {
+    const STAGES: &[&str] = &[
+        "a", "an", "young", "younger", "little", "small", "pregnant", "born", "growing", "baby", "kid", "teen", "admitted",
+        "hospitalized", "discharged",
+    ];
+    let at = |k: usize| words.get(i + k).map(String::as_str);
+    words[i] == "when"
+        && matches!(at(1), Some("i" | "he" | "she"))
+        && at(2) == Some("was")
+        && at(3).is_some_and(|w| STAGES.contains(&w) || w.parse::<u32>().is_ok())
 }
 
 /// "fainted once at 19": an age, not a time of day or a temperature.

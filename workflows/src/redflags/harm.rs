@@ -45,7 +45,21 @@ pub const SUICIDAL: Rule = Rule {
             "se esta despidiendo", "saying goodbye to everyone", "goodbye text", "goodbye message", "goodbye video", "una soga",
             "noose", "found a rope", "pensando como hacerlo", "ya se con que", "thinking about how to do it",
             "planning how to do it", "figured out how to do it", "thank you all for everything", "gracias por todo a todos",
+            "wouldnt wake up", "wont wake up ever", "offing myself", "off myself", "se quiere matar", "se va a matar",
         ]),
+        // Someone else's thoughts, told by who cares for them ("he's been thinking about killing
+        // himself"); not what a relative did long ago ("my mom tried to kill herself when I was 12").
+        Near(
+            &[
+                "thinking", "thought", "thoughts", "talking", "talks", "talked", "keeps", "said", "says", "saying", "wants", "going to",
+                "gonna", "threatening", "threatened", "told me", "wrote", "piensa", "pensando", "dice", "dijo", "habla",
+            ],
+            &[
+                "kill himself", "killing himself", "kill herself", "killing herself", "kill themselves", "killing themselves",
+                "take his own life", "take her own life", "end his own life", "end her own life", "matarse", "quitarse la vida",
+            ],
+            4,
+        ),
         // Letters left for the family: a goodbye.
         Near(
             &["letters", "letter", "note", "notes", "carta", "cartas", "nota", "notas"],
@@ -89,15 +103,19 @@ pub const SUICIDAL: Rule = Rule {
             4,
         ),
         Near(
-            &["been", "keep", "again", "started", "sigo", "otra vez", "de nuevo"],
+            &["been", "keep", "keeps", "again", "started", "sigo", "sigue", "otra vez", "de nuevo"],
             &[
                 "cutting myself", "hurting myself", "harming myself", "burning myself", "cortandome", "lastimandome", "cortarme",
-                "cut myself",
+                "cut myself", "cutting himself", "cutting herself", "hurting himself", "hurting herself", "cortandose",
+                "lastimandose",
             ],
             3,
         ),
         Near(
-            &["hurt myself", "cut myself", "burned myself", "burnt myself", "me corte", "me lastime", "me queme"],
+            &[
+                "hurt myself", "cut myself", "burned myself", "burnt myself", "me corte", "me lastime", "me queme", "cut himself",
+                "cut herself", "hurt himself", "hurt herself", "se corto", "se lastimo",
+            ],
             &["on purpose", "a proposito", "intentionally", "adrede"],
             3,
         ),
@@ -138,7 +156,7 @@ pub const OVERDOSE: Rule = Rule {
         ),
         Near(
             &[
-                "took", "taken", "taking", "swallowed", "tome", "tomo", "trague", "ingeri", "se tomo", "ate", "drank", "injected",
+                "took", "taken", "taking", "swallowed", "tome", "tomo", "trague", "ingeri", "se tomo", "ate", "drank", "injected", "popped",
                 "inyecto", "se inyecto", "me inyecte", "me puse", "se puso", "le puse", "le di", "gave",
             ],
             &[
@@ -151,10 +169,16 @@ pub const OVERDOSE: Rule = Rule {
                 "dont remember how many", "lost count", "no se cuantas", "no me acuerdo cuantas", "no recuerdo cuantas",
                 "medio frasco", "half the bottle", "half a bottle", "la mitad del frasco", "2 veces", "2 times", "2x", "x2",
                 "every pill", "todas las que", "at once", "all at once", "de un jalon", "de una vez", "whole week of",
-                "a whole week", "no sabemos cuantas", "we dont know how many",
+                "a whole week", "no sabemos cuantas", "we dont know how many", "to many of", "to many pills", "rest of the bottle",
+                "rest of my pills", "rest of the pills", "resto del frasco", "resto de las pastillas", "tripled", "triple",
             ],
             7,
         ),
+        // A child who took pills for sweets.
+        Any(&[
+            "thought they were candy", "thought it was candy", "thought they were candies", "creyo que eran dulces",
+            "penso que eran dulces", "crees que eran dulces", "pensando que eran dulces", "tripled my", "doubled up on my",
+        ]),
         Near(
             &[
                 "got into", "se trago", "se comio", "ate some", "eaten some", "may have eaten", "might have eaten", "could have eaten",

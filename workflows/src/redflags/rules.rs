@@ -35,7 +35,9 @@ pub const CORE: &[Rule] = &[
         patterns: &[
             Any(&[
                 "sitting on my chest", "weight on my chest", "heart attack", "heartattack", "chestpain", "angina", "infarto",
-                "ataque al corazon", "ataque cardiaco", "paro cardiaco", "cardiac arrest",
+                "ataque al corazon", "ataque cardiaco", "paro cardiaco", "cardiac arrest", "clutching his chest",
+                "clutching her chest", "clutching my chest", "grabbing his chest", "grabbing her chest", "holding his chest",
+                "holding her chest", "agarrando el pecho", "agarrandose el pecho", "se agarra el pecho", "agarrandome el pecho",
             ]),
             Near(&["chest", "pecho", "pexo", "torax", "toracico", "sternum", "breastbone", "esternon"], PAIN, 6),
             Near(&["heart", "corazon", "ticker"], PAIN, 5),
