@@ -196,3 +196,27 @@ fn the_rest_of_a_bottle_and_pills_taken_for_candy_are_overdoses() {
     assert_eq!(detect("he took 4 of them because he thought they were candy", &[]), vec![Overdose]);
     assert_eq!(detect("mi esposo se está agarrando el pecho y está sudado", &[]), vec![ChestPain]);
 }
+
+#[test]
+fn a_fit_a_faint_or_suicidal_thoughts_that_have_passed_still_flag() {
+    assert_eq!(detect("se le voltearon los ojos y temblaba todo, ya paró pero está muy dormido", &[]), vec![Seizure]);
+    assert_eq!(detect("everything went dark and the next thing I remember is the floor, I'm ok now", &[]), vec![LossOfConsciousness]);
+    assert_eq!(detect("hace unos días quería quitarme la vida, ya se me pasó un poco", &[]), vec![Suicidal]);
+    assert!(detect("my chest pain went away after I rested", &[]).is_empty(), "other symptoms that went away do not");
+}
+
+#[test]
+fn more_ways_to_say_it_flag() {
+    for (text, want) in [
+        ("no me llega el aire y tengo las uñas moradas", Breathing),
+        ("half my smile isn't working since dinner", Stroke),
+        ("se me chuequeó la boca de repente", Stroke),
+        ("filled the toilet bowl red twice now", SevereBleeding),
+        ("he llenado 10 toallas desde esta mañana", SevereBleeding),
+        ("le dieron amoxicilina y tiene la bemba como un globo", SevereAllergicReaction),
+        ("it feels like an elephant parked on me", ChestPain),
+        ("got the pills lined up", Suicidal),
+    ] {
+        assert_eq!(detect(text, &[]), vec![want], "{text}");
+    }
+}

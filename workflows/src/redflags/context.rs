@@ -143,7 +143,12 @@ pub fn is_current(words: &[String], span: (usize, usize), next: &[String], categ
     if category != Category::Suicidal && is_past(words) {
         return false;
     }
-    !resolved(words, span.1, next)
+    // A fit or a faint is over by the time anyone writes about it: "it stopped", "ya pasó" after
+    // one that just happened is no reassurance (history and explanations still count). Suicidal
+    // thoughts that "went away a bit" still flag (see `redflags`: only a denial or being well
+    // now beside a past attempt drops them).
+    let ends_by_itself = matches!(category, Category::Seizure | Category::LossOfConsciousness | Category::Suicidal);
+    ends_by_itself || !resolved(words, span.1, next)
 }
 
 fn names_a_service(words: &[String], (start, end): (usize, usize), medicines_too: bool) -> bool {

@@ -46,6 +46,7 @@ pub const SUICIDAL: Rule = Rule {
             "noose", "found a rope", "pensando como hacerlo", "ya se con que", "thinking about how to do it",
             "planning how to do it", "figured out how to do it", "thank you all for everything", "gracias por todo a todos",
             "wouldnt wake up", "wont wake up ever", "offing myself", "off myself", "se quiere matar", "se va a matar",
+            "pills lined up", "lined up the pills", "nothing worth it", "nada vale la pena", "quitarme de en medio",
         ]),
         // Someone else's thoughts, told by who cares for them ("he's been thinking about killing
         // himself"); not what a relative did long ago ("my mom tried to kill herself when I was 12").
@@ -171,6 +172,7 @@ pub const OVERDOSE: Rule = Rule {
                 "every pill", "todas las que", "at once", "all at once", "de un jalon", "de una vez", "whole week of",
                 "a whole week", "no sabemos cuantas", "we dont know how many", "to many of", "to many pills", "rest of the bottle",
                 "rest of my pills", "rest of the pills", "resto del frasco", "resto de las pastillas", "tripled", "triple",
+                "third time", "a third", "tercera vez", "whole bunch",
             ],
             7,
         ),
@@ -197,7 +199,7 @@ pub const OVERDOSE: Rule = Rule {
             ],
             &[
                 "swallowed", "got into my pills", "got into my medicine", "ate my pills", "ate some pills", "ate some of my pills",
-                "se trago", "se tomo mis pastillas", "se comio mis pastillas",
+                "se trago", "se tomo mis pastillas", "se comio mis pastillas", "se las trago", "se los trago",
             ],
             4,
         ),

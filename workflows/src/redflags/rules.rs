@@ -35,7 +35,8 @@ pub const CORE: &[Rule] = &[
         patterns: &[
             Any(&[
                 "sitting on my chest", "weight on my chest", "heart attack", "heartattack", "chestpain", "angina", "infarto",
-                "ataque al corazon", "ataque cardiaco", "paro cardiaco", "cardiac arrest", "clutching his chest",
+                "ataque al corazon", "ataque cardiaco", "paro cardiaco", "cardiac arrest", "elephant on my", "elephant sitting",
+                "elephant parked", "elefante encima", "elefante sentado", "chest bout to cave", "chest is caving", "clutching his chest",
                 "clutching her chest", "clutching my chest", "grabbing his chest", "grabbing her chest", "holding his chest",
                 "holding her chest", "agarrando el pecho", "agarrandose el pecho", "se agarra el pecho", "agarrandome el pecho",
             ]),
@@ -64,7 +65,9 @@ pub const CORE: &[Rule] = &[
                 "wheezing badly", "cant catch my breath", "coffee stirrer", "labios azules", "blue lips", "lips blue",
                 "se me corto la respiracion", "se le corto la respiracion", "se le corta la respiracion",
                 "ribs sucking in", "sucking in", "se le hunden las costillas", "hunden las costillas", "huffing", "panting",
-                "jadeando",
+                "jadeando", "no me llega el aire", "el aire no me llega", "no le llega el aire", "sucking wind",
+                "get a whole sentence out", "finish a sentence", "terminar una frase", "unas moradas", "nails are blue", "blue nails",
+                "nails turning blue",
             ]),
             Near(
                 &["wheezing", "wheeze", "silbando", "silbido", "chiflando", "silba", "le silba", "me silba"],
@@ -113,7 +116,9 @@ pub const CORE: &[Rule] = &[
                 "double vision", "vision doble", "veo doble", "lost my vision", "lost vision", "loss of vision", "went blind",
                 "perdi la vista", "perdida de vision", "me quede ciego", "me quede ciega", "keep dropping", "dropping things",
                 "dropping stuff", "keeps dropping", "kept dropping", "se me caen las cosas", "se me cae lo que", "se le cae lo que", "lengua pesada", "tongue feels heavy",
-                "tongue is heavy", "heavy tongue", "tongue feels thick",
+                "tongue is heavy", "heavy tongue", "tongue feels thick", "se me chuequeo", "se le chuequeo", "se me chueco", "se le chueco",
+                "boca chueca", "boca torcida", "cara chueca", "boca se me fue",
+                "boca se le fue", "half my smile", "crooked smile", "smile is crooked", "smile is lopsided", "lopsided smile",
             ]),
             // One limb or one side gone weak, numb or heavy.
             Near(
@@ -126,7 +131,8 @@ pub const CORE: &[Rule] = &[
                     "pesada", "dormido", "dormida", "durmio", "entumido", "entumida", "entumecido", "entumecida", "adormecido",
                     "adormecida", "paralizado", "paralizada", "no puedo mover", "no puede mover", "no lo puede mover", "no la puede mover",
                     "no siento", "no siente", "no la puedo mover", "no lo puedo mover", "no puedo moverla", "no puedo moverlo",
-                    "de trapo", "floja", "flojo",
+                    "de trapo", "floja", "flojo", "durmieron", "se me durmio", "se le durmio", "belongs to someone else",
+                    "belongs to somebody else", "wont do what i tell", "no me obedece", "no le obedece",
                 ],
                 4,
             ),
@@ -236,7 +242,8 @@ pub const CORE: &[Rule] = &[
                 "like tar", "caca negra", "excremento negro", "evacuaciones negras", "coughing up blood", "cough up blood",
                 "coughed up blood", "spitting blood", "spitting up blood", "escupo sangre", "escupiendo sangre", "soaked through",
                 "soaking through", "coffee grounds", "cafe molido", "asientos de cafe", "big clots", "salen cuajos", "coagulos grandes",
-                "pouring through", "pressing on it isnt helping", "pressure isnt helping",
+                "pouring through", "pressing on it isnt helping", "pressure isnt helping", "toilet bowl red", "toilet was full of",
+                "filled the toilet", "toilet full of blood", "inodoro lleno de sangre", "taza llena de sangre", "bowl full of blood",
             ]),
             // A towel or bandage soaked through.
             Near(
@@ -247,14 +254,14 @@ pub const CORE: &[Rule] = &[
             Near(
                 &[
                     "stool", "stools", "poop", "bowel movement", "bm", "del bano", "popo", "caca", "heces", "excremento", "evacuacion",
-                    "evacuaciones",
+                    "evacuaciones", "necesidades",
                 ],
                 &["black", "tar", "negro", "negra", "negras", "chapopote", "alquitran"],
                 4,
             ),
             Near(
                 &["pad", "pads", "toalla", "toallas", "tampon", "tampons"],
-                &["every hour", "an hour", "cada hora", "cada media hora", "soaking", "soaked", "empapo", "lleno"],
+                &["every hour", "an hour", "cada hora", "cada media hora", "soaking", "soaked", "empapo", "lleno", "llenado", "llene"],
                 4,
             ),
             Near(
@@ -312,6 +319,9 @@ pub const CORE: &[Rule] = &[
                 "me prive", "patatus", "didnt come to", "out cold", "cayo redondo", "cayo redonda", "se le fue el conocimiento",
                 "se me fue el conocimiento", "hard to keep awake", "hard to wake", "difficult to wake", "wont stay awake",
                 "cuesta despertarlo", "cuesta despertarla", "no se despierta", "no contesta bien", "no responde bien", "no me contesta",
+                "next thing i remember", "everything went dark", "todo se puso negro", "desperte en el suelo", "desperte en el piso",
+                "desperto en el suelo", "desperto en el piso", "came to on the", "woke up on the bathroom", "cuando abri los ojos estaba",
+                "when i opened my eyes i was on",
             ]),
             Near(&["feel", "feeling", "felt", "going to", "about to", "gonna"], &["faint"], 2),
         ],
@@ -333,7 +343,8 @@ pub const CORE: &[Rule] = &[
             "ataque de epilepsia", "jerking", "sacudiendo", "sacudidas", "had another fit", "having fits", "crisis seguidas",
             "ataques seguidos", "kind of fit", "staring spell", "staring spells", "his fits", "her fits", "fits again", "fit again",
             "ojos volteados", "ojos en blanco", "se mordio la lengua", "bit his tongue", "bit her tongue", "temblando toda",
-            "temblaba toda",
+            "temblaba toda", "ojos para arriba", "se le voltearon los ojos", "se le fueron los ojos", "echaba espuma", "went stiff",
+            "se puso duro", "se puso dura", "sacudirse todo", "sacudiendose todo", "temblar todito", "temblando todito",
         ])],
         vetoes: &[
             "de tos", "de risa", "de panico", "de ansiedad", "de nervios", "de asma", "panic attack", "anxiety attack",
@@ -369,14 +380,14 @@ pub const CORE: &[Rule] = &[
             Near(
                 &[
                     "throat", "tongue", "lips", "lip", "face", "mouth", "eyes", "garganta", "gaznate", "garguero", "lengua", "labios",
-                    "labio", "cara", "boca", "ojos",
+                    "labio", "cara", "boca", "ojos", "bemba", "campanilla", "uvula",
                 ],
                 &[
                     "swelling", "swollen", "swell", "swells", "swelled", "puffed", "closing", "closed", "close up", "closing up", "tight",
                     "tightening", "hinchada", "hinchado", "hinchazon", "hinchando", "inflamada", "inflamado", "cerrando", "cierra",
                     "cerrada", "puffing", "puffy", "puffed up", "blowing up", "ballooning", "se hincha", "hinchandose", "inflamando",
                     "se infla", "all swollen", "swollen shut", "hinchadisimo", "hinchadisima", "hinchadisimos", "hinchadisimas", "huge",
-                    "thick", "gorda", "gordo", "enorme", "bembona", "bembon",
+                    "thick", "gorda", "gordo", "enorme", "bembona", "bembon", "too big", "como un globo", "like a balloon",
                 ],
                 4,
             ),

@@ -23,7 +23,8 @@ pub const POST_DISCHARGE: &[Rule] = &[
                 &[
                     "wound", "incision", "stitches", "staples", "sutures", "cut", "scar", "surgical site", "c section", "csection",
                     "drain site", "herida", "erida", "incision", "puntos", "cicatriz", "suturas", "grapas", "cesarea", "donde me operaron",
-                    "costura", "costuras",
+                    "costura", "costuras", "donde me cosieron", "donde me cortaron", "belly button", "ombligo", "port site",
+                    "see section", "trocar",
                 ],
                 &[
                     "pus", "oozing", "opened", "open", "opening", "draining", "smells", "smell", "smelly", "stinks", "stinky", "foul",
@@ -31,7 +32,8 @@ pub const POST_DISCHARGE: &[Rule] = &[
                     "puffy", "angry", "angrier", "inflamed", "green", "yellow", "split", "gaping", "supura", "supurando", "abierta",
                     "abrio", "infectada", "infectado", "mal olor", "huele", "apesta", "roja", "rojo", "enrojecida", "caliente",
                     "hinchada", "hinchado", "inflamada", "verde", "amarillo", "amarilla", "liquido", "secrecion", "enconada", "enconado",
-                    "materia", "morada", "morado", "abriendo", "turbio", "turbia", "purple",
+                    "materia", "morada", "morado", "abriendo", "turbio", "turbia", "purple", "verdoso", "verdosa", "puss", "gunk",
+                    "cloudy", "leakin",
                 ],
                 6,
             ),
