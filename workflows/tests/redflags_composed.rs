@@ -220,3 +220,24 @@ fn more_ways_to_say_it_flag() {
         assert_eq!(detect(text, &[]), vec![want], "{text}");
     }
 }
+
+#[test]
+fn idioms_care_words_history_and_what_ifs_do_not_flag() {
+    for text in [
+        "my boss is gonna have a seizure when I tell him I need a day off",
+        "mi jefe me quiere matar si sigo faltando",
+        "laughed so hard I couldn't breathe",
+        "estoy que me desmayo del sueño",
+        "does the overdose kit need a prescription",
+        "quiero una cita en la unidad de ictus",
+        "my mother passed out at church back in March, she's fine",
+        "cuando nació mi primer hijo perdí mucha sangre",
+        "I tried to kill myself two years ago and I'm doing much better now",
+        "si a mi niño le da una convulsión, qué hago",
+        "the machine is making a weird noise",
+        "thank you for fitting her in",
+    ] {
+        assert!(detect(text, &[]).is_empty(), "{text}");
+    }
+    assert_eq!(detect("about an hour ago I couldn't see out of my right eye, like a curtain came down", &[]), vec![Stroke]);
+}

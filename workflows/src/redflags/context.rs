@@ -41,7 +41,8 @@ const UNCERTAIN: &[&str] = &[
 
 const HYPOTHETICAL_BEFORE: &[&str] = &[
     "how do i know if", "how can i tell if", "como se si", "por si acaso", "just in case", "if", "in case", "whether", "en caso", "what if", "que pasa si", "y si", "que hago si", "que debo hacer si", "si me llega",
-    "si me llegara", "si llego a", "si me da", "si le da", "si me diera", "si le diera",
+    "si me llegara", "si llego a", "si me da", "si le da", "si me diera", "si le diera", "si a mi", "si mi hijo", "si mi hija",
+    "si mi nino", "si mi nina", "si mi bebe", "si alguna vez", "digamos que", "supongamos que", "could i have", "could i get",
 ];
 
 const ABOUT_NOT_HAVING: &[&str] = &[
@@ -69,7 +70,8 @@ const PAST: &[&str] = &[
     "en la prepa", "de adolescente", "cuando tenia", "de chiquito", "de chiquita", "de chico", "de chica", "de chamaco",
     "de chamaca", "last summer", "last winter", "last spring", "last fall", "el verano pasado", "el invierno pasado",
     "del ano pasado", "del mes pasado", "in their", "fainted once", "passed out once", "me desmaye una vez", "last months",
-    "last years",
+    "last years", "hace tiempo", "primer hijo", "primera hija", "primer embarazo", "first baby", "first pregnancy",
+    "first child",
 ];
 
 const MONTHS: &[&str] = &[
@@ -89,12 +91,13 @@ const SERVICE_AFTER: &[&str] = &[
     "followup", "checkup", "team", "unit", "ward", "nurse", "support", "group", "class", "classes", "program", "pamphlet",
     "loss", "response", "naloxone", "narcan", "survivors", "survivor", "hotline", "lifeline", "bereavement", "walk",
     "test", "tests", "scan", "xray", "rehab", "therapy", "history", "education", "action plan", "plan", "symptoms", "signs",
-    "sintomas",
+    "sintomas", "kit",
 ];
 const SERVICE_BEFORE: &[&str] = &[
     "medicina para", "medicinas para", "medicamento para", "medicamentos para", "pastillas para", "pastilla para",
     "receta para", "receta de", "clinica de", "cita de", "consulta de", "control de", "seguimiento de", "especialista en",
-    "historial de", "programa de", "grupo de", "terapia de", "rehabilitacion de", "plan de",
+    "historial de", "programa de", "grupo de", "terapia de", "rehabilitacion de", "plan de", "doctora de las", "doctor de las",
+    "unidad de", "clinica del",
 ];
 
 const RESOLVED: &[&str] = &[
@@ -246,7 +249,8 @@ const WELL_NOW: &[&str] = &[
     "ya estoy bien", "ahora estoy bien", "estoy bien ahora", "ya estoy mejor", "ahora estoy mejor", "doing really good now",
     "doing good now", "doing really well now", "doing great now", "im good now", "im doing well", "im doing good",
     "estoy muy bien", "me siento bien ahora", "anos bien", "years clean", "doing well for years", "fine for years", "doing well",
-    "doing fine", "estoy bien",
+    "doing fine", "estoy bien", "been good for", "been fine for", "doing much better", "much better now",
+    "hace anos que no lo hago", "years since",
 ];
 
 pub fn says_well_now(message: &[String]) -> bool {
@@ -271,7 +275,8 @@ pub fn is_past(words: &[String]) -> bool {
         let year = matches!(w.as_str(), "in" | "en" | "del") && when.is_some_and(|y| is_past_year(y));
         // A month is ambiguous ("my appointment in March"): past only after "last" or told in the past.
         let in_month = when.is_some_and(|m| MONTHS.contains(&m.as_str()));
-        let month = in_month && (w == "last" || (matches!(w.as_str(), "in" | "en") && told_in_past_tense(words)));
+        let back_in = w == "in" && i > 0 && words[i - 1] == "back";
+        let month = in_month && (w == "last" || back_in || (matches!(w.as_str(), "in" | "en") && told_in_past_tense(words)));
         ago || hace || year || month || at_an_age(words, i) || a_life_stage(words, i)
     })
 }

@@ -121,7 +121,8 @@ pub const SUICIDAL: Rule = Rule {
             3,
         ),
     ],
-    vetoes: &["pelo", "cabello", "unas", "hair", "nails"],
+    // "Mi jefe me quiere matar": someone else wants to kill me, an idiom; not wanting to die.
+    vetoes: &["pelo", "cabello", "unas", "hair", "nails", "me quiere matar", "me va a matar", "nos va a matar"],
 };
 
 /// Too much of a medicine, a child into someone's pills, a household chemical swallowed.

@@ -49,7 +49,7 @@ pub const CORE: &[Rule] = &[
             "give me a heart attack", "nearly had a heart attack", "almost had a heart attack", "me va a dar un infarto con",
             "me dio un infarto cuando", "casi me da un infarto", "casi le da un infarto", "le va a dar un infarto",
             "pecho del pie", "amamantar", "breastfeeding", "pezones", "nipples", "lactancia", "vacuna", "vaccine", "flu shot",
-            "booster", "covid shot",
+            "booster", "covid shot", "when i tell him", "when i told him", "when i tell her", "when i told her", "al borde de un infarto",
         ],
     },
     Rule {
@@ -104,7 +104,8 @@ pub const CORE: &[Rule] = &[
         ],
         vetoes: &[
             "acondicionado", "fresco", "libre", "ahogada en", "ahogado en", "drowning in", "on all these", "on these forms",
-            "on paperwork", "papeleo", "paperwork", "breathless waiting", "breathless with",
+            "on paperwork", "papeleo", "paperwork", "breathless waiting", "breathless with", "laughed so hard", "laughing so hard",
+            "de la risa", "de risa",
         ],
     },
     Rule {
@@ -119,6 +120,8 @@ pub const CORE: &[Rule] = &[
                 "tongue is heavy", "heavy tongue", "tongue feels thick", "se me chuequeo", "se le chuequeo", "se me chueco", "se le chueco",
                 "boca chueca", "boca torcida", "cara chueca", "boca se me fue",
                 "boca se le fue", "half my smile", "crooked smile", "smile is crooked", "smile is lopsided", "lopsided smile",
+                "like a curtain", "curtain came down", "como una cortina", "cant see out of my", "couldnt see out of my",
+                "cannot see out of my", "no puedo ver de un ojo", "no veo de un ojo", "perdi la vista de un ojo",
             ]),
             // One limb or one side gone weak, numb or heavy.
             Near(
@@ -228,7 +231,8 @@ pub const CORE: &[Rule] = &[
             "interpreter", "interprete", "translator", "traductor", "dentist", "dentista", "novocaine", "novocain", "lidocaine",
             "anesthesia", "anestesia", "numbing", "slept on", "sleeping on", "dormi encima", "dormi sobre", "gonna have a stroke",
             "going to have a stroke", "le va a dar un derrame", "de tanto", "half dead", "medio muerto", "medio muerta", "this app",
-            "the app", "la app", "la aplicacion", "website", "la pagina",
+            "the app", "la app", "la aplicacion", "website", "la pagina", "when i tell him", "when i told him", "when i tell her",
+            "when i told her", "giving me a stroke", "give me a stroke",
         ],
     },
     super::harm::SUICIDAL,
@@ -329,7 +333,7 @@ pub const CORE: &[Rule] = &[
             "laughing", "laughed", "de risa", "de la risa", "conocimiento de", "screen", "pantalla", "phone", "tv", "power", "luz",
             "when they said", "when i saw", "when i heard", "cuando vi", "cuando me dijeron", "owe", "bill", "factura", "papeleo",
             "paperwork", "boredom", "aburrimiento", "en la linea", "se desmaye", "del hambre", "de hambre", "de la emocion",
-            "de emocion", "de felicidad", "de alegria", "knocked me out", "slept",
+            "de emocion", "de felicidad", "de alegria", "knocked me out", "slept", "del sueno", "de sueno", "del cansancio",
         ],
     },
     Rule {
@@ -347,7 +351,8 @@ pub const CORE: &[Rule] = &[
             "se puso duro", "se puso dura", "sacudirse todo", "sacudiendose todo", "temblar todito", "temblando todito",
         ])],
         vetoes: &[
-            "de tos", "de risa", "de panico", "de ansiedad", "de nervios", "de asma", "panic attack", "anxiety attack",
+            "de tos", "de risa", "de panico", "de ansiedad", "de nervios", "de asma", "panic attack", "anxiety attack", "when i tell him",
+            "when i tell her", "when i told him", "when i told her",
         ],
     },
     Rule {
