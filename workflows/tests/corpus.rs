@@ -88,13 +88,13 @@ fn holdout_corpus_does_not_regress() {
 /// Measured once after round 2, and again after rounds 3 and 4 without being looked at.
 #[test]
 fn holdout_d_does_not_regress() {
-    check("messages-d.jsonl", 0.94, 0.04);
+    check("messages-d.jsonl", 0.94, 0.035);
 }
 
 /// Measured once after round 3, and again after round 4 without being looked at.
 #[test]
 fn holdout_f_does_not_regress() {
-    check("messages-f.jsonl", 0.87, 0.045);
+    check("messages-f.jsonl", 0.88, 0.045);
 }
 
 /// Round 4: voice-to-text, elderly writers, understatement; Spanish spelt as it sounds.
@@ -110,39 +110,41 @@ fn corpus_h_flags_are_caught_without_crying_wolf() {
 }
 
 /// Written blind with G and H, measured once after round 4 (docs/understanding.md): the rules
-/// caught 79.3% of its flags before round 4 and 82.2% after.
+/// caught 79.3% of its flags before round 4, 82.2% after it and 83.7% after round 5.
 #[test]
 fn holdout_i_does_not_regress() {
-    check("messages-i.jsonl", 0.82, 0.055);
+    check("messages-i.jsonl", 0.83, 0.05);
 }
 
 /// Written last, after round 4 and the example net, and measured once (rules alone here: 77.1%
-/// of its flags, 8.3% false alarms; with the example net 90.1% and 9.8%).
+/// of its flags, 8.3% false alarms; with the example net 90.1% and 9.8%; after round 5 of the
+/// rules 80.2% and 7.8% alone).
 #[test]
 fn holdout_j_does_not_regress() {
-    check("messages-j.jsonl", 0.77, 0.085);
+    check("messages-j.jsonl", 0.80, 0.08);
 }
 
 /// Written after the intent side of the example net (session 19), and measured once (rules
-/// alone here: 81.1% of its flags, 6.2% false alarms; with the example net 89.4% and 9.5%).
+/// alone here: 81.1% of its flags, 6.2% false alarms; with the example net 89.4% and 9.5%; after
+/// round 5 of the rules 83.3% and 5.7% alone).
 #[test]
 fn holdout_k_does_not_regress() {
-    check("messages-k.jsonl", 0.81, 0.065);
+    check("messages-k.jsonl", 0.83, 0.06);
 }
 
-/// Written for the example net alone (session 20), like M and N: no rule was shaped on them.
-/// Held where the rules stood when they were added (L: 75.9% of its flags, 11.0% false alarms;
-/// M: 83.5%, 7.7%; N: 83.3%, 8.6%).
+/// Written for the example net (session 20), then read for round 5 of the rules. Before it the
+/// rules caught 75.9% / 83.5% / 83.3% of their flags with 11.0% / 7.7% / 8.6% false alarms; after
+/// it 88.7% / 95.5% / 90.2% with 4.8% / 4.3% / 6.2%.
 #[test]
-fn net_corpora_l_m_n_do_not_regress() {
-    check("messages-l.jsonl", 0.75, 0.115);
-    check("messages-m.jsonl", 0.83, 0.08);
-    check("messages-n.jsonl", 0.83, 0.09);
+fn corpora_l_m_n_do_not_regress() {
+    check("messages-l.jsonl", 0.88, 0.05);
+    check("messages-m.jsonl", 0.95, 0.045);
+    check("messages-n.jsonl", 0.90, 0.065);
 }
 
-/// Written with L, M and N by another hand, and measured once after they entered the net (rules
-/// alone here: 86.4% of its flags, 9.0% false alarms; with the example net 96.2% and 11.0%).
+/// Written with L, M and N by another hand, never read (rules alone: 86.4% of its flags and 9.0%
+/// false alarms before round 5, 88.6% and 8.1% after; with the example net 97.0% and 10.0%).
 #[test]
 fn holdout_o_does_not_regress() {
-    check("messages-o.jsonl", 0.86, 0.095);
+    check("messages-o.jsonl", 0.88, 0.085);
 }
