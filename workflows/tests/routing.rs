@@ -26,6 +26,10 @@ async fn keywords_route_paraphrases_in_both_languages() {
         ("ya no voy a ir a la cita del lunes", "cancel"),
         ("I'm almost out of my inhaler", "refill"),
         ("se me está acabando la insulina", "refill"),
+        ("can I get her appointment moved to Monday", "reschedule"),
+        ("I'd like to move Monday's appointment", "reschedule"),
+        ("¿me pueden pasar la cita a telemedicina?", "reschedule"),
+        ("no voy a poder llegar el martes, bórrenme de la agenda", "cancel"),
     ] {
         assert_eq!(route(text).await, Some((intent.to_string(), "rule")), "{text}");
     }
