@@ -10,7 +10,7 @@
 //! were chosen by leaving each tuning corpus out in turn.
 
 use super::intent::{classify, keyword_guess, nearest_guess, ExampleCache, IntentGuess};
-use super::requests::{asks_for_advice, asks_for_person};
+use super::requests::{asks_for_advice, asks_for_person, only_tells};
 use crate::redflags::net::{ExampleNet, IntentVerdict};
 use crate::script::Script;
 use crate::{Result, Understand};
@@ -64,7 +64,15 @@ pub async fn read(text: &str, scripts: &[&Script], understand: &dyn Understand, 
     } else if asks_for_advice(text) {
         Some(Ask::Advice("rule"))
     } else {
-        keyword_guess(text, scripts).map(Ask::Script)
+        // Told as news, a booking keyword asks for nothing ("her appointment went fine"); a
+        // change, a cancellation or a medicine run out told as news is still an errand ("just
+        // letting you know I won't make it Friday").
+        let changes = |g: &IntentGuess| matches!(g.intent.as_str(), "cancel" | "reschedule" | "refill");
+        match keyword_guess(text, scripts) {
+            Some(g) if changes(&g) || !only_tells(text) => Some(Ask::Script(g)),
+            _ if only_tells(text) => Some(Ask::Unsure),
+            _ => None,
+        }
     };
     let Some((net, embedding)) = examples else {
         return Ok(match rule {

@@ -51,6 +51,26 @@ pub fn asks_for_person(text: &str) -> bool {
 }
 
 /// Requests that name a caller only as the one doing something else.
+/// A message that only tells ("just letting you know her appointment went fine", "solo para
+/// avisarles"): with no request in it, a script's keyword ("appointment") asks for nothing.
+const TELLING: &[&str] = &[
+    "just letting you know", "just letting yall know", "letting you know", "just wanted to let you know", "just to let you know",
+    "just updating", "just an update", "fyi", "for your records", "just checking in", "solo para avisar", "nada mas para avisar", "para avisarles", "para avisarle",
+    "solo queria avisar", "nomas para avisar", "para que sepan", "solo para que sepan", "les aviso que", "les informo que",
+    "thank you for", "thanks for", "gracias por",
+];
+const REQUESTS: &[&str] = &[
+    "can i", "could i", "can you", "could you", "can we", "can someone", "i need", "i want", "id like", "i would like", "please",
+    "need to", "want to", "should i", "do i", "quiero", "necesito", "puedo", "pueden", "podrian", "me gustaria", "favor", "ocupo",
+    "debo", "tengo que",
+];
+
+/// Does `text` only tell, with nothing asked (no question mark, no request)?
+pub fn only_tells(text: &str) -> bool {
+    let w = words(text);
+    !text.contains('?') && has_any(&w, TELLING) && !has_any(&w, REQUESTS)
+}
+
 const ERRANDS: &[&str] = &["call in", "called in", "send in", "refill", "prescription", "receta", "resurtir"];
 
 /// Asking phrases that are clinical questions whatever follows.
@@ -201,5 +221,15 @@ mod tests {
         for t in ["can I take my appointment earlier", "how many refills do I have left", "can I book for tuesday"] {
             assert!(!asks_for_advice(t), "{t}");
         }
+    }
+
+    #[test]
+    fn telling_without_asking_is_not_a_request() {
+        assert!(only_tells("Just letting you know my aunt's appointment went fine, thank you for fitting her in."));
+        assert!(only_tells("solo para avisarles que ya me dieron de alta"));
+        assert!(!only_tells("just letting you know I need to cancel my appointment"), "a request in it");
+        assert!(!only_tells("thanks for the call, can I get my refill?"), "a question");
+        assert!(!only_tells("my appointment is on friday"), "nothing that only tells");
+        assert!(only_tells("just letting you know I won't make it Friday"), "told, not asked: the router keeps the cancellation");
     }
 }
