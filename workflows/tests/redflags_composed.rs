@@ -241,3 +241,12 @@ fn idioms_care_words_history_and_what_ifs_do_not_flag() {
     }
     assert_eq!(detect("about an hour ago I couldn't see out of my right eye, like a curtain came down", &[]), vec![Stroke]);
 }
+
+#[test]
+fn over_when_said_so_inside_the_mention_but_not_when_denied() {
+    assert!(detect("the nosebleed stopped after 10 minutes of pinching", &[]).is_empty());
+    assert_eq!(detect("my nose has been bleeding for 30 minutes and it hasn't stopped", &[]), vec![SevereBleeding]);
+    assert!(detect("my asthma flare is over, the prednisone worked", &[]).is_empty());
+    assert!(detect("ya se me quitó la falta de aire", &[]).is_empty());
+    assert_eq!(detect("heavy squeezing in my chest that went down my left arm", &[]), vec![ChestPain]);
+}

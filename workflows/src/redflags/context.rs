@@ -104,12 +104,13 @@ const RESOLVED: &[&str] = &[
     "went away", "gone", "resolved", "stopped", "subsided", "se fue", "se quito", "se me quito", "ya paso", "desaparecio", "se calmo",
     "se paso", "se me paso", "turned out", "resulto", "was just", "era solo", "nunca mas", "never again", "normal for me",
     "siempre ha sido asi", "always been like this", "always been like that", "es normal en mi", "back to normal", "ya esta bien",
-    "normalito", "como siempre", "as always", "like always",
+    "normalito", "como siempre", "as always", "like always", "is over", "swelling went down", "fever went down",
+    "temp went down", "temperature went down",
 ];
 /// Said before a mention: it is over ("recovered from the asthma attack").
 const RESOLVED_BEFORE: &[&str] = &[
     "ya esta bien de", "ya estoy bien de", "recovered from", "se recupero de", "me recupere de", "got over", "all better from",
-    "stopped", "dejo de", "paro de", "quit",
+    "stopped", "dejo de", "paro de", "quit", "ya se me quito", "ya se le quito", "se me bajo", "se le bajo",
 ];
 const RESOLVED_AT_END: &[&str] = &["not anymore", "ya no", "no longer"];
 const BACK_REFERENCE: &[&str] =
@@ -151,7 +152,11 @@ pub fn is_current(words: &[String], span: (usize, usize), next: &[String], categ
     // thoughts that "went away a bit" still flag (see `redflags`: only a denial or being well
     // now beside a past attempt drops them).
     let ends_by_itself = matches!(category, Category::Seizure | Category::LossOfConsciousness | Category::Suicidal);
-    ends_by_itself || !resolved(words, span.1, next)
+    // "The nosebleed stopped after 10 minutes": over, said inside the mention itself (not "hasn't
+    // stopped in 10 minutes").
+    let inside = &words[span.0..span.1];
+    let ended_inside = any_in(inside, RESOLVED) && !denies(inside);
+    ends_by_itself || !(ended_inside || resolved(words, span.1, next))
 }
 
 fn names_a_service(words: &[String], (start, end): (usize, usize), medicines_too: bool) -> bool {
