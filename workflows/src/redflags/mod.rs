@@ -18,6 +18,7 @@
 
 mod harm;
 pub mod net;
+mod rule;
 mod rules;
 mod rules_post;
 

@@ -4,21 +4,7 @@
 //! the same way); words of five letters or more also match with a typo.
 
 use super::Category;
-
-/// One way a category shows up in a message.
-pub enum Pattern {
-    /// Any of these phrases.
-    Any(&'static [&'static str]),
-    /// A phrase of the first list within `window` words of one of the second, either order.
-    Near(&'static [&'static str], &'static [&'static str], usize),
-}
-
-pub struct Rule {
-    pub category: Category,
-    pub patterns: &'static [Pattern],
-    /// A clause holding one of these is about something else ("blood pressure", "aire acondicionado").
-    pub vetoes: &'static [&'static str],
-}
+pub use super::rule::{Pattern, Rule};
 
 use Pattern::*;
 
