@@ -10,7 +10,7 @@ pub const SUICIDAL: Rule = Rule {
     category: Category::Suicidal,
     patterns: &[
         Any(&[
-            "kill myself", "killing myself", "kill my self", "end my life", "end my own life", "ending my life", "take my own life",
+            "kill myself", "killing myself", "end my life", "end my own life", "ending my life", "take my own life",
             "take my life", "end it all", "ending it all", "suicide", "suicidal", "want to die", "wanna die", "wish i was dead",
             "wish i were dead", "better off dead", "better off without me", "dont want to live", "dont want to be alive",
             "dont want to be here anymore", "dont want to wake up", "no reason to live", "nothing to live for", "no point living",
@@ -57,7 +57,7 @@ pub const SUICIDAL: Rule = Rule {
             ],
             &[
                 "kill himself", "killing himself", "kill herself", "killing herself", "kill themselves", "killing themselves",
-                "take his own life", "take her own life", "end his own life", "end her own life", "matarse", "quitarse la vida",
+                "take his own life", "take her own life", "end his own life", "end her own life", "matarse",
             ],
             4,
         ),

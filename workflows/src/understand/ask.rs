@@ -68,9 +68,9 @@ pub async fn read(text: &str, scripts: &[&Script], understand: &dyn Understand, 
         // change, a cancellation or a medicine run out told as news is still an errand ("just
         // letting you know I won't make it Friday").
         let changes = |g: &IntentGuess| matches!(g.intent.as_str(), "cancel" | "reschedule" | "refill");
-        match keyword_guess(text, scripts) {
-            Some(g) if changes(&g) || !only_tells(text) => Some(Ask::Script(g)),
-            _ if only_tells(text) => Some(Ask::Unsure),
+        match (keyword_guess(text, scripts), only_tells(text)) {
+            (Some(g), tells) if changes(&g) || !tells => Some(Ask::Script(g)),
+            (_, true) => Some(Ask::Unsure),
             _ => None,
         }
     };
