@@ -178,3 +178,15 @@ fn yields_to_must_name_an_intent_of_the_same_script() {
         ["7:14: yields_to names 'cancel', which is not an intent of this script"]
     );
 }
+
+#[test]
+fn about_trouble_is_only_for_yes_no_slots() {
+    assert_eq!(
+        broken("when = { type = \"date_window\" }", "when = { type = \"date_window\", about = \"trouble\" }"),
+        ["11:40: 'about' applies only to a yes_no slot"]
+    );
+    let ok = BASE.replacen("[slots]\n", "[slots]\nworse = { type = \"yes_no\", about = \"trouble\" }\n", 1);
+    let script = workflows::script::compile("demo.toml", &ok).expect("valid");
+    assert_eq!(script.question("worse"), workflows::understand::values::Question::AboutTrouble);
+    assert_eq!(script.question("when"), workflows::understand::values::Question::Plain);
+}

@@ -9,6 +9,7 @@ mod read;
 mod render;
 mod run;
 mod slots;
+pub use slots::{pick_by_rules, Pick};
 pub mod state;
 
 use std::sync::Arc;

@@ -113,7 +113,7 @@ impl Engine {
             StepKind::Ask { slot, text, from, next } => self.exec_ask(script, slot, text, from.as_deref(), next, st, answer, t, out).await,
             StepKind::Extract { slot, from, next } => {
                 if let (Some(msg), Some(ty)) = (t.message, script.slots.get(slot)) {
-                    match self.extract_slot(*ty, msg, from.as_deref(), st, t.now).await? {
+                    match self.extract_slot(*ty, script.question(slot), msg, from.as_deref(), st, t.now).await? {
                         Fill::Value(v) => {
                             st.slots.insert(slot.clone(), v);
                         }
@@ -233,7 +233,7 @@ impl Engine {
             self.say_key(script, text, st, t, out, options);
             return Ok(Flow::Wait);
         };
-        match self.extract_slot(ty, msg, from, st, t.now).await? {
+        match self.extract_slot(ty, script.question(slot), msg, from, st, t.now).await? {
             Fill::Value(v) => {
                 st.slots.insert(slot.to_string(), v);
                 Ok(self.answered(st, Flow::Goto("next", next.to_string())))

@@ -20,7 +20,9 @@ pub(super) enum Fill {
     Nothing,
 }
 
-pub(super) enum Pick {
+/// What a message picks among the options shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
     Index(usize),
     /// "none of these", "another time".
     Rejected,
@@ -67,6 +69,7 @@ impl Engine {
     pub(super) async fn extract_slot(
         &self,
         ty: SlotType,
+        question: values::Question,
         msg: &str,
         from: Option<&str>,
         st: &ConversationState,
@@ -78,7 +81,7 @@ impl Engine {
                 Some(w) => Some(SlotValue::DateWindow(w)),
                 None => self.model_date(msg, today).await?.map(SlotValue::DateWindow),
             },
-            SlotType::YesNo => values::yes_no(msg).map(SlotValue::YesNo),
+            SlotType::YesNo => values::yes_no_to(msg, question).map(SlotValue::YesNo),
             SlotType::Scale => values::scale(msg).map(SlotValue::Scale),
             SlotType::Provider => values::provider(msg).map(SlotValue::Provider),
             SlotType::Text => Some(msg.trim()).filter(|t| !t.is_empty()).map(|t| SlotValue::Text(t.chars().take(MAX_TEXT).collect())),
@@ -155,26 +158,12 @@ impl Engine {
 
     /// Which of `items` (as shown) the message picks.
     pub(super) async fn pick_option(&self, msg: &str, items: &[Item], lang: Lang) -> Result<Pick> {
-        let w = words(msg);
         let n = items.len();
         let off = offset(self.utc_offset_minutes);
+        if let Some(p) = pick_by_rules(msg, items, lang, off) {
+            return Ok(p);
+        }
         let labels: Vec<String> = items.iter().map(|it| item(it, off, lang)).collect();
-        // A quick-reply button sends its label verbatim: that is a pick, whatever it contains.
-        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-        if let Some(i) = labels.iter().position(|l| norm(l) == norm(msg)) {
-            return Ok(Pick::Index(i));
-        }
-        if let Some(i) = by_position(&w, n) {
-            return Ok(Pick::Index(i));
-        }
-        let scores: Vec<usize> = items.iter().zip(&labels).map(|(it, l)| overlap(&w, &match_words(it, l, off))).collect();
-        let best = scores.iter().copied().max().unwrap_or(0);
-        if best > 0 && scores.iter().filter(|&&s| s == best).count() == 1 {
-            return Ok(Pick::Index(scores.iter().position(|&s| s == best).unwrap_or(0)));
-        }
-        if has_any(&w, REJECT) || values::yes_no(msg) == Some(false) {
-            return Ok(Pick::Rejected);
-        }
         let mut options = labels.clone();
         options.push(match lang {
             Lang::En => "none of these".into(),
@@ -188,6 +177,39 @@ impl Engine {
             _ => Pick::Unclear,
         })
     }
+}
+
+/// What the rules make of a pick among `items` (as shown in `lang` at `off`), or `None` when
+/// only the model can tell: a button's label, a position ("the second one"), the one option
+/// whose words the message shares most, or a refusal of them all.
+pub fn pick_by_rules(msg: &str, items: &[Item], lang: Lang, off: chrono::FixedOffset) -> Option<Pick> {
+    let w = words(msg);
+    let labels: Vec<String> = items.iter().map(|it| item(it, off, lang)).collect();
+    // A quick-reply button sends its label verbatim: that is a pick, whatever it contains.
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    if let Some(i) = labels.iter().position(|l| norm(l) == norm(msg)) {
+        return Some(Pick::Index(i));
+    }
+    if let Some(i) = by_position(&w, items.len()) {
+        return Some(Pick::Index(i));
+    }
+    // "the earliest", "la más temprano": the first of the times shown.
+    if has_any(&w, &["earliest", "soonest", "first available", "mas temprano", "mas temprana", "mas pronto"]) {
+        let start = |it: &Item| match it {
+            Item::Slot(s) => Some(s.start),
+            Item::Appointment(a) => Some(a.start),
+            Item::Medication(_) => None,
+        };
+        if let Some((i, _)) = items.iter().enumerate().filter_map(|(i, it)| start(it).map(|t| (i, t))).min_by_key(|(_, t)| *t) {
+            return Some(Pick::Index(i));
+        }
+    }
+    let scores: Vec<usize> = items.iter().zip(&labels).map(|(it, l)| overlap(&w, &match_words(it, l, off))).collect();
+    let best = scores.iter().copied().max().unwrap_or(0);
+    if best > 0 && scores.iter().filter(|&&s| s == best).count() == 1 {
+        return Some(Pick::Index(scores.iter().position(|&s| s == best).unwrap_or(0)));
+    }
+    (has_any(&w, REJECT) || values::yes_no(msg) == Some(false)).then_some(Pick::Rejected)
 }
 
 /// Whether the message's words name `weekday` (English, three-letter abbreviations, Spanish).

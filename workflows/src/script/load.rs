@@ -56,6 +56,9 @@ struct RawIntent {
 struct RawSlot {
     #[serde(rename = "type")]
     ty: S,
+    /// `"trouble"`: a yes/no question about trouble ("any new symptoms?"), where "I'm fine"
+    /// answers no.
+    about: Option<S>,
 }
 
 #[derive(Deserialize)]
@@ -185,10 +188,20 @@ fn build(raw: &RawScript, d: &mut Diags) -> Script {
         }
     }
     let mut slots = BTreeMap::new();
+    let mut about_trouble = std::collections::BTreeSet::new();
     for (name, s) in &raw.slots {
         match SlotType::parse(s.ty.get_ref()) {
             Some(t) => {
                 slots.insert(name.get_ref().clone(), t);
+                if let Some(about) = &s.about {
+                    match (t, about.get_ref().as_str()) {
+                        (SlotType::YesNo, "trouble") => {
+                            about_trouble.insert(name.get_ref().clone());
+                        }
+                        (SlotType::YesNo, other) => d.at(about.span(), format!("unknown 'about' value '{other}' (known: trouble)")),
+                        _ => d.at(about.span(), "'about' applies only to a yes_no slot".to_string()),
+                    }
+                }
             }
             None => d.at(
                 s.ty.span(),
@@ -206,6 +219,7 @@ fn build(raw: &RawScript, d: &mut Diags) -> Script {
         allowed_actions: allowed,
         red_flags,
         slots,
+        about_trouble,
         steps,
         strings,
     }

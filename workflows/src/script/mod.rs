@@ -106,6 +106,8 @@ pub struct Script {
     pub allowed_actions: Vec<Action>,
     pub red_flags: Vec<RuleSet>,
     pub slots: BTreeMap<String, SlotType>,
+    /// Yes/no slots that ask about trouble (`about = "trouble"`): "I'm fine" answers no.
+    pub about_trouble: std::collections::BTreeSet<String>,
     /// Steps in file order; the first one is where the script starts.
     pub steps: Vec<Step>,
     pub strings: BTreeMap<String, Localized>,
@@ -114,6 +116,15 @@ pub struct Script {
 impl Script {
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
+    }
+    /// What kind of yes/no question `slot` asks.
+    pub fn question(&self, slot: &str) -> crate::understand::values::Question {
+        use crate::understand::values::Question;
+        if self.about_trouble.contains(slot) {
+            Question::AboutTrouble
+        } else {
+            Question::Plain
+        }
     }
     /// The text for `key` in `lang`.
     pub fn string<'a>(&'a self, key: &'a str, lang: Lang) -> &'a str {

@@ -11,5 +11,7 @@ mod line;
 pub mod meds;
 mod requests;
 pub mod values;
+mod yes_no;
+mod yes_no_words;
 
 pub use line::understand_line;

@@ -3,64 +3,86 @@
 //! medical advice) are read in `requests`.
 
 pub use super::requests::{asks_for_advice, asks_for_person};
-use crate::text::{fold, has_any, words, CARDINALS};
+pub use super::yes_no::{yes_no, yes_no_to, Question};
+use crate::text::{fold, has_any, tokens, words, Tok, CARDINALS};
 
-const YES: &[&str] = &[
-    "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "affirmative", "absolutely", "definitely", "of course",
-    "please do", "confirm", "confirmed", "do it", "go ahead", "sounds good", "that works", "i did", "i have", "i am", "got them", "got it",
-    "si", "claro", "vale", "dale", "correcto", "exacto", "de acuerdo", "por supuesto", "confirmo", "perfecto", "esta bien", "afirmativo",
-    "ya los tengo", "ya lo tengo", "lo hice", "asi es", "bien",
-];
-const NO: &[&str] = &[
-    "no", "nope", "nah", "not", "negative", "never", "dont", "didnt", "havent", "hasnt", "isnt", "nothing", "none", "not yet", "incorrect",
-    "wrong", "n", "nunca", "tampoco", "todavia no", "aun no", "ninguno", "ninguna", "nada", "incorrecto",
-];
-
-/// Yes or no, when the message clearly says one of them.
-pub fn yes_no(text: &str) -> Option<bool> {
-    let w = words(text);
-    let has = |list: &[&str]| {
-        list.iter().any(|p| {
-            let keys: Vec<&str> = p.split(' ').collect();
-            w.windows(keys.len()).any(|win| win.iter().zip(&keys).all(|(a, b)| a == b))
-        })
-    };
-    match (has(YES), has(NO)) {
-        (true, false) => Some(true),
-        (false, true) => Some(false),
-        // "yes, no problems" / "no, I'm ok": the first word decides
-        (true, true) => w.first().and_then(|f| {
-            if YES.contains(&f.as_str()) {
-                Some(true)
-            } else if NO.contains(&f.as_str()) {
-                Some(false)
-            } else {
-                None
-            }
-        }),
-        _ => None,
-    }
-}
-
-/// Words for a score of zero, beside [`CARDINALS`].
+/// Words for a score of zero, beside [`CARDINALS`], when they are the whole answer ("none",
+/// "nada, gracias"; not "un dolorcito, nada grave").
 const NONE_WORDS: &[&str] = &["none", "ninguno", "nada"];
+/// Numbers as they sound, misheard by dictation or spelt by ear; read only as the whole answer
+/// or after "a", "an", "un", "like" ("I'd say it's an ate", "id say about a for", "Dies").
+const SOUNDS: &[(&str, i64)] =
+    &[("for", 4), ("fore", 4), ("ate", 8), ("won", 1), ("sinco", 5), ("sies", 6), ("nuebe", 9), ("dies", 10), ("sero", 0)];
+/// A number followed by one of these is not a score ("2 days", "500 mg", "at 3 pm").
+const UNITS: &[&str] = &[
+    "day", "days", "dias", "dia", "hour", "hours", "hrs", "horas", "hora", "mg", "pill", "pills", "pastillas", "pastilla", "am", "pm",
+    "week", "weeks", "semanas", "semana", "times", "veces", "years", "anos", "minutes", "min", "minutos", "months", "meses", "tablets",
+];
+/// A clause with one of these tells an earlier pain ("it was a 9 yesterday"); today's counts.
+const PAST: &[&str] = &["yesterday", "ayer", "anoche", "was", "were", "era", "estaba", "fue", "used", "antes", "before", "last"];
 
-/// A 0–10 rating from "7", "seven", "siete", "about a 6/10", "6 out of 10".
+/// A 0–10 rating from "7", "seven", "siete", "about a 6/10", "6 out of 10". Of several numbers
+/// the highest is today's ("6 or 7", "3 now but 8 at night", "entre 3 y 4"), leaving out those
+/// of a clause about an earlier day when today has its own, and counts, doses and times.
 pub fn scale(text: &str) -> Option<u8> {
     let mut folded = fold(text);
     for tail in ["out of 10", "out of ten", "de 10", "de diez", "sobre 10", "sobre diez", "/ 10", "/10"] {
         folded = folded.replace(tail, " ");
     }
     let w = words(&folded);
-    let mut found = w.iter().filter_map(|x| {
-        let digits = x.parse::<f32>().ok().map(|v| v.round() as i64);
-        let word = CARDINALS.iter().find(|(k, _)| k == x).map(|(_, v)| i64::from(*v));
-        digits.or(word).or_else(|| NONE_WORDS.contains(&x.as_str()).then_some(0))
-    });
-    let Some(first) = found.next() else {
-        return has_any(&w, &["no pain", "sin dolor", "no me duele", "doesnt hurt"]).then_some(0);
-    };
-    u8::try_from(first).ok().filter(|v| *v <= 10)
+    let asks = |x: &String| matches!(x.as_str(), "what" | "whats") || (matches!(x.as_str(), "que" | "how") && folded.contains('?'));
+    if w.first().is_some_and(asks) {
+        return None; // "what's a 10 supposed to feel like?"
+    }
+    let (mut now, mut before) = (Vec::new(), Vec::new());
+    for clause in clauses(&folded) {
+        let found = numbers(&clause, w.len());
+        if clause.iter().any(|x| PAST.contains(&x.as_str())) {
+            before.extend(found);
+        } else {
+            now.extend(found);
+        }
+    }
+    let found = if now.is_empty() { before } else { now };
+    if let Some(max) = found.iter().copied().filter(|v| (0..=10).contains(v)).max() {
+        return u8::try_from(max).ok();
+    }
+    if !found.is_empty() {
+        return None; // "15": not on the scale
+    }
+    let alone = w.len() <= 3 && !has_any(&w, &["casi", "almost", "barely", "hardly"]);
+    let none = alone && w.iter().any(|x| NONE_WORDS.contains(&x.as_str()));
+    (none || has_any(&w, &["no pain", "sin dolor", "no me duele", "no duele", "doesnt hurt", "nada de dolor"])).then_some(0)
+}
+
+fn clauses(folded: &str) -> Vec<Vec<String>> {
+    let mut out = vec![Vec::new()];
+    for t in tokens(folded) {
+        match t {
+            Tok::Word(x) => out.last_mut().expect("one clause").push(x),
+            Tok::Break => out.push(Vec::new()),
+        }
+    }
+    out
+}
+
+/// The numbers of a clause that may be scores.
+fn numbers(c: &[String], message_words: usize) -> Vec<i64> {
+    let mut out = Vec::new();
+    for (i, x) in c.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|p| c[p].as_str()).unwrap_or("");
+        if c.get(i + 1).is_some_and(|n| UNITS.contains(&n.as_str())) || matches!(prev, "at" | "las" | "by") {
+            continue;
+        }
+        let bare = x.strip_suffix("ish").unwrap_or(x);
+        let digits = bare.parse::<f32>().ok().map(|v| v.round() as i64);
+        let word = CARDINALS.iter().find(|(k, _)| *k == bare).map(|(_, v)| i64::from(*v));
+        let heard = (message_words == 1 || matches!(prev, "a" | "an" | "un" | "like" | "como"))
+            .then(|| SOUNDS.iter().find(|(k, _)| *k == bare).map(|(_, v)| *v))
+            .flatten();
+        out.extend(digits.or(word).or(heard));
+    }
+    out
 }
 
 /// Specialties we recognise in messages, mapped to the code-ish name the EHR search uses.
@@ -177,6 +199,13 @@ mod tests {
         assert_eq!(scale("none"), Some(0));
         assert_eq!(scale("ninguno"), Some(0));
         assert_eq!(scale("diez de diez"), Some(10));
+        // Of several numbers, today's highest: a range, or worse at night.
+        assert_eq!(scale("6 or 7"), Some(7));
+        assert_eq!(scale("3 now but it gets to 8 at night"), Some(8));
+        assert_eq!(scale("it was a 9 yesterday, better now, maybe 4"), Some(4));
+        assert_eq!(scale("a 5, surgery was 10 days ago"), Some(5));
+        assert_eq!(scale("id say about a for"), Some(4));
+        assert_eq!(scale("un dolorcito, nada grave"), None);
         // An article is not a score: "una" is one only in dates ("en una semana").
         assert_eq!(scale("una molestia, un 3 de 10"), Some(3));
     }

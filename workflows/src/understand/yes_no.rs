@@ -1,0 +1,300 @@
+//! Yes or no, read from how patients answer a question: "yep", "siii", "cómo no", "I don't
+//! think so", "no sé" (which is neither), "only the water pill", "I'm doing fine". What "fine"
+//! means depends on the question: to "have you had any new symptoms?" it is a no, to "were you
+//! able to get them?" a yes, so the script says which kind of question a slot asks
+//! ([`Question`]).
+//!
+//! A wrong reading writes a wrong answer into the record, and an unclear one only asks again
+//! with Yes/No buttons, so the reader answers only when the cues agree or the answer opens
+//! with its own word for yes or no.
+
+use super::yes_no_words::*;
+use crate::redflags::RuleSet;
+use crate::text::{tokens, Tok};
+
+/// What a yes/no question asks about, which decides what "I'm fine" answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Question {
+    /// "Were you able to get them?", "Shall I book it?": "all good" is a yes; "only some of
+    /// them" or "can we do Wednesday instead?" a no.
+    #[default]
+    Plain,
+    /// "Have you had any new symptoms?": "I'm doing fine" is a no, "my legs swelled up" a yes.
+    AboutTrouble,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    /// The word of an answer itself ("yes", "nope", "sí").
+    Said,
+    Plain,
+    /// Asks for something else instead.
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Cue {
+    at: usize,
+    yes: bool,
+    kind: Kind,
+}
+
+/// An answer's words, drawn-out ones squeezed ("siii"), with where each clause ends.
+struct Answer {
+    w: Vec<String>,
+    ends: Vec<bool>,
+}
+
+impl Answer {
+    fn read(text: &str) -> Answer {
+        let (mut w, mut ends) = (Vec::new(), Vec::new());
+        for t in tokens(text) {
+            match t {
+                Tok::Word(x) => {
+                    w.push(squeeze(&x));
+                    ends.push(false);
+                }
+                Tok::Break => {
+                    if let Some(e) = ends.last_mut() {
+                        *e = true;
+                    }
+                }
+            }
+        }
+        if let Some(e) = ends.last_mut() {
+            *e = true;
+        }
+        // Dictation writes "no new symptoms" as "know new symptoms".
+        if w.first().is_some_and(|x| x == "know") {
+            w[0] = "no".into();
+        }
+        Answer { w, ends }
+    }
+}
+
+/// Yes or no, when the message clearly says one of them (a plain question).
+pub fn yes_no(text: &str) -> Option<bool> {
+    yes_no_to(text, Question::Plain)
+}
+
+/// Yes or no to a question of kind `q`, when the message clearly says one of them.
+pub fn yes_no_to(text: &str, q: Question) -> Option<bool> {
+    let a = Answer::read(text);
+    if a.w.is_empty() {
+        return emoji(text);
+    }
+    if q == Question::AboutTrouble && crate::redflags::first(text, &[RuleSet::PostDischarge]).is_some() {
+        return Some(true); // an emergency told in answer is trouble, whatever else it says
+    }
+    let mut w = a.w.clone();
+    blank(&mut w, UNSURE);
+    let opening = w.iter().position(|x| !x.is_empty() && !FILLERS.contains(&x.as_str()));
+    let mut cues = cues(&a, &mut w, q);
+    let trouble = if q == Question::AboutTrouble { trouble(&a) } else { Vec::new() };
+    let partial = q == Question::Plain && !spans(&a.w, PARTIAL).is_empty();
+    cues.sort();
+    if partial {
+        return Some(false);
+    }
+    let said: Vec<&Cue> = cues.iter().filter(|c| c.kind == Kind::Said).collect();
+    let corrected = has(&a.w, CORRECTIONS) || a.w.iter().any(|x| x == "well");
+    if let (Some(first), Some(last)) = (said.first(), said.last()) {
+        if first.yes != last.yes {
+            return corrected.then_some(last.yes); // "no, wait, yes"
+        }
+    }
+    let opens = said.first().filter(|c| Some(c.at) == opening).map(|c| c.yes);
+    if opens.is_none() && asks_back(&a, text) {
+        return None;
+    }
+    if cues.iter().any(|c| c.kind == Kind::Other) {
+        return if cues.iter().any(|c| c.yes) { None } else { Some(false) };
+    }
+    if let Some(answer) = opens {
+        return Some(answer);
+    }
+    if !trouble.is_empty() {
+        return Some(true);
+    }
+    let first = cues.first()?;
+    let agree = cues.iter().all(|c| c.yes == first.yes);
+    (agree && !(cues.is_empty() || text.trim_end().ends_with('?') && first.yes)).then_some(first.yes)
+}
+
+/// The cues of every list, longer phrases first, so "no problem" and "ya no" are read before
+/// "no" and "ya"; each word is read once.
+fn cues(a: &Answer, w: &mut [String], q: Question) -> Vec<Cue> {
+    let trouble_q = q == Question::AboutTrouble;
+    let none: &[&str] = &[];
+    let lists: [(&[&str], bool, Kind); 9] = [
+        (YES_DESPITE_NO, true, Kind::Plain),
+        (WELL, !trouble_q, Kind::Plain),
+        (if trouble_q { NOTHING_NEW } else { none }, false, Kind::Plain),
+        (SAY_NO, false, Kind::Said),
+        (SAY_YES, true, Kind::Said),
+        (OTHER, false, Kind::Other),
+        (NO, false, Kind::Plain),
+        (YES, true, Kind::Plain),
+        (AUX, true, Kind::Plain),
+    ];
+    let mut out = Vec::new();
+    for len in (1..=4).rev() {
+        for (list, yes, kind) in lists {
+            let phrases: Vec<&str> = list.iter().copied().filter(|p| p.split(' ').count() == len).collect();
+            for (start, end) in blank(w, &phrases) {
+                // "no" inside a clause negates its verb ("que no la había"): it is not an answer.
+                let opens_clause = start == 0 || a.ends[start - 1] || FILLERS.contains(&a.w[start - 1].as_str());
+                let kind = if kind == Kind::Said && !opens_clause { Kind::Plain } else { kind };
+                if let Some(yes) = reading(a, list, yes, start, end) {
+                    out.push(Cue { at: start, yes, kind });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What a phrase found at start..end says, read in its place: "si" is "if" inside a clause,
+/// "bien" before another word is "very", a yes after "not" is a no, "I have" answers only at
+/// the end of its clause.
+fn reading(a: &Answer, list: &[&str], yes: bool, start: usize, end: usize) -> Option<bool> {
+    let w = &a.w;
+    let last = a.ends[end - 1];
+    let prev = start.checked_sub(1).map(|i| w[i].as_str()).unwrap_or("");
+    let next = w.get(end).map(String::as_str).unwrap_or("");
+    let single = end - start == 1;
+    match w[start].as_str() {
+        "si" if single && start > 0 && !last && !matches!(prev, "que" | "pues" | "eh" | "ah" | "oh") => return None,
+        "bien" if single && !last && next != "gracias" => return None,
+        "ya" if single && SPANISH_AFTER_YA.contains(&next) => return None,
+        _ => {}
+    }
+    if list == AUX {
+        return if NEGATORS.contains(&next) { Some(false) } else { last.then_some(true) };
+    }
+    Some(if list == YES && NEGATORS.contains(&prev) { false } else { yes })
+}
+
+/// A question back ("which medications?", "do I need one?") answers nothing.
+fn asks_back(a: &Answer, text: &str) -> bool {
+    const OPENERS: &[&str] = &["which", "what", "whats", "cual", "cuales", "should", "debo", "do", "does", "is", "are", "can", "could"];
+    let first = a.w.iter().find(|x| !FILLERS.contains(&x.as_str()));
+    first.is_some_and(|x| OPENERS.contains(&x.as_str())) || text.trim_start().starts_with('¿')
+}
+
+/// A thumbs-up, a tick or a thumbs-down sent alone.
+fn emoji(text: &str) -> Option<bool> {
+    let yes = text.contains(['👍', '✅', '👌', '✔']);
+    let no = text.contains(['👎', '❌', '✖']);
+    (yes != no).then_some(yes)
+}
+
+/// "siii" → "si", "nooo" → "no", "yesss" → "yes", "okk" → "ok": drawn-out short answers.
+fn squeeze(word: &str) -> String {
+    const SHORT: &[&str] =
+        &["si", "no", "yes", "ye", "ya", "yas", "ok", "nop", "nope", "yep", "yup", "nah", "naw", "sip", "oki", "mhm", "aja", "k"];
+    let mut out = String::new();
+    for c in word.chars() {
+        if !out.ends_with(c) {
+            out.push(c);
+        }
+    }
+    if SHORT.contains(&out.as_str()) {
+        out
+    } else {
+        word.to_owned()
+    }
+}
+
+fn spans(w: &[String], phrases: &[&str]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for p in phrases {
+        let keys: Vec<&str> = p.split(' ').collect();
+        for (i, win) in w.windows(keys.len()).enumerate() {
+            if win.iter().zip(&keys).all(|(a, b)| a == b) {
+                out.push((i, i + keys.len()));
+            }
+        }
+    }
+    out
+}
+
+fn has(w: &[String], phrases: &[&str]) -> bool {
+    !spans(w, phrases).is_empty()
+}
+
+/// Blanks the words of every phrase found, so later lists do not read them again; returns
+/// where each was.
+fn blank(w: &mut [String], phrases: &[&str]) -> Vec<(usize, usize)> {
+    let mut found = spans(w, phrases);
+    found.sort_by_key(|&(s, e)| (s, std::cmp::Reverse(e)));
+    let mut out = Vec::new();
+    for (s, e) in found {
+        if w[s..e].iter().all(|x| !x.is_empty()) {
+            w[s..e].iter_mut().for_each(String::clear);
+            out.push((s, e));
+        }
+    }
+    out
+}
+
+/// Where new symptoms are named: not denied, old or imagined just before in their clause
+/// ("no fever", "still sore", "if I get a fever"), nor said to be better after it.
+fn trouble(a: &Answer) -> Vec<usize> {
+    let clause = |i: usize| {
+        let start = (0..i).rev().find(|&j| a.ends[j]).map_or(0, |j| j + 1);
+        let end = (i..a.w.len()).find(|&j| a.ends[j]).unwrap_or(i);
+        (start, end)
+    };
+    spans(&a.w, TROUBLE)
+        .into_iter()
+        .map(|(s, _)| s)
+        .filter(|&i| {
+            let (start, end) = clause(i);
+            let before = &a.w[start.max(i.saturating_sub(4))..i];
+            let after = &a.w[i + 1..=end.max(i)];
+            !before.iter().any(|x| NOT_NEW.contains(&x.as_str()))
+                && !after.iter().any(|x| matches!(x.as_str(), "better" | "mejor" | "gone" | "less" | "improving" | "paso" | "quito"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_fine_means_depends_on_the_question() {
+        assert_eq!(yes_no_to("I'm doing fine, thanks", Question::AboutTrouble), Some(false));
+        assert_eq!(yes_no_to("todo bien gracias", Question::AboutTrouble), Some(false));
+        assert_eq!(yes_no_to("all good", Question::Plain), Some(true));
+        assert_eq!(yes_no_to("my legs swelled up and my shoes dont fit", Question::AboutTrouble), Some(true));
+        assert_eq!(yes_no_to("no fever, no pain, same as before", Question::AboutTrouble), Some(false));
+        assert_eq!(yes_no_to("still a little sore where they cut, nothing new", Question::AboutTrouble), Some(false));
+    }
+
+    #[test]
+    fn unsure_negated_and_corrected_answers() {
+        assert_eq!(yes_no("no sé"), None);
+        assert_eq!(yes_no("I don't know"), None);
+        assert_eq!(yes_no("no sé, creo que no"), Some(false));
+        assert_eq!(yes_no("I don't think so"), Some(false));
+        assert_eq!(yes_no("I have not"), Some(false));
+        assert_eq!(yes_no("cómo no"), Some(true));
+        assert_eq!(yes_no("siiii"), Some(true));
+        assert_eq!(yes_no("no, wait, yes"), Some(true));
+        assert_eq!(yes_no("👍"), Some(true));
+        assert_eq!(yes_no("which ones do you mean?"), None);
+        // "si" inside a clause is "if"
+        assert_eq!(yes_no("déjeme preguntarle a mi hijo si me puede llevar"), None);
+    }
+
+    #[test]
+    fn part_of_a_yes_and_another_time_are_no() {
+        assert_eq!(yes_no("only the antibiotic, the pharmacy was out of the other one"), Some(false));
+        assert_eq!(yes_no("sí, salvo la insulina"), Some(false));
+        assert_eq!(yes_no("most days, I forget the evening one sometimes"), Some(false));
+        assert_eq!(yes_no("Tuesday doesn't work, can we do Wednesday instead"), Some(false));
+        assert_eq!(yes_no("sí pero no hay algo más temprano?"), None);
+    }
+}

@@ -1,0 +1,104 @@
+//! The words of yes/no answers, English and Spanish (folded), kept apart from how
+//! `yes_no` reads them so that the lists can grow without burying the logic.
+
+/// Phrases that say neither: they are taken out before the rest is read ("no sé, creo que no"
+/// is a no; "no sé" alone is nothing). Minimisers ("nothing serious") go too.
+pub const UNSURE: &[&str] = &[
+    "dont know", "do not know", "dunno", "idk", "not sure", "no se", "no lo se", "no estoy seguro", "no estoy segura", "not certain",
+    "dont remember", "do not remember", "cant remember", "no recuerdo", "no me acuerdo", "no idea", "ni idea", "maybe", "perhaps",
+    "quizas", "quiza", "tal vez", "a lo mejor", "puede ser", "what do you mean", "que quiere decir", "nothing serious", "nada grave",
+    "no big deal", "nothing major", "mas o menos", "more or less", "kind of", "kinda", "sort of", "so so",
+];
+/// Phrases holding a "no" that mean yes; read before the single words.
+pub const YES_DESPITE_NO: &[&str] = &["como no", "why not", "por que no", "no doubt", "sin duda"];
+/// "I'm fine" and its kin: a yes to a plain question, a no to one about trouble.
+pub const WELL: &[&str] = &[
+    "no problem", "no problems", "no issues", "no complaints", "no hay problema", "ningun problema", "sin problema", "sin problemas",
+    "all good", "all fine", "all set", "all normal", "all well", "im good", "im fine", "im ok", "im okay", "doing good", "doing fine",
+    "doing well", "doing great", "feeling good", "feeling fine", "feeling great", "feeling well", "feel fine", "feel good", "fine",
+    "good", "great", "todo bien", "todo barbaro", "barbaro", "todo normal", "todo perfecto", "muy bien", "bien", "de maravilla", "sin novedad",
+];
+/// Only to a question about trouble: getting better, or nothing new, is a no.
+pub const NOTHING_NEW: &[&str] = &[
+    "better", "feeling better", "doing better", "feel better", "mejor", "mejorando", "improving", "normal", "same as before",
+    "the same", "about the same", "igual", "lo mismo", "igual que antes", "nada nuevo", "nothing new", "nothing wrong", "tranquilo",
+    "tranquila",
+];
+/// The words of an answer itself, which outweigh the rest when an answer opens with one.
+pub const SAY_YES: &[&str] =
+    &["yes", "yeah", "yea", "yeh", "yah", "ye", "yep", "yup", "yas", "ya", "si", "sip", "simon", "uh huh", "mhm", "aja"];
+pub const SAY_NO: &[&str] = &[
+    "no", "nope", "nop", "nah", "naw", "nel", "not yet", "todavia no", "aun no", "ya no", "not really", "mejor no", "better not",
+    "rather not", "prefiero que no", "no thanks", "no gracias",
+];
+pub const YES: &[&str] = &[
+    "sure", "ok", "okay", "okey", "oki", "k", "kk", "correct", "right", "affirmative", "absolutely", "definitely", "of course",
+    "for sure", "indeed", "totally", "please", "please do", "confirm", "confirmed", "do it", "go ahead", "sounds good", "that works",
+    "works for me", "perfect", "got them", "got it", "got em", "have them", "got everything", "got all", "all of them", "every one",
+    "every single one", "everything", "grabbed them", "picked up", "picked them up", "bought them", "filled", "on time",
+    "as prescribed", "like prescribed", "like they said", "as they said", "like the doctor said", "have one", "got one", "booked",
+    "scheduled", "book it", "cancel it", "already", "think so", "guess so", "believe so", "suppose so", "i suppose", "claro", "vale",
+    "dale", "va", "sale", "listo", "obvio", "seguro", "de una", "correcto", "exacto", "de acuerdo", "por supuesto", "confirmo",
+    "perfecto", "esta bien", "afirmativo", "asi es", "eso es", "ya los tengo", "ya lo tengo", "ya las tengo", "ya tengo", "lo hice",
+    "los tengo", "las tengo", "la tengo", "lo tengo", "ya la tengo", "fui a buscar", "fue a buscar", "todas", "todos", "los recogi", "las recogi", "los compre", "las compre", "como me dijeron",
+    "como me indicaron", "como dijo el doctor", "al pie de la letra", "a tiempo", "tiene cita", "tengo cita", "tenemos cita",
+    "tiene una cita", "tengo una cita", "creo que si", "supongo que si", "reservela", "reservala", "cancelela", "cancelala",
+];
+/// "I have", "he does": a yes only where the clause ends, a no before "not" ("I have not").
+pub const AUX: &[&str] =
+    &["i have", "i did", "i am", "i do", "he does", "she does", "he has", "she has", "we do", "we have", "they do", "he did", "she did"];
+pub const NO: &[&str] = &[
+    "not", "negative", "never", "dont", "didnt", "havent", "hasnt", "couldnt", "nothing", "none", "incorrect", "wrong", "n",
+    "nunca", "jamas", "tampoco", "ninguno", "ninguna", "nada", "para nada", "incorrecto", "que va", "ni modo", "nobody", "nadie",
+    "no good", "not good", "doesnt work", "dont work", "wont work", "no puedo", "no me queda", "no me sirve", "no me va", "keep it",
+    "dejala", "dejelo", "dejela", "will be ready", "be ready", "still waiting", "waiting on", "esperando",
+];
+/// Asking for something else instead of what was offered: a no, or with a yes, nothing sure.
+pub const OTHER: &[&str] = &[
+    "instead", "anything earlier", "anything later", "anything else", "anything in the", "is there anything", "something earlier",
+    "something later", "another day", "another time", "different day", "different time", "different doctor", "otro dia", "otra hora",
+    "otro horario", "otro doctor", "otra doctora", "otro medico", "mas temprano", "mas tarde", "algo mas", "the week after",
+    "rather wait", "prefiero esperar", "too early", "too late", "muy temprano", "muy tarde",
+];
+/// Words that turn a following yes into a no ("I don't think so").
+pub const NEGATORS: &[&str] = &["no", "not", "dont", "didnt", "never", "nunca"];
+/// Words that open an answer without answering ("well, not really", "bueno, sí").
+pub const FILLERS: &[&str] = &[
+    "well", "um", "uh", "hmm", "mm", "oh", "ah", "bueno", "pues", "oye", "hi", "hello", "hola", "so", "lol", "haha", "jaja", "wait",
+    "honestly", "actually", "mira", "mire", "oiga", "la", "verdad", "mera", "ok", "okay",
+];
+/// A yes or no taken back: the last word for yes or no is the answer ("no, wait, yes").
+pub const CORRECTIONS: &[&str] = &["wait", "actually", "i mean", "digo", "perdon", "mejor dicho", "so no", "so yes", "espera"];
+/// A yes cut down to part ("only some of them", "most days", "no todos", "stopped the water
+/// pill"): to a plain question, a no, for the care team must hear that not all is well.
+pub const PARTIAL: &[&str] = &[
+    "some of them", "only some", "only one", "only the", "just one", "just the", "not all", "most of them", "all but", "except",
+    "half", "in half", "sometimes", "most days", "mostly", "forget", "forgot", "skip", "skipped", "miss one", "miss some", "missed",
+    "stopped", "quit", "the rest", "refuses", "double up", "at once", "whole bottle", "too many", "the other one", "when he remembers",
+    "when she remembers", "when i remember", "solo algunos", "solo algunas", "solo uno", "solo una", "solo el", "solo la", "nomas",
+    "namas", "nada mas", "no todos", "no todas", "casi todos", "casi todas", "todos menos", "todas menos", "excepto", "salvo",
+    "la mitad", "media", "a veces", "se me olvida", "se me olvido", "me salto", "deje", "me falto", "me falta", "falta uno",
+    "el otro", "la otra", "se me fue la mano", "de mas", "cuando me acuerdo", "cuando se acuerda",
+];
+/// What new or worse symptoms sound like, to a question about trouble.
+pub const TROUBLE: &[&str] = &[
+    "hurt", "hurts", "hurting", "pain", "painful", "ache", "aches", "aching", "sore", "fever", "chills", "nausea", "nauseous",
+    "vomit", "vomiting", "throwing up", "threw up", "dizzy", "dizziness", "lightheaded", "swollen", "swole", "swelling", "swelled",
+    "puffy", "cough", "coughing", "bleeding", "blood", "rash", "itchy", "diarrhea", "constipated", "constipation", "headache",
+    "worse", "worsening", "short of breath", "shortness", "winded", "out of breath", "confused", "confusion", "infection", "pus",
+    "leaking", "numb", "tingling", "dolor", "duele", "doliendo", "molestia", "molestias", "fiebre", "calentura", "escalofrios",
+    "nauseas", "vomito", "vomitos", "vomitando", "mareo", "mareos", "mareado", "mareada", "hinchado", "hinchada", "hinchados",
+    "hinchadas", "hinchazon", "inflamado", "inflamada", "tos", "sangre", "sangrado", "sangrando", "ronchas", "picazon", "comezon",
+    "diarrea", "estrenido", "estrenida", "estrenimiento", "peor", "infeccion", "entumecido", "hormigueo", "confundido",
+    "confundida", "falta el aire", "falta de aire", "ahogo",
+];
+/// Before a symptom in its clause: it is denied, old, expected or only imagined.
+pub const NOT_NEW: &[&str] = &[
+    "no", "not", "sin", "ni", "without", "never", "nunca", "wouldnt", "isnt", "dont", "didnt", "havent", "hasnt", "nothing", "nada",
+    "ningun", "ninguna", "still", "todavia", "sigue", "same", "usual", "if", "what", "better", "mejor", "less", "menos",
+];
+/// After these, "ya" is Spanish "already" or "now", not "yeah" ("ya me siento bien").
+pub const SPANISH_AFTER_YA: &[&str] = &[
+    "me", "se", "lo", "la", "los", "las", "le", "les", "te", "nos", "voy", "va", "vamos", "estoy", "esta", "tengo", "tiene", "hice",
+    "fui", "paso", "no", "casi", "mismo", "estan",
+];
