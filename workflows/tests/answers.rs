@@ -222,16 +222,16 @@ fn check(file: &str, min_right: f64, max_wrong: f64) {
 
 #[test]
 fn corpus_p_answers_are_read_right() {
-    check("answers-p.jsonl", 86.0, 7.0);
+    check("answers-p.jsonl", 92.0, 5.5);
 }
 
 #[test]
 fn corpus_q_answers_are_read_right() {
-    check("answers-q.jsonl", 86.0, 4.0);
+    check("answers-q.jsonl", 92.0, 3.5);
 }
 
 #[test]
 fn corpus_r_answers_are_read_right() {
-    check("answers-r.jsonl", 80.0, 11.0);
+    check("answers-r.jsonl", 84.0, 9.5);
 }
 

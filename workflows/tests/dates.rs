@@ -63,3 +63,17 @@ fn several_dates_span_a_window_and_nothing_gives_none() {
     assert_eq!(p("I want to see Dr. Lee", Lang::En), None);
     assert_eq!(p("in the morning", Lang::En), Some(("2026-11-27".into(), "2026-12-10".into(), Some(DayPart::Morning))));
 }
+
+#[test]
+fn ruled_out_days_weeks_with_weekdays_and_hours() {
+    // Today is Thursday 26 Nov 2026.
+    assert_eq!(p("not this week, maybe the week after next", Lang::En), Some(("2026-12-07".into(), "2026-12-13".into(), None)));
+    assert_eq!(p("any day next week except Monday", Lang::En), Some(("2026-12-01".into(), "2026-12-06".into(), None)));
+    assert_eq!(p("Tuesday or Wednesday next week", Lang::En), Some(("2026-12-01".into(), "2026-12-02".into(), None)));
+    assert_eq!(p("el jueves de la semana que viene", Lang::Es), day("2026-12-03"));
+    assert_eq!(p("el jueves 10", Lang::Es), day("2026-12-10"));
+    assert_eq!(p("Esta semana no puedo, la otra semana", Lang::Es), Some(("2026-11-30".into(), "2026-12-06".into(), None)));
+    assert_eq!(p("next week after work", Lang::En), Some(("2026-11-30".into(), "2026-12-06".into(), Some(DayPart::Evening))));
+    assert_eq!(p("el lunes, después de las 3", Lang::Es), Some(("2026-11-30".into(), "2026-11-30".into(), Some(DayPart::Afternoon))));
+    assert_eq!(p("not this week", Lang::En), None);
+}

@@ -1,7 +1,7 @@
 //! Reading a slot value or an option pick out of one message. Rules decide where they are sure;
 //! the model is asked to choose only among the options we showed, and its index is checked.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use super::render::{item, offset};
 use super::state::{ConversationState, Item, SlotValue};
@@ -55,6 +55,8 @@ const REJECT: &[&str] = &[
     "none", "neither", "other times", "another time", "another day", "different time", "none of them", "ninguno", "ninguna", "otro dia",
     "otra hora", "otro horario",
 ];
+const DAY_SHORT: [[&str; 2]; 7] =
+    [["mon", "lun"], ["tues", "tue"], ["weds", "mie"], ["thurs", "jue"], ["fri", "vie"], ["sat", "sab"], ["sun", "dom"]];
 const DAY_NAMES: [[&str; 2]; 7] = [
     ["monday", "lunes"],
     ["tuesday", "martes"],
@@ -232,10 +234,22 @@ fn names_weekday(w: &[String], weekday: &str) -> bool {
 
 /// "2", "option 2", "the second one", "la primera".
 fn by_position(w: &[String], n: usize) -> Option<usize> {
+    // Not "one": "the afternoon one" is a pronoun.
+    const SAID: &[(&str, usize)] = &[("two", 2), ("three", 3), ("dos", 2), ("tres", 3), ("to", 2), ("too", 2)];
     let short = w.len() <= 3 || w.iter().any(|x| matches!(x.as_str(), "option" | "number" | "opcion" | "numero"));
-    for x in w {
+    for (at, x) in w.iter().enumerate() {
+        let prev = at.checked_sub(1).map(|p| w[p].as_str()).unwrap_or("");
+        // "#2 and btw…", "la 2. ah y…": a number that opens the answer picks, however long it is.
+        let opens = at == 0 || (at == 1 && matches!(prev, "la" | "el" | "the" | "dale" | "ok"));
         if let Ok(k) = x.parse::<usize>() {
-            if short && (1..=n).contains(&k) {
+            if (short || opens) && (1..=n).contains(&k) {
+                return Some(k - 1);
+            }
+        }
+        // "tres", "dale la dos", "number to": numbers said as words, in a short answer only.
+        let named = matches!(prev, "number" | "numero" | "option" | "opcion" | "la" | "el") || (short && !matches!(x.as_str(), "to" | "too"));
+        if let Some((_, k)) = SAID.iter().find(|(s, _)| s == x).filter(|_| named && w.len() <= 4) {
+            if (1..=n).contains(k) {
                 return Some(k - 1);
             }
         }
@@ -256,12 +270,49 @@ fn match_words(it: &Item, label: &str, off: chrono::FixedOffset) -> Vec<String> 
         Item::Medication(_) => None,
     };
     if let Some(t) = start {
-        let wd = t.with_timezone(&off).weekday().num_days_from_monday() as usize;
+        let local = t.with_timezone(&off);
+        let wd = local.weekday().num_days_from_monday() as usize;
         out.extend(DAY_NAMES[wd].iter().map(|s| s.to_string()));
+        out.extend(DAY_SHORT[wd].iter().map(|s| s.to_string()));
+        out.extend(time_words(local.hour(), local.minute()));
     }
     out
 }
 
+/// How a patient may say an offered time: "9", "9am", "2:30", "two thirty", "las once", "the
+/// afternoon one".
+fn time_words(h: u32, m: u32) -> Vec<String> {
+    const SPOKEN: [[&str; 2]; 12] = [
+        ["twelve", "doce"], ["one", "una"], ["two", "dos"], ["three", "tres"], ["four", "cuatro"], ["five", "cinco"], ["six", "seis"],
+        ["seven", "siete"], ["eight", "ocho"], ["nine", "nueve"], ["ten", "diez"], ["eleven", "once"],
+    ];
+    let h12 = h % 12;
+    let mut out = vec![h.to_string(), h12.max(if h == 12 { 12 } else { 0 }).to_string()];
+    out.push(format!("{}{}", if h12 == 0 { 12 } else { h12 }, if h < 12 { "am" } else { "pm" }));
+    out.extend(SPOKEN[h12 as usize].iter().map(|s| s.to_string()));
+    if m == 30 {
+        out.extend(["30", "thirty", "treinta", "media"].map(String::from));
+        out.push(format!("{}30", if h12 == 0 { 12 } else { h12 }));
+    }
+    let part: &[&str] = match h {
+        0..=11 => &["morning", "manana", "temprano", "am"],
+        12..=16 => &["afternoon", "tarde", "pm"],
+        _ => &["evening", "noche", "pm"],
+    };
+    out.extend(part.iter().map(|s| s.to_string()));
+    out
+}
+
 fn overlap(msg: &[String], item_words: &[String]) -> usize {
-    item_words.iter().filter(|k| msg.iter().any(|m| m == *k || (k.len() >= 5 && fuzzy_eq(m, k)))).count()
+    // A weekday written right is never a typo of another ("tuesday" is not "thursday").
+    let weekday = |m: &String| DAY_NAMES.iter().flatten().any(|d| d == m);
+    let mut seen: Vec<&String> = Vec::new();
+    item_words
+        .iter()
+        .filter(|k| {
+            let fresh = !seen.contains(k);
+            seen.push(k);
+            fresh && msg.iter().any(|m| m == *k || (k.len() >= 5 && !weekday(m) && fuzzy_eq(m, k)))
+        })
+        .count()
 }

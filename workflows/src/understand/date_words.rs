@@ -77,7 +77,7 @@ const NUMBER_EXTRAS: &[(&str, u32)] = &[("a", 1), ("an", 1), ("un", 1), ("una", 
 
 pub(super) const ASAP: &[&str] = &[
     "asap", "as soon as possible", "soonest", "earliest", "any time", "anytime", "whenever", "first available", "lo antes posible",
-    "cuanto antes", "cuando sea", "lo mas pronto", "primera disponible", "cualquier dia",
+    "cuanto antes", "ya mismo", "right away", "cuando sea", "lo mas pronto", "primera disponible", "cualquier dia",
 ];
 
 pub(super) fn lookup<T: Copy>(table: &[(&str, T)], w: &str) -> Option<T> {

@@ -60,21 +60,103 @@ impl Found {
     }
 }
 
+/// Days read from the words at `at..at + len`.
+struct Piece {
+    at: usize,
+    len: usize,
+    days: Vec<NaiveDate>,
+}
+
 /// Reads a date window from `text`, relative to the local date `today`.
 pub fn parse(text: &str, today: NaiveDate, lang: Lang) -> Option<DateWindow> {
     let w = words(text);
-    let mut f = Found { days: numeric_dates(&fold(text), today, lang), part: None };
+    let mut f = Found { days: Vec::new(), part: None };
+    let mut pieces = Vec::new();
     let mut i = 0;
     while i < w.len() {
-        i += read_at(&w, i, today, &mut f).max(1);
+        let before = f.days.len();
+        let len = read_at(&w, i, today, &mut f).max(1);
+        if f.days.len() > before {
+            pieces.push(Piece { at: i, len, days: f.days.split_off(before) });
+        }
+        i += len;
     }
+    let excluded = combine(&w, &mut pieces, &mut f);
+    f.days.extend(numeric_dates(&fold(text), today, lang));
     if crate::text::has_any(&w, ASAP) && f.days.is_empty() {
         f.span(today, today + Duration::days(14));
     }
-    match (f.days.iter().min(), f.days.iter().max()) {
+    if f.part.is_none() {
+        f.part = part_from_hours(&w);
+    }
+    if f.days.is_empty() && !excluded.is_empty() {
+        return None; // "not this week": when, then?
+    }
+    let (mut from, mut to) = (f.days.iter().min().copied(), f.days.iter().max().copied());
+    while let (Some(a), Some(b)) = (from, to) {
+        match (excluded.contains(&a), excluded.contains(&b)) {
+            (true, _) if a < b => from = Some(a + Duration::days(1)),
+            (_, true) if a < b => to = Some(b - Duration::days(1)),
+            _ => break,
+        }
+    }
+    match (from.as_ref(), to.as_ref()) {
         (Some(&from), Some(&to)) => Some(DateWindow { from, to, part: f.part }),
         _ => f.part.map(|p| DateWindow { from: today + Duration::days(1), to: today + Duration::days(14), part: Some(p) }),
     }
+}
+
+/// Days the patient rules out ("not this week", "esta semana no", "except Monday") are taken
+/// out of the pieces and returned; weekdays named with a week ("Tuesday or Wednesday next
+/// week", "el jueves de la semana que viene") fall in that week. The rest go into `f.days`.
+fn combine(w: &[String], pieces: &mut Vec<Piece>, f: &mut Found) -> Vec<NaiveDate> {
+    let ruled_out = |p: &Piece| {
+        let before = &w[p.at.saturating_sub(2)..p.at];
+        before.iter().any(|x| matches!(x.as_str(), "not" | "except" | "excepto" | "menos" | "salvo" | "besides"))
+            || w.get(p.at + p.len).is_some_and(|x| x == "no")
+            || (p.at > 0 && w[p.at - 1] == "no")
+    };
+    let mut excluded = Vec::new();
+    pieces.retain(|p| {
+        let out = ruled_out(p);
+        if out {
+            let (a, b) = (p.days.iter().min().copied(), p.days.iter().max().copied());
+            if let (Some(a), Some(b)) = (a, b) {
+                excluded.extend(a.iter_days().take_while(|d| *d <= b));
+            }
+        }
+        !out
+    });
+    let is_week = |p: &Piece| p.days.len() == 2 && w[p.at..p.at + p.len].iter().any(|x| x == "week" || x == "semana");
+    let is_weekday = |p: &Piece| p.len == 1 && lookup(WEEKDAYS, &w[p.at]).is_some();
+    if let Some(week) = pieces.iter().find(|p| is_week(p)).map(|p| p.days[0]) {
+        if pieces.iter().any(|p| is_weekday(p)) {
+            for p in pieces.iter_mut().filter(|p| is_weekday(p)) {
+                let wd = p.days[0].weekday().num_days_from_monday();
+                p.days = vec![week + Duration::days(i64::from(wd))];
+            }
+            pieces.retain(|p| !is_week(p));
+        }
+    }
+    f.days.extend(pieces.iter().flat_map(|p| p.days.iter().copied()));
+    excluded
+}
+
+/// "after 3", "después de las 4", "after work": the part of the day the hours fall in.
+fn part_from_hours(w: &[String]) -> Option<DayPart> {
+    if crate::text::has_any(w, &["after work", "despues del trabajo", "despues de trabajar", "after school", "saliendo del trabajo"]) {
+        return Some(DayPart::Evening);
+    }
+    if crate::text::has_any(w, &["temprano", "early", "before noon", "antes del mediodia"]) && !crate::text::has_any(w, &["mas temprano"]) {
+        return Some(DayPart::Morning);
+    }
+    let at = w.iter().position(|x| matches!(x.as_str(), "after" | "despues"))?;
+    let h: u32 = w[at + 1..(at + 4).min(w.len())].iter().find_map(|x| x.trim_end_matches(char::is_alphabetic).parse().ok())?;
+    Some(match h {
+        1..=4 | 12..=16 => DayPart::Afternoon,
+        5..=8 | 17..=21 => DayPart::Evening,
+        _ => DayPart::Morning,
+    })
 }
 
 /// Reads one expression starting at word `i`; returns how many words it used (0 = none).
@@ -89,6 +171,14 @@ fn read_at(w: &[String], i: usize, today: NaiveDate, f: &mut Found) -> usize {
         return n;
     }
     if let Some(wd) = lookup(WEEKDAYS, word) {
+        // "el jueves 10": the day of the month says which Thursday.
+        if let Some(d) = day_of_month(next).and_then(|d| NaiveDate::from_ymd_opt(today.year(), today.month(), d)) {
+            let d = if d < today { d.checked_add_months(chrono::Months::new(1)).unwrap_or(d) } else { d };
+            if d.weekday() == wd {
+                f.days.push(d);
+                return 2;
+            }
+        }
         f.days.push(weekday_date(today, wd, prev, next));
         return 1;
     }
@@ -210,7 +300,12 @@ fn read_relative(w: &[String], i: usize, today: NaiveDate, f: &mut Found) -> Opt
     let is_next = |p: &str| matches!(p, "next" | "proxima" | "proximo" | "siguiente");
     match word {
         "week" | "semana" => {
-            let coming = is_next(prev) || matches!(next, "que" | "proxima" | "siguiente");
+            let coming = is_next(prev) || matches!(next, "que" | "proxima" | "siguiente") || (prev == "otra" && prev2 == "la");
+            if next == "after" && w.get(i + 2).is_some_and(|x| x == "next") {
+                let start = monday(today) + Duration::days(14);
+                f.span(start, start + Duration::days(6));
+                return Some(3); // "the week after next"
+            }
             let count = number(prev).filter(|_| matches!(prev2, "in" | "en" | "de")).filter(|_| !coming);
             if let Some(n) = count.or(if word == "week" && prev == "a" { Some(1) } else { None }) {
                 let start = monday(today + Duration::days(7 * i64::from(n)));
