@@ -1,7 +1,8 @@
-//! Answers to the scripts' questions, written by people who never read the readers: corpora of
-//! about 300 labelled replies each (yes/no questions of the discharge follow-up and the
+//! Answers to the scripts' questions, written by people who never read the readers: five
+//! corpora of 260–310 labelled replies (yes/no questions of the discharge follow-up and the
 //! confirmations, the pain score, "when would you like to come in?", a pick among three offered
-//! times), in English and Spanish. A wrong reading is worse than a question asked again: it
+//! times), in English and Spanish. P, Q and S were read to shape the readers, R's totals were
+//! watched while they changed, and T was only ever measured. A wrong reading is worse than a question asked again: it
 //! writes a wrong answer into the record or books the wrong time, so each corpus is held to a
 //! ceiling of wrong readings as well as a floor of right ones. Rules only, no model: the date
 //! reader's model fallback and the model's pick are counted as "asked again" / "left to the
@@ -222,16 +223,25 @@ fn check(file: &str, min_right: f64, max_wrong: f64) {
 
 #[test]
 fn corpus_p_answers_are_read_right() {
-    check("answers-p.jsonl", 92.0, 5.5);
+    check("answers-p.jsonl", 92.5, 5.0);
 }
 
 #[test]
 fn corpus_q_answers_are_read_right() {
-    check("answers-q.jsonl", 92.0, 3.5);
+    check("answers-q.jsonl", 92.5, 3.5);
 }
 
 #[test]
 fn corpus_r_answers_are_read_right() {
-    check("answers-r.jsonl", 84.0, 9.5);
+    check("answers-r.jsonl", 85.0, 9.0);
 }
 
+#[test]
+fn corpus_s_answers_are_read_right() {
+    check("answers-s.jsonl", 92.0, 3.5);
+}
+
+#[test]
+fn corpus_t_answers_are_read_right() {
+    check("answers-t.jsonl", 87.5, 6.0);
+}

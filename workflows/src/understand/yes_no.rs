@@ -48,7 +48,13 @@ struct Answer {
 impl Answer {
     fn read(text: &str) -> Answer {
         let (mut w, mut ends) = (Vec::new(), Vec::new());
-        for t in tokens(text) {
+        // "Sí" with its accent is always yes (unaccented "si" may be "if"); "yes and no" is neither.
+        let text = accented_si(text);
+        let mut folded = crate::text::fold(&text);
+        for both in ["yes and no", "si y no", "yes & no"] {
+            folded = folded.replace(both, " ");
+        }
+        for t in tokens(&folded) {
             match t {
                 Tok::Word(x) => {
                     w.push(squeeze(&x));
@@ -91,9 +97,9 @@ pub fn yes_no_to(text: &str, q: Question) -> Option<bool> {
     let opening = w.iter().position(|x| !x.is_empty() && !FILLERS.contains(&x.as_str()));
     let mut cues = cues(&a, &mut w, q);
     let trouble = if q == Question::AboutTrouble { trouble(&a) } else { Vec::new() };
-    let partial = q == Question::Plain && !spans(&a.w, PARTIAL).is_empty();
+    let partial = q == Question::Plain && partial(&a.w);
     cues.sort();
-    if partial {
+    if partial && !asks_back(&a, text) {
         return Some(false);
     }
     let said: Vec<&Cue> = cues.iter().filter(|c| c.kind == Kind::Said).collect();
@@ -103,12 +109,21 @@ pub fn yes_no_to(text: &str, q: Question) -> Option<bool> {
             return corrected.then_some(last.yes); // "no, wait, yes"
         }
     }
-    let opens = said.first().filter(|c| Some(c.at) == opening).map(|c| c.yes);
+    let folded = crate::text::fold(text);
+    let doubt = [" but ", " pero ", " aunque ", "?"].iter().any(|d| folded.contains(d));
+    if doubt && has(&a.w, HEDGED) && !cues.iter().any(|c| !c.yes) {
+        return None;
+    }
+    // The answer's own word, opening it or closing it ("…, so no").
+    let opens = said.iter().find(|c| Some(c.at) == opening || c.at + 1 == a.w.len()).map(|c| c.yes);
+    if cues.iter().any(|c| c.kind == Kind::Other) {
+        return if cues.iter().any(|c| c.yes) { None } else { Some(false) };
+    }
     if opens.is_none() && asks_back(&a, text) {
         return None;
     }
-    if cues.iter().any(|c| c.kind == Kind::Other) {
-        return if cues.iter().any(|c| c.yes) { None } else { Some(false) };
+    if opens == Some(false) && corrected && !trouble.is_empty() {
+        return Some(true); // "No. Well. My stomach's been upset"
     }
     if let Some(answer) = opens {
         return Some(answer);
@@ -132,7 +147,7 @@ fn cues(a: &Answer, w: &mut [String], q: Question) -> Vec<Cue> {
         (if trouble_q { NOTHING_NEW } else { none }, false, Kind::Plain),
         (SAY_NO, false, Kind::Said),
         (SAY_YES, true, Kind::Said),
-        (OTHER, false, Kind::Other),
+        (if trouble_q { none } else { OTHER }, false, Kind::Other),
         (NO, false, Kind::Plain),
         (YES, true, Kind::Plain),
         (AUX, true, Kind::Plain),
@@ -166,7 +181,7 @@ fn reading(a: &Answer, list: &[&str], yes: bool, start: usize, end: usize) -> Op
     match w[start].as_str() {
         "si" if single && start > 0 && !last && !matches!(prev, "que" | "pues" | "eh" | "ah" | "oh") => return None,
         "bien" if single && !last && next != "gracias" => return None,
-        "ya" if single && SPANISH_AFTER_YA.contains(&next) => return None,
+        "ya" if single && !last && !matches!(next, "i" | "my" | "he" | "she" | "it" | "we" | "they" | "its" | "im") => return None,
         _ => {}
     }
     if list == AUX {
@@ -254,7 +269,7 @@ fn trouble(a: &Answer) -> Vec<usize> {
             let before = &a.w[start.max(i.saturating_sub(4))..i];
             let after = &a.w[i + 1..=end.max(i)];
             !before.iter().any(|x| NOT_NEW.contains(&x.as_str()))
-                && !after.iter().any(|x| matches!(x.as_str(), "better" | "mejor" | "gone" | "less" | "improving" | "paso" | "quito"))
+                && !after.iter().any(|x| EASING.contains(&x.as_str()))
         })
         .collect()
 }
@@ -297,4 +312,26 @@ mod tests {
         assert_eq!(yes_no("Tuesday doesn't work, can we do Wednesday instead"), Some(false));
         assert_eq!(yes_no("sí pero no hay algo más temprano?"), None);
     }
+}
+
+/// Whether part of a yes is told ("only the antibiotic", "missed one"), and not denied
+/// ("haven't missed a single one").
+fn partial(w: &[String]) -> bool {
+    spans(w, PARTIAL).into_iter().any(|(s, _)| s == 0 || !NEGATED_PARTIAL.contains(&w[s - 1].as_str()))
+}
+
+/// "Sí" (accented) as "yes": unambiguous before the accents are folded away.
+fn accented_si(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let word_start = i == 0 || !chars[i - 1].is_alphanumeric();
+        let word_end = |j: usize| chars.get(j).is_none_or(|n| !n.is_alphanumeric());
+        if word_start && matches!(c, 's' | 'S') && chars.get(i + 1) == Some(&'í') && word_end(i + 2) {
+            out.push_str("yes");
+        } else if !(i > 0 && chars[i] == 'í' && out.ends_with("yes") && matches!(chars[i - 1], 's' | 'S') && word_end(i + 1)) {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -7,7 +7,7 @@ pub const UNSURE: &[&str] = &[
     "dont know", "do not know", "dunno", "idk", "not sure", "no se", "no lo se", "no estoy seguro", "no estoy segura", "not certain",
     "dont remember", "do not remember", "cant remember", "no recuerdo", "no me acuerdo", "no idea", "ni idea", "maybe", "perhaps",
     "quizas", "quiza", "tal vez", "a lo mejor", "puede ser", "what do you mean", "que quiere decir", "nothing serious", "nada grave",
-    "no big deal", "nothing major", "mas o menos", "more or less", "kind of", "kinda", "sort of", "so so",
+    "no big deal", "nothing major", "no sabria", "hard to say", "cant say", "mas o menos", "more or less", "kind of", "kinda", "sort of", "so so",
 ];
 /// Phrases holding a "no" that mean yes; read before the single words.
 pub const YES_DESPITE_NO: &[&str] = &["como no", "why not", "por que no", "no doubt", "sin duda"];
@@ -16,7 +16,8 @@ pub const WELL: &[&str] = &[
     "no problem", "no problems", "no issues", "no complaints", "no hay problema", "ningun problema", "sin problema", "sin problemas",
     "all good", "all fine", "all set", "all normal", "all well", "im good", "im fine", "im ok", "im okay", "doing good", "doing fine",
     "doing well", "doing great", "feeling good", "feeling fine", "feeling great", "feeling well", "feel fine", "feel good", "fine",
-    "good", "great", "todo bien", "todo barbaro", "barbaro", "todo normal", "todo perfecto", "muy bien", "bien", "de maravilla", "sin novedad",
+    "good", "great", "been ok", "been okay", "been good", "been fine", "is ok", "is fine", "doing ok", "doing okay", "feeling ok",
+    "estupendamente", "estupendo", "excelente", "excellent", "wonderful", "esta bien", "estoy bien", "anda bien", "ta bien", "todo bien", "todo barbaro", "barbaro", "todo normal", "todo perfecto", "muy bien", "bien", "de maravilla", "sin novedad",
 ];
 /// Only to a question about trouble: getting better, or nothing new, is a no.
 pub const NOTHING_NEW: &[&str] = &[
@@ -26,9 +27,9 @@ pub const NOTHING_NEW: &[&str] = &[
 ];
 /// The words of an answer itself, which outweigh the rest when an answer opens with one.
 pub const SAY_YES: &[&str] =
-    &["yes", "yeah", "yea", "yeh", "yah", "ye", "yep", "yup", "yas", "ya", "si", "sip", "simon", "uh huh", "mhm", "aja"];
+    &["yes", "yeah", "yea", "yeh", "yah", "ye", "ys", "yep", "yup", "yas", "ya", "si", "sip", "simon", "uh huh", "mhm", "aja"];
 pub const SAY_NO: &[&str] = &[
-    "no", "nope", "nop", "nah", "naw", "nel", "not yet", "todavia no", "aun no", "ya no", "not really", "mejor no", "better not",
+    "no", "nope", "nop", "nah", "naw", "nel", "not yet", "todavia no", "aun no", "not really", "creo que no", "mejor no", "better not",
     "rather not", "prefiero que no", "no thanks", "no gracias",
 ];
 pub const YES: &[&str] = &[
@@ -39,7 +40,8 @@ pub const YES: &[&str] = &[
     "as prescribed", "like prescribed", "like they said", "as they said", "like the doctor said", "have one", "got one", "booked",
     "scheduled", "book it", "cancel it", "already", "think so", "guess so", "believe so", "suppose so", "i suppose", "claro", "vale",
     "dale", "va", "sale", "listo", "obvio", "seguro", "de una", "correcto", "exacto", "de acuerdo", "por supuesto", "confirmo",
-    "perfecto", "esta bien", "afirmativo", "asi es", "eso es", "ya los tengo", "ya lo tengo", "ya las tengo", "ya tengo", "lo hice",
+    "perfecto", "afirmativo", "asi es", "eso es", "has all", "have all", "has them", "has everything", "me los trajo", "me las trajo", "brought them",
+    "los trajo", "las trajo", "every day", "everyday", "todos los dias", "like the paper says", "like it says", "como dice", "ya los tengo", "ya lo tengo", "ya las tengo", "ya tengo", "lo hice",
     "los tengo", "las tengo", "la tengo", "lo tengo", "ya la tengo", "fui a buscar", "fue a buscar", "todas", "todos", "los recogi", "las recogi", "los compre", "las compre", "como me dijeron",
     "como me indicaron", "como dijo el doctor", "al pie de la letra", "a tiempo", "tiene cita", "tengo cita", "tenemos cita",
     "tiene una cita", "tengo una cita", "creo que si", "supongo que si", "reservela", "reservala", "cancelela", "cancelala",
@@ -49,7 +51,7 @@ pub const AUX: &[&str] =
     &["i have", "i did", "i am", "i do", "he does", "she does", "he has", "she has", "we do", "we have", "they do", "he did", "she did"];
 pub const NO: &[&str] = &[
     "not", "negative", "never", "dont", "didnt", "havent", "hasnt", "couldnt", "nothing", "none", "incorrect", "wrong", "n",
-    "nunca", "jamas", "tampoco", "ninguno", "ninguna", "nada", "para nada", "incorrecto", "que va", "ni modo", "nobody", "nadie",
+    "ya no", "nunca", "jamas", "tampoco", "ninguno", "ninguna", "nada", "para nada", "incorrecto", "que va", "ni modo", "nobody", "nadie",
     "no good", "not good", "doesnt work", "dont work", "wont work", "no puedo", "no me queda", "no me sirve", "no me va", "keep it",
     "dejala", "dejelo", "dejela", "will be ready", "be ready", "still waiting", "waiting on", "esperando",
 ];
@@ -58,7 +60,8 @@ pub const OTHER: &[&str] = &[
     "instead", "anything earlier", "anything later", "anything else", "anything in the", "is there anything", "something earlier",
     "something later", "another day", "another time", "different day", "different time", "different doctor", "otro dia", "otra hora",
     "otro horario", "otro doctor", "otra doctora", "otro medico", "mas temprano", "mas tarde", "algo mas", "the week after",
-    "rather wait", "prefiero esperar", "too early", "too late", "muy temprano", "muy tarde",
+    "rather wait", "prefiero esperar", "mejor el", "mejor la", "prefiero el", "prefiero la", "i prefer", "id prefer",
+    "would prefer", "rather have", "que sea", "si se puede", "if possible", "too early", "too late", "muy temprano", "muy tarde",
 ];
 /// Words that turn a following yes into a no ("I don't think so").
 pub const NEGATORS: &[&str] = &["no", "not", "dont", "didnt", "never", "nunca"];
@@ -73,7 +76,8 @@ pub const CORRECTIONS: &[&str] = &["wait", "actually", "i mean", "digo", "perdon
 /// pill"): to a plain question, a no, for the care team must hear that not all is well.
 pub const PARTIAL: &[&str] = &[
     "some of them", "only some", "only one", "only the", "just one", "just the", "not all", "most of them", "all but", "except",
-    "half", "in half", "sometimes", "most days", "mostly", "forget", "forgot", "skip", "skipped", "miss one", "miss some", "missed",
+    "half of", "half the", "half a", "in half", "half dose", "sometimes", "instead of", "en vez de", "extra", "on off", "off on",
+    "still waiting", "waiting on", "todavia espero", "estoy esperando", "se me paso", "se me pasaron", "most days", "mostly", "forget", "forgot", "skip", "skipped", "miss one", "miss some", "missed",
     "stopped", "quit", "the rest", "refuses", "double up", "at once", "whole bottle", "too many", "the other one", "when he remembers",
     "when she remembers", "when i remember", "solo algunos", "solo algunas", "solo uno", "solo una", "solo el", "solo la", "nomas",
     "namas", "nada mas", "no todos", "no todas", "casi todos", "casi todas", "todos menos", "todas menos", "excepto", "salvo",
@@ -90,15 +94,22 @@ pub const TROUBLE: &[&str] = &[
     "nauseas", "vomito", "vomitos", "vomitando", "mareo", "mareos", "mareado", "mareada", "hinchado", "hinchada", "hinchados",
     "hinchadas", "hinchazon", "inflamado", "inflamada", "tos", "sangre", "sangrado", "sangrando", "ronchas", "picazon", "comezon",
     "diarrea", "estrenido", "estrenida", "estrenimiento", "peor", "infeccion", "entumecido", "hormigueo", "confundido",
-    "confundida", "falta el aire", "falta de aire", "ahogo",
+    "confundida", "falta el aire", "falta de aire", "ahogo", "cramps", "cramping", "calambres", "tightness", "opresion", "upset",
+    "drowning", "ahogando", "decimas",
 ];
 /// Before a symptom in its clause: it is denied, old, expected or only imagined.
 pub const NOT_NEW: &[&str] = &[
     "no", "not", "sin", "ni", "without", "never", "nunca", "wouldnt", "isnt", "dont", "didnt", "havent", "hasnt", "nothing", "nada",
-    "ningun", "ninguna", "still", "todavia", "sigue", "same", "usual", "if", "what", "better", "mejor", "less", "menos",
+    "ningun", "ninguna", "still", "todavia", "sigue", "same", "usual", "ordinary", "normal", "regular", "if", "what", "better",
+    "mejor", "less", "menos",
 ];
-/// After these, "ya" is Spanish "already" or "now", not "yeah" ("ya me siento bien").
-pub const SPANISH_AFTER_YA: &[&str] = &[
-    "me", "se", "lo", "la", "los", "las", "le", "les", "te", "nos", "voy", "va", "vamos", "estoy", "esta", "tengo", "tiene", "hice",
-    "fui", "paso", "no", "casi", "mismo", "estan",
+/// After a symptom in its clause: it is easing or no worse than before.
+pub const EASING: &[&str] = &[
+    "better", "mejor", "gone", "less", "improving", "paso", "quito", "bajando", "easing", "subsiding", "disminuyendo", "igual",
+    "igualita", "igualito", "same",
 ];
+/// Before a part of a yes, a word that denies it ("haven't missed", "never skip").
+pub const NEGATED_PARTIAL: &[&str] = &["havent", "hasnt", "never", "dont", "didnt", "not", "no", "nunca", "without", "sin"];
+/// A yes said with doubt: followed by "but" or a question mark, it is asked again ("I think so?
+/// My daughter handles all that", "creo que sí, aunque no sé si eso cuenta").
+pub const HEDGED: &[&str] = &["think so", "believe so", "guess so", "suppose so", "creo que si", "supongo que si", "i think"];
