@@ -133,7 +133,8 @@ pub fn yes_no_to(text: &str, q: Question) -> Option<bool> {
     }
     let first = cues.first()?;
     let agree = cues.iter().all(|c| c.yes == first.yes);
-    (agree && !(cues.is_empty() || text.trim_end().ends_with('?') && first.yes)).then_some(first.yes)
+    // "that's the 10:30 with Dr. Reyes, right?" is a question, not a yes.
+    (agree && !(text.trim_end().ends_with('?') && first.yes)).then_some(first.yes)
 }
 
 /// The cues of every list, longer phrases first, so "no problem" and "ya no" are read before
