@@ -250,3 +250,15 @@ fn over_when_said_so_inside_the_mention_but_not_when_denied() {
     assert!(detect("ya se me quitó la falta de aire", &[]).is_empty());
     assert_eq!(detect("heavy squeezing in my chest that went down my left arm", &[]), vec![ChestPain]);
 }
+
+/// "Took them all" is an overdose and so is meaning to, but "I'm taking them all" answers "are
+/// you taking your medicines as prescribed?" (found in the answers corpora).
+#[test]
+fn taking_them_all_is_adherence_took_them_all_is_an_overdose() {
+    for quiet in ["yes I'm taking them all", "He takes them all, I make sure of it.", "I'm taking all of them like the doctor said"] {
+        assert!(detect(quiet, &[RuleSet::PostDischarge]).is_empty(), "{quiet}");
+    }
+    for flagged in ["I took them all", "she swallowed all of them", "I think about taking them all so I can be with her", "I will take them all this weekend"] {
+        assert!(!detect(flagged, &[]).is_empty(), "{flagged}");
+    }
+}

@@ -166,15 +166,27 @@ pub const OVERDOSE: Rule = Rule {
                 "all of the pills", "handful", "bunch of pills", "demasiadas", "demasiado", "demasiados", "todo el frasco",
                 "todas las pastillas", "todas mis pastillas", "un frasco entero", "el frasco entero", "un punado", "double",
                 "twice", "three times", "3 times", "4 times", "extra dose", "el doble", "doble", "dos veces", "tres veces",
-                "de mas", "muchas pastillas", "bastantes", "a bunch", "lots of pills", "a lot of pills", "them all",
-                "all of them", "unas pastillas", "all of this", "weeks worth", "varias", "not sure how many", "dont know how many",
+                "de mas", "muchas pastillas", "bastantes", "a bunch", "lots of pills", "a lot of pills", "unas pastillas",
+                "weeks worth", "varias", "not sure how many", "dont know how many",
                 "dont remember how many", "lost count", "no se cuantas", "no me acuerdo cuantas", "no recuerdo cuantas",
                 "medio frasco", "half the bottle", "half a bottle", "la mitad del frasco", "2 veces", "2 times", "2x", "x2",
-                "every pill", "todas las que", "at once", "all at once", "de un jalon", "de una vez", "whole week of",
+                "at once", "all at once", "de un jalon", "de una vez", "whole week of",
                 "a whole week", "no sabemos cuantas", "we dont know how many", "to many of", "to many pills", "rest of the bottle",
                 "rest of my pills", "rest of the pills", "resto del frasco", "resto de las pastillas", "tripled", "triple",
                 "third time", "a third", "tercera vez", "whole bunch",
             ],
+            7,
+        ),
+        // "Took them all" is an overdose, and so is meaning to; "I'm taking them all" / "he takes
+        // them all" is how a patient says they take every medicine prescribed, so it is not.
+        Near(
+            &[
+                "took", "swallowed", "tome", "trague", "ingeri", "se tomo", "ate", "drank", "injected", "popped", "have taken",
+                "had taken", "ive taken", "has taken", "hes taken", "shes taken", "about taking", "will take", "going to take",
+                "gonna take", "want to take", "wanna take", "plan to take", "planning to take", "could just take", "should just take",
+                "voy a tomar", "quiero tomar", "pienso tomar", "me las voy a tomar",
+            ],
+            &["them all", "all of them", "all of this", "every pill", "todas las que"],
             7,
         ),
         // A child who took pills for sweets.
