@@ -1,8 +1,8 @@
 //! Answers to the scripts' questions, written by people who never read the readers: five
 //! corpora of 260–310 labelled replies (yes/no questions of the discharge follow-up and the
 //! confirmations, the pain score, "when would you like to come in?", a pick among three offered
-//! times), in English and Spanish. P, Q and S were read to shape the readers, R's totals were
-//! watched while they changed, and T was only ever measured. A wrong reading is worse than a question asked again: it
+//! times), in English and Spanish. P, Q, S and U were read to shape the readers, R's totals were
+//! watched while they changed, and T and V were only ever measured. A wrong reading is worse than a question asked again: it
 //! writes a wrong answer into the record or books the wrong time, so each corpus is held to a
 //! ceiling of wrong readings as well as a floor of right ones. Rules only, no model: the date
 //! reader's model fallback and the model's pick are counted as "asked again" / "left to the
@@ -223,25 +223,35 @@ fn check(file: &str, min_right: f64, max_wrong: f64) {
 
 #[test]
 fn corpus_p_answers_are_read_right() {
-    check("answers-p.jsonl", 92.5, 5.0);
+    check("answers-p.jsonl", 93.0, 4.5);
 }
 
 #[test]
 fn corpus_q_answers_are_read_right() {
-    check("answers-q.jsonl", 92.5, 3.5);
+    check("answers-q.jsonl", 93.0, 3.0);
 }
 
 #[test]
 fn corpus_r_answers_are_read_right() {
-    check("answers-r.jsonl", 85.0, 9.0);
+    check("answers-r.jsonl", 85.5, 8.0);
 }
 
 #[test]
 fn corpus_s_answers_are_read_right() {
-    check("answers-s.jsonl", 92.0, 3.5);
+    check("answers-s.jsonl", 94.5, 2.5);
 }
 
 #[test]
 fn corpus_t_answers_are_read_right() {
-    check("answers-t.jsonl", 87.5, 6.0);
+    check("answers-t.jsonl", 88.5, 5.0);
+}
+
+#[test]
+fn corpus_u_answers_are_read_right() {
+    check("answers-u.jsonl", 87.0, 8.0);
+}
+
+#[test]
+fn corpus_v_answers_are_read_right() {
+    check("answers-v.jsonl", 85.5, 5.5);
 }

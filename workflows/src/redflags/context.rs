@@ -71,7 +71,10 @@ const PAST: &[&str] = &[
     "de chamaca", "last summer", "last winter", "last spring", "last fall", "el verano pasado", "el invierno pasado",
     "del ano pasado", "del mes pasado", "in their", "fainted once", "passed out once", "me desmaye una vez", "last months",
     "last years", "hace tiempo", "primer hijo", "primera hija", "primer embarazo", "first baby", "first pregnancy",
-    "first child",
+    "first child", "since the stroke", "since my stroke", "since his stroke", "since her stroke", "after my stroke",
+    "after the stroke", "after his stroke", "after her stroke", "desde el derrame", "desde la embolia", "despues del derrame",
+    "despues de la embolia", "since the heart attack", "since my heart attack", "after my heart attack", "desde el infarto",
+    "despues del infarto",
 ];
 
 const MONTHS: &[&str] = &[

@@ -220,6 +220,8 @@ pub const OVERDOSE: Rule = Rule {
     vetoes: &[
         "time", "tiempo", "long", "food", "comida", "coffee", "cafe", "alcohol", "a day", "per day", "daily", "every day",
         "al dia", "por dia", "cada dia", "diario", "diaria", "a week", "a la semana", "supposed to", "told me to", "me dijo",
-        "prescribed", "recetado", "recetada", "recetaron", "of paperwork", "of forms", "de papeleo", "de trabajo",
+        "prescribed", "recetado", "recetada", "recetaron", "of paperwork", "of forms", "de papeleo", "de trabajo", "cake", "pastel",
+        "pizza", "dessert", "postre", "turkey", "pavo", "cookies", "galletas", "dinner", "cena", "lunch", "breakfast", "desayuno",
+        "tamales", "junk food",
     ],
 };

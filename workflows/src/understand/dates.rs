@@ -10,6 +10,7 @@
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
+use super::date_combine::{combine, part_from_hours, Piece};
 use super::date_words::{day_of_month, lookup, number, ASAP, MONTHS, WEEKDAYS};
 use crate::text::{fold, fuzzy_eq, words};
 use crate::Lang;
@@ -48,9 +49,9 @@ impl DateWindow {
     }
 }
 
-struct Found {
-    days: Vec<NaiveDate>,
-    part: Option<DayPart>,
+pub(super) struct Found {
+    pub(super) days: Vec<NaiveDate>,
+    pub(super) part: Option<DayPart>,
 }
 
 impl Found {
@@ -58,13 +59,6 @@ impl Found {
         self.days.push(from);
         self.days.push(to);
     }
-}
-
-/// Days read from the words at `at..at + len`.
-struct Piece {
-    at: usize,
-    len: usize,
-    days: Vec<NaiveDate>,
 }
 
 /// Reads a date window from `text`, relative to the local date `today`.
@@ -100,63 +94,16 @@ pub fn parse(text: &str, today: NaiveDate, lang: Lang) -> Option<DateWindow> {
             _ => break,
         }
     }
+    // A day ruled out inside the window cannot be left out of it: ask again rather than offer it.
+    if let (Some(a), Some(b)) = (from, to) {
+        if excluded.iter().any(|d| *d > a && *d < b) {
+            return None;
+        }
+    }
     match (from.as_ref(), to.as_ref()) {
         (Some(&from), Some(&to)) => Some(DateWindow { from, to, part: f.part }),
         _ => f.part.map(|p| DateWindow { from: today + Duration::days(1), to: today + Duration::days(14), part: Some(p) }),
     }
-}
-
-/// Days the patient rules out ("not this week", "esta semana no", "except Monday") are taken
-/// out of the pieces and returned; weekdays named with a week ("Tuesday or Wednesday next
-/// week", "el jueves de la semana que viene") fall in that week. The rest go into `f.days`.
-fn combine(w: &[String], pieces: &mut Vec<Piece>, f: &mut Found) -> Vec<NaiveDate> {
-    let ruled_out = |p: &Piece| {
-        let before = &w[p.at.saturating_sub(2)..p.at];
-        before.iter().any(|x| matches!(x.as_str(), "not" | "except" | "excepto" | "menos" | "salvo" | "besides"))
-            || w.get(p.at + p.len).is_some_and(|x| x == "no")
-            || (p.at > 0 && w[p.at - 1] == "no")
-    };
-    let mut excluded = Vec::new();
-    pieces.retain(|p| {
-        let out = ruled_out(p);
-        if out {
-            let (a, b) = (p.days.iter().min().copied(), p.days.iter().max().copied());
-            if let (Some(a), Some(b)) = (a, b) {
-                excluded.extend(a.iter_days().take_while(|d| *d <= b));
-            }
-        }
-        !out
-    });
-    let is_week = |p: &Piece| p.days.len() == 2 && w[p.at..p.at + p.len].iter().any(|x| x == "week" || x == "semana");
-    let is_weekday = |p: &Piece| p.len == 1 && lookup(WEEKDAYS, &w[p.at]).is_some();
-    if let Some(week) = pieces.iter().find(|p| is_week(p)).map(|p| p.days[0]) {
-        if pieces.iter().any(|p| is_weekday(p)) {
-            for p in pieces.iter_mut().filter(|p| is_weekday(p)) {
-                let wd = p.days[0].weekday().num_days_from_monday();
-                p.days = vec![week + Duration::days(i64::from(wd))];
-            }
-            pieces.retain(|p| !is_week(p));
-        }
-    }
-    f.days.extend(pieces.iter().flat_map(|p| p.days.iter().copied()));
-    excluded
-}
-
-/// "after 3", "después de las 4", "after work": the part of the day the hours fall in.
-fn part_from_hours(w: &[String]) -> Option<DayPart> {
-    if crate::text::has_any(w, &["after work", "despues del trabajo", "despues de trabajar", "after school", "saliendo del trabajo"]) {
-        return Some(DayPart::Evening);
-    }
-    if crate::text::has_any(w, &["temprano", "early", "before noon", "antes del mediodia"]) && !crate::text::has_any(w, &["mas temprano"]) {
-        return Some(DayPart::Morning);
-    }
-    let at = w.iter().position(|x| matches!(x.as_str(), "after" | "despues"))?;
-    let h: u32 = w[at + 1..(at + 4).min(w.len())].iter().find_map(|x| x.trim_end_matches(char::is_alphabetic).parse().ok())?;
-    Some(match h {
-        1..=4 | 12..=16 => DayPart::Afternoon,
-        5..=8 | 17..=21 => DayPart::Evening,
-        _ => DayPart::Morning,
-    })
 }
 
 /// Reads one expression starting at word `i`; returns how many words it used (0 = none).

@@ -3,6 +3,7 @@
 //! by nearest examples. The model is reached only through `Understand`, and every answer it
 //! gives is an index or value we check before use.
 
+mod date_combine;
 mod date_words;
 pub mod dates;
 pub mod ask;

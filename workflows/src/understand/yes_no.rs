@@ -51,7 +51,7 @@ impl Answer {
         // "Sí" with its accent is always yes (unaccented "si" may be "if"); "yes and no" is neither.
         let text = accented_si(text);
         let mut folded = crate::text::fold(&text);
-        for both in ["yes and no", "si y no", "yes & no"] {
+        for both in ["yes and no", "si y no", "yes y no", "yes & no"] {
             folded = folded.replace(both, " ");
         }
         for t in tokens(&folded) {
@@ -93,7 +93,7 @@ pub fn yes_no_to(text: &str, q: Question) -> Option<bool> {
         return Some(true); // an emergency told in answer is trouble, whatever else it says
     }
     let mut w = a.w.clone();
-    blank(&mut w, UNSURE);
+    let unsure = blank_unsure(&mut w, &a.ends);
     let opening = w.iter().position(|x| !x.is_empty() && !FILLERS.contains(&x.as_str()));
     let mut cues = cues(&a, &mut w, q);
     let trouble = if q == Question::AboutTrouble { trouble(&a) } else { Vec::new() };
@@ -125,11 +125,17 @@ pub fn yes_no_to(text: &str, q: Question) -> Option<bool> {
     if opens == Some(false) && corrected && !trouble.is_empty() {
         return Some(true); // "No. Well. My stomach's been upset"
     }
-    if let Some(answer) = opens {
-        return Some(answer);
+    if let Some(answer) = opens.or_else(|| said.first().map(|c| c.yes)) {
+        return Some(answer); // said cues agree (they would have returned above otherwise)
     }
     if !trouble.is_empty() {
         return Some(true);
+    }
+    if unsure {
+        return None; // "10:30 is fine but let me check with my daughter"
+    }
+    if cues.is_empty() && q == Question::AboutTrouble && old_trouble(&a) {
+        return Some(false); // "con la hinchazón de las piernas igualita que cuando salí"
     }
     let first = cues.first()?;
     let agree = cues.iter().all(|c| c.yes == first.yes);
@@ -154,13 +160,18 @@ fn cues(a: &Answer, w: &mut [String], q: Question) -> Vec<Cue> {
         (AUX, true, Kind::Plain),
     ];
     let mut out = Vec::new();
+    if !trouble_q {
+        out.extend(other_time(a).map(|at| Cue { at, yes: false, kind: Kind::Other }));
+    }
     for len in (1..=4).rev() {
         for (list, yes, kind) in lists {
             let phrases: Vec<&str> = list.iter().copied().filter(|p| p.split(' ').count() == len).collect();
             for (start, end) in blank(w, &phrases) {
                 // "no" inside a clause negates its verb ("que no la había"): it is not an answer.
+                // Nor is "no" before a noun or a verb ("no fever", "no tengo quien me lleve").
                 let opens_clause = start == 0 || a.ends[start - 1] || FILLERS.contains(&a.w[start - 1].as_str());
-                let kind = if kind == Kind::Said && !opens_clause { Kind::Plain } else { kind };
+                let stands = end - start > 1 || a.w[start] != "no" || a.ends[start] || a.w.get(end).is_some_and(|x| AFTER_SAID.contains(&x.as_str()));
+                let kind = if kind == Kind::Said && !(opens_clause && stands) { Kind::Plain } else { kind };
                 if let Some(yes) = reading(a, list, yes, start, end) {
                     out.push(Cue { at: start, yes, kind });
                 }
@@ -182,13 +193,28 @@ fn reading(a: &Answer, list: &[&str], yes: bool, start: usize, end: usize) -> Op
     match w[start].as_str() {
         "si" if single && start > 0 && !last && !matches!(prev, "que" | "pues" | "eh" | "ah" | "oh") => return None,
         "bien" if single && !last && next != "gracias" => return None,
+        "va" if single && !last => return None, // "va pues, no tengo nada nuevo"
+        "todos" | "todas" if single && !last => return None, // "por todos lados"
         "ya" if single && !last && !matches!(next, "i" | "my" | "he" | "she" | "it" | "we" | "they" | "its" | "im") => return None,
         _ => {}
     }
     if list == AUX {
         return if NEGATORS.contains(&next) { Some(false) } else { last.then_some(true) };
     }
-    Some(if list == YES && NEGATORS.contains(&prev) { false } else { yes })
+    // "no me la cancele": a negation reaches over the pronouns before the verb.
+    let clitics = w[..start].iter().rev().take_while(|x| matches!(x.as_str(), "me" | "la" | "lo" | "se" | "te" | "le" | "las" | "los")).count();
+    let negator = start.checked_sub(clitics + 1).map(|i| w[i].as_str()).unwrap_or("");
+    Some(if list == YES && (NEGATORS.contains(&prev) || NEGATORS.contains(&negator)) { false } else { yes })
+}
+
+/// "Anything Wednesday?", "algo en la tarde": another day or time asked for.
+fn other_time(a: &Answer) -> Option<usize> {
+    const WHEN: &[&str] = &[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "morning", "afternoon", "evening", "lunes", "martes",
+        "miercoles", "jueves", "viernes", "sabado", "manana", "tarde", "noche", "week",
+    ];
+    let at = a.w.iter().position(|x| matches!(x.as_str(), "anything" | "something" | "algo" | "otro" | "otra"))?;
+    a.w[at + 1..(at + 4).min(a.w.len())].iter().any(|x| WHEN.contains(&x.as_str())).then_some(at)
 }
 
 /// A question back ("which medications?", "do I need one?") answers nothing.
@@ -239,6 +265,21 @@ fn has(w: &[String], phrases: &[&str]) -> bool {
     !spans(w, phrases).is_empty()
 }
 
+/// Blanks what says neither, but not "no se" before a pronoun or a verb: "no se las quiere
+/// tomar" is "does not want to take them", not "I don't know".
+fn blank_unsure(w: &mut [String], ends: &[bool]) -> bool {
+    const CLITIC: &[&str] = &["la", "las", "lo", "los", "le", "les", "me", "te", "nos", "quiere", "puede", "ha", "han", "toma", "siente"];
+    let keep: Vec<usize> =
+        spans(w, &["no se"]).into_iter().filter(|&(s, e)| !ends[s + 1] && w.get(e).is_some_and(|x| CLITIC.contains(&x.as_str()))).map(|(s, _)| s).collect();
+    let saved: Vec<(usize, String, String)> = keep.iter().map(|&s| (s, w[s].clone(), w[s + 1].clone())).collect();
+    let found = blank(w, UNSURE).len() > saved.len();
+    for (s, a, b) in saved {
+        w[s] = a;
+        w[s + 1] = b;
+    }
+    found
+}
+
 /// Blanks the words of every phrase found, so later lists do not read them again; returns
 /// where each was.
 fn blank(w: &mut [String], phrases: &[&str]) -> Vec<(usize, usize)> {
@@ -257,6 +298,17 @@ fn blank(w: &mut [String], phrases: &[&str]) -> Vec<(usize, usize)> {
 /// Where new symptoms are named: not denied, old or imagined just before in their clause
 /// ("no fever", "still sore", "if I get a fever"), nor said to be better after it.
 fn trouble(a: &Answer) -> Vec<usize> {
+    symptoms(a).into_iter().filter(|&(_, new)| new).map(|(i, _)| i).collect()
+}
+
+/// Symptoms named only as old, the same or easing ("same cough I had in the hospital").
+fn old_trouble(a: &Answer) -> bool {
+    let all = symptoms(a);
+    !all.is_empty() && all.iter().all(|&(_, new)| !new)
+}
+
+/// Every symptom named, and whether it is told as new.
+fn symptoms(a: &Answer) -> Vec<(usize, bool)> {
     let clause = |i: usize| {
         let start = (0..i).rev().find(|&j| a.ends[j]).map_or(0, |j| j + 1);
         let end = (i..a.w.len()).find(|&j| a.ends[j]).unwrap_or(i);
@@ -264,13 +316,14 @@ fn trouble(a: &Answer) -> Vec<usize> {
     };
     spans(&a.w, TROUBLE)
         .into_iter()
-        .map(|(s, _)| s)
-        .filter(|&i| {
+        .map(|(i, _)| {
             let (start, end) = clause(i);
             let before = &a.w[start.max(i.saturating_sub(4))..i];
             let after = &a.w[i + 1..=end.max(i)];
-            !before.iter().any(|x| NOT_NEW.contains(&x.as_str()))
-                && !after.iter().any(|x| EASING.contains(&x.as_str()))
+            // "chest pain? no. legs? fine": a checklist answered item by item.
+            let answered = end + 1 - start <= 3 && a.w.get(end + 1).is_some_and(|x| CHECKED.contains(&x.as_str()));
+            let new = !before.iter().any(|x| NOT_NEW.contains(&x.as_str())) && !after.iter().any(|x| EASING.contains(&x.as_str())) && !answered;
+            (i, new)
         })
         .collect()
 }
@@ -318,7 +371,9 @@ mod tests {
 /// Whether part of a yes is told ("only the antibiotic", "missed one"), and not denied
 /// ("haven't missed a single one").
 fn partial(w: &[String]) -> bool {
-    spans(w, PARTIAL).into_iter().any(|(s, _)| s == 0 || !NEGATED_PARTIAL.contains(&w[s - 1].as_str()))
+    // "me falta el aire" is breathlessness, not a medicine missing.
+    let breath = |e: usize| w.get(e).is_some_and(|x| x == "aire");
+    spans(w, PARTIAL).into_iter().any(|(s, e)| (s == 0 || !NEGATED_PARTIAL.contains(&w[s - 1].as_str())) && !breath(e))
 }
 
 /// "Sí" (accented) as "yes": unambiguous before the accents are folded away.
