@@ -262,3 +262,15 @@ fn taking_them_all_is_adherence_took_them_all_is_an_overdose() {
         assert!(!detect(flagged, &[]).is_empty(), "{flagged}");
     }
 }
+
+/// Unaccented Spanish "si" is "if" and "yes": a what-if asks, but a "si" before something that
+/// happened ("tuvo", "hoy", "se le durmió") answers yes, and the emergency in it flags.
+#[test]
+fn si_before_what_happened_is_a_yes_not_an_if() {
+    for flagged in ["si mi hijo tuvo una convulsion hoy", "si a mi mama se le durmio la mitad de la cara"] {
+        assert!(!detect(flagged, &[]).is_empty(), "{flagged}");
+    }
+    for asks in ["si mi hijo tiene una convulsion que hago", "si me da dolor de pecho que hago"] {
+        assert!(detect(asks, &[]).is_empty(), "{asks}");
+    }
+}

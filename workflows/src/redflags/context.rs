@@ -40,9 +40,17 @@ const UNCERTAIN: &[&str] = &[
 ];
 
 const HYPOTHETICAL_BEFORE: &[&str] = &[
-    "how do i know if", "how can i tell if", "como se si", "por si acaso", "just in case", "if", "in case", "whether", "en caso", "what if", "que pasa si", "y si", "que hago si", "que debo hacer si", "si me llega",
-    "si me llegara", "si llego a", "si me da", "si le da", "si me diera", "si le diera", "si a mi", "si mi hijo", "si mi hija",
-    "si mi nino", "si mi nina", "si mi bebe", "si alguna vez", "digamos que", "supongamos que", "could i have", "could i get",
+    "how do i know if", "how can i tell if", "como se si", "por si acaso", "just in case", "if", "in case", "whether", "en caso", "what if", "que pasa si", "y si", "que hago si", "que debo hacer si",
+    "si me llegara", "si me diera", "si le diera", "si alguna vez", "digamos que", "supongamos que", "could i have", "could i get",
+];
+/// Spanish "si" is "if", and unaccented also "yes": "si mi hijo tiene una convulsión" asks,
+/// "si mi hijo tuvo una convulsión hoy" answers yes. These are hypothetical unless the clause
+/// tells something that happened (`HAPPENED`).
+const SI_HYPOTHETICAL: &[&str] =
+    &["si me llega", "si llego a", "si me da", "si le da", "si a mi", "si mi hijo", "si mi hija", "si mi nino", "si mi nina", "si mi bebe"];
+const HAPPENED: &[&str] = &[
+    "tuvo", "tuve", "le dio", "me dio", "se desmayo", "se durmio", "se le durmio", "se me durmio", "se cayo", "se puso", "empezo",
+    "comenzo", "hoy", "ayer", "anoche", "hace rato", "esta manana", "ahorita",
 ];
 
 const ABOUT_NOT_HAVING: &[&str] = &[
@@ -143,7 +151,8 @@ pub fn is_current(words: &[String], span: (usize, usize), next: &[String], categ
         return false;
     }
     // Suicidal thoughts are often put as a wish ("easier if I didn't exist"): never hypothetical.
-    let hypothetical = category != Category::Suicidal && any_in(before, HYPOTHETICAL_BEFORE);
+    let si = any_in(before, SI_HYPOTHETICAL) && !any_in(words, HAPPENED);
+    let hypothetical = category != Category::Suicidal && (any_in(before, HYPOTHETICAL_BEFORE) || si);
     if hypothetical || any_in(words, ABOUT_NOT_HAVING) || asks_about_cause(words) || (any_in(before, RESOLVED_BEFORE) && !denies(before)) {
         return false;
     }
