@@ -9,6 +9,7 @@ pub mod dates;
 pub mod ask;
 pub mod intent;
 mod line;
+mod med_words;
 pub mod meds;
 mod requests;
 pub mod values;
