@@ -77,3 +77,14 @@ fn ruled_out_days_weeks_with_weekdays_and_hours() {
     assert_eq!(p("el lunes, después de las 3", Lang::Es), Some(("2026-11-30".into(), "2026-11-30".into(), Some(DayPart::Afternoon))));
     assert_eq!(p("not this week", Lang::En), None);
 }
+
+#[test]
+fn hours_said_give_the_part_of_the_day_but_counts_do_not() {
+    let part = |t: &str, lang| parse(t, today(), lang).and_then(|w| w.part);
+    assert_eq!(part("Monday the 30th at 9", Lang::En), Some(DayPart::Morning));
+    assert_eq!(part("el lunes después de las 4", Lang::Es), Some(DayPart::Afternoon));
+    assert_eq!(part("el lunes a primera hora", Lang::Es), Some(DayPart::Morning));
+    assert_eq!(part("monday around noon", Lang::En), Some(DayPart::Afternoon));
+    assert_eq!(part("monday, at least 2 days from now", Lang::En), None);
+    assert_eq!(part("after 2 weeks", Lang::En), None);
+}

@@ -57,18 +57,32 @@ pub(super) fn combine(w: &[String], pieces: &mut Vec<Piece>, f: &mut Found) -> V
 
 /// "after 3", "después de las 4", "after work": the part of the day the hours fall in.
 pub(super) fn part_from_hours(w: &[String]) -> Option<DayPart> {
-    if crate::text::has_any(w, &["after work", "despues del trabajo", "despues de trabajar", "after school", "saliendo del trabajo"]) {
+    use crate::text::has_any;
+    if has_any(w, &["after work", "despues del trabajo", "despues de trabajar", "saliendo del trabajo"]) {
         return Some(DayPart::Evening);
     }
-    if crate::text::has_any(w, &["temprano", "early", "before noon", "antes del mediodia"]) && !crate::text::has_any(w, &["mas temprano"]) {
+    if has_any(w, &["after school", "lunchtime", "lunch time", "noon", "mediodia", "hora de comer"]) {
+        return Some(DayPart::Afternoon);
+    }
+    let early = ["temprano", "early", "before noon", "antes del mediodia", "primera hora", "first thing", "before work", "antes del trabajo"];
+    if has_any(w, &early) && !has_any(w, &["mas temprano"]) {
         return Some(DayPart::Morning);
     }
-    let at = w.iter().position(|x| matches!(x.as_str(), "after" | "despues" | "at" | "las"))?;
-    let h: u32 = w[at + 1..(at + 4).min(w.len())].iter().find_map(|x| x.trim_end_matches(char::is_alphabetic).parse().ok())?;
+    // "at 9", "a las 4", "after 3", "después de las 5": not "at least 2 days", "after 2 weeks".
+    let hour = |i: usize| {
+        let x = w.get(i)?;
+        let h: u32 = x.trim_end_matches(char::is_alphabetic).parse().ok()?;
+        let unit = w.get(i + 1).is_some_and(|n| matches!(n.as_str(), "days" | "day" | "weeks" | "week" | "dias" | "dia" | "semanas" | "semana" | "months" | "meses"));
+        (!unit && (1..=21).contains(&h)).then_some(h)
+    };
+    let h = (0..w.len()).find_map(|i| match w[i].as_str() {
+        "at" | "las" => hour(i + 1),
+        "after" | "despues" => hour(i + 1).or_else(|| hour(i + 3).filter(|_| w.get(i + 2).is_some_and(|x| x == "las"))),
+        _ => None,
+    })?;
     Some(match h {
         1..=4 | 12..=16 => DayPart::Afternoon,
         5..=8 | 17..=21 => DayPart::Evening,
         _ => DayPart::Morning,
     })
 }
-
