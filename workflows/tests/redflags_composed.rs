@@ -270,7 +270,7 @@ fn si_before_what_happened_is_a_yes_not_an_if() {
     for flagged in ["si mi hijo tuvo una convulsion hoy", "si a mi mama se le durmio la mitad de la cara"] {
         assert!(!detect(flagged, &[]).is_empty(), "{flagged}");
     }
-    for asks in ["si mi hijo tiene una convulsion que hago", "si me da dolor de pecho que hago"] {
+    for asks in ["si mi hijo tiene una convulsion que hago", "si me da dolor de pecho que hago", "Si mi hijo se traga una pila de reloj, ¿qué tengo que hacer?"] {
         assert!(detect(asks, &[]).is_empty(), "{asks}");
     }
 }

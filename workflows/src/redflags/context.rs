@@ -151,7 +151,9 @@ pub fn is_current(words: &[String], span: (usize, usize), next: &[String], categ
         return false;
     }
     // Suicidal thoughts are often put as a wish ("easier if I didn't exist"): never hypothetical.
-    let si = any_in(before, SI_HYPOTHETICAL) && !any_in(words, HAPPENED);
+    // The what-if may end on the mention's own first word ("si mi hijo se traga una pila").
+    let through_first = &words[..(span.0 + 1).min(words.len())];
+    let si = any_in(through_first, SI_HYPOTHETICAL) && !any_in(words, HAPPENED);
     let hypothetical = category != Category::Suicidal && (any_in(before, HYPOTHETICAL_BEFORE) || si);
     if hypothetical || any_in(words, ABOUT_NOT_HAVING) || asks_about_cause(words) || (any_in(before, RESOLVED_BEFORE) && !denies(before)) {
         return false;
