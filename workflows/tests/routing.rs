@@ -46,3 +46,11 @@ async fn a_denied_keyword_does_not_count() {
     assert_eq!(route("please cancel it, I don't want to reschedule").await, Some(("cancel".into(), "rule")));
     assert_ne!(route("no quiero cancelar, solo tengo una pregunta").await.map(|g| g.0), Some("cancel".into()));
 }
+
+/// "Cancer" is a word of its own, not a typo of "cancel": a refill for a patient with cancer
+/// is a refill (found in corpus N).
+#[test]
+fn cancer_is_not_a_typo_of_cancel() {
+    assert!(workflows::text::fuzzy_eq("cancl", "cancel"));
+    assert!(!workflows::text::fuzzy_eq("cancer", "cancel"));
+}

@@ -114,7 +114,7 @@ pub fn has_any(words: &[String], phrases: &[&str]) -> bool {
 const NEAR_MISSES: &[&str] = &[
     "chess", "cheat", "breeding", "bread", "overdone", "techo", "heat", "dyeing", "pecos", "brother", "breed", "bleed", "blind", "faith",
     "paint", "pair", "hearth", "heard", "hears", "confusing", "confused", "reactions", "reaction", "resultados", "resultado", "resultar", "results",
-    "would", "drawn", "nose", "come", "noise", "fitting", "fasting",
+    "would", "drawn", "nose", "come", "noise", "fitting", "fasting", "cancer", "cancers",
 ];
 
 /// Does `word` (from a message) match the key word `key`, allowing typos in longer words and
