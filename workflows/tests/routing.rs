@@ -48,9 +48,13 @@ async fn a_denied_keyword_does_not_count() {
 }
 
 /// "Cancer" is a word of its own, not a typo of "cancel": a refill for a patient with cancer
-/// is a refill (found in corpus N).
+/// is a refill; "operada" is not "operadora" (both found in corpus N).
 #[test]
 fn cancer_is_not_a_typo_of_cancel() {
     assert!(workflows::text::fuzzy_eq("cancl", "cancel"));
     assert!(!workflows::text::fuzzy_eq("cancer", "cancel"));
+    // Nor is an operated knee a call for the operator.
+    assert!(!workflows::understand::values::asks_for_person("Me duele la rodilla operada cuando subo escaleras"));
+    assert!(!workflows::understand::values::asks_for_person("I was operated on last week and the scar itches"));
+    assert!(workflows::understand::values::asks_for_person("operator please"));
 }
