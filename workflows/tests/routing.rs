@@ -56,5 +56,6 @@ fn cancer_is_not_a_typo_of_cancel() {
     // Nor is an operated knee a call for the operator.
     assert!(!workflows::understand::values::asks_for_person("Me duele la rodilla operada cuando subo escaleras"));
     assert!(!workflows::understand::values::asks_for_person("I was operated on last week and the scar itches"));
+    assert!(!workflows::understand::values::asks_for_person("me operaron de la rodilla hace una semana y me duele"));
     assert!(workflows::understand::values::asks_for_person("operator please"));
 }

@@ -115,7 +115,7 @@ const NEAR_MISSES: &[&str] = &[
     "chess", "cheat", "breeding", "bread", "overdone", "techo", "heat", "dyeing", "pecos", "brother", "breed", "bleed", "blind", "faith",
     "paint", "pair", "hearth", "heard", "hears", "confusing", "confused", "reactions", "reaction", "resultados", "resultado", "resultar", "results",
     "would", "drawn", "nose", "come", "noise", "fitting", "fasting", "cancer", "cancers", "operada",
-    "operado", "operated",
+    "operado", "operated", "operaron", "operaran", "operara", "operarme", "operar", "operan", "operando",
 ];
 
 /// Does `word` (from a message) match the key word `key`, allowing typos in longer words and
