@@ -1,6 +1,8 @@
 //! Which of the patient's own medications a message means: drug-name words first (typos
-//! tolerated, dose numbers break ties), embedding similarity only when no name word matches.
-//! The answer is always an index into the patient's list, never a name the model made up.
+//! tolerated, dictation's split words joined, dose numbers break ties); then a brand, what the
+//! medicine is for, its dose or its form (`med_words`: "my Lipitor", "the water pill", "the
+//! 500"); embedding similarity only when none of these matches. The answer is always an index
+//! into the patient's list, never a name the model made up.
 
 use super::med_words::{BRANDS, PURPOSES};
 use crate::text::{fuzzy_eq, words};
