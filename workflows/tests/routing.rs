@@ -59,3 +59,13 @@ fn cancer_is_not_a_typo_of_cancel() {
     assert!(!workflows::understand::values::asks_for_person("me operaron de la rodilla hace una semana y me duele"));
     assert!(workflows::understand::values::asks_for_person("operator please"));
 }
+
+/// "¿Puedo ir a trabajar?" asks whether it is safe to work, not for a visit ("puedo ir" is also
+/// how a booking starts; found in corpus M).
+#[test]
+fn asking_whether_one_may_go_back_to_work_is_advice() {
+    use workflows::understand::values::asks_for_advice;
+    assert!(asks_for_advice("Tengo un poquito de dolor de garganta y mocos, ¿puedo ir a trabajar?"));
+    assert!(asks_for_advice("when can I go back to school after the surgery?"));
+    assert!(!asks_for_advice("¿puedo ir el martes a mi cita?"));
+}

@@ -123,6 +123,8 @@ const CLINICAL: &[&str] = &[
     "cream", "ointment", "crema", "pomada", "ponerme", "daycare", "guarderia", "come out", "surgery", "surgeon", "cirugia", "cirujano",
     "tums", "spray", "epipen", "stretch", "estirar", "pool", "piscina", "alberca", "tetanus", "tetano", "shower", "oil", "aceite",
     "tab", "tabs", "twice a day", "generic", "generico", "lie down", "acostar", "jugar", "sports", "deporte", "futbol", "play",
+    "ir a trabajar", "volver a trabajar", "regresar a trabajar", "volver al trabajo", "regresar al trabajo", "go to work",
+    "back to school", "go to school", "ir a la escuela", "volver a la escuela", "have sex", "tener relaciones",
 ];
 
 /// Words that make a question about the visit or the prescription itself, not medical advice
