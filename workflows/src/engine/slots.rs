@@ -55,8 +55,6 @@ const REJECT: &[&str] = &[
     "none", "neither", "other times", "another time", "another day", "different time", "none of them", "ninguno", "ninguna", "otro dia",
     "otra hora", "otro horario",
 ];
-const DAY_SHORT: [[&str; 2]; 7] =
-    [["mon", "lun"], ["tues", "tue"], ["weds", "mie"], ["thurs", "jue"], ["fri", "vie"], ["sat", "sab"], ["sun", "dom"]];
 const DAY_NAMES: [[&str; 2]; 7] = [
     ["monday", "lunes"],
     ["tuesday", "martes"],
@@ -185,7 +183,11 @@ impl Engine {
 /// only the model can tell: a button's label, a position ("the second one"), the one option
 /// whose words the message shares most, or a refusal of them all.
 pub fn pick_by_rules(msg: &str, items: &[Item], lang: Lang, off: chrono::FixedOffset) -> Option<Pick> {
-    let w = words(msg);
+    // Weekdays as the date reader knows them ("thurs", "weds"), written out in full.
+    let w: Vec<String> = words(msg)
+        .into_iter()
+        .map(|x| dates::weekday_named(&x).map_or(x, |d| DAY_NAMES[d.num_days_from_monday() as usize][0].to_string()))
+        .collect();
     let labels: Vec<String> = items.iter().map(|it| item(it, off, lang)).collect();
     // A quick-reply button sends its label verbatim: that is a pick, whatever it contains.
     let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
@@ -273,7 +275,6 @@ fn match_words(it: &Item, label: &str, off: chrono::FixedOffset) -> Vec<String> 
         let local = t.with_timezone(&off);
         let wd = local.weekday().num_days_from_monday() as usize;
         out.extend(DAY_NAMES[wd].iter().map(|s| s.to_string()));
-        out.extend(DAY_SHORT[wd].iter().map(|s| s.to_string()));
         out.extend(time_words(local.hour(), local.minute()));
     }
     out

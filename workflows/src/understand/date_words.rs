@@ -26,6 +26,7 @@ pub(super) const WEEKDAYS: &[(&str, Weekday)] = &[
     ("tue", Weekday::Tue),
     ("tues", Weekday::Tue),
     ("wed", Weekday::Wed),
+    ("weds", Weekday::Wed),
     ("thu", Weekday::Thu),
     ("thurs", Weekday::Thu),
     ("fri", Weekday::Fri),

@@ -61,6 +61,11 @@ impl Found {
     }
 }
 
+/// The weekday a word names ("thurs", "miércoles", "wensday"), as the date reader reads it.
+pub fn weekday_named(word: &str) -> Option<Weekday> {
+    lookup(WEEKDAYS, word)
+}
+
 /// Reads a date window from `text`, relative to the local date `today`.
 pub fn parse(text: &str, today: NaiveDate, lang: Lang) -> Option<DateWindow> {
     let w = words(text);

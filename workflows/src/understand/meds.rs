@@ -5,7 +5,7 @@
 //! into the patient's list, never a name the model made up.
 
 use super::med_words::{BRANDS, PURPOSES};
-use crate::text::{fuzzy_eq, words};
+use crate::text::{fuzzy_eq, has_any, words};
 use crate::{Result, Understand};
 
 /// Words in EHR medication names that say nothing about which drug it is.
@@ -41,7 +41,7 @@ pub async fn match_medication(text: &str, names: &[String], understand: &dyn Und
             }
         }
         // "my metformin and my Lipitor": a second medicine named by its brand joins the question.
-        let more: Vec<usize> = (0..names.len()).filter(|&i| scores[i] == 0 && by_brand(&msg, &names[i])).collect();
+        let more: Vec<usize> = (0..names.len()).filter(|&i| scores[i] == 0 && by_brand(&msg, &words(&names[i]))).collect();
         cands.extend(more);
         return Ok(if cands.len() == 1 { MedMatch::One(cands[0]) } else { MedMatch::Ambiguous(cands) });
     }
@@ -82,13 +82,8 @@ pub async fn match_medication(text: &str, names: &[String], understand: &dyn Und
 /// Whether the message names this medicine by a brand or by what it is for.
 fn by_brand_or_purpose(msg: &[String], name: &str) -> bool {
     let name = words(name);
-    let generic = |g: &str| name.iter().any(|w| w == g);
-    let said = |p: &str| {
-        let keys: Vec<&str> = p.split(' ').collect();
-        msg.windows(keys.len()).any(|win| win.iter().zip(&keys).all(|(m, k)| m == k || (k.len() >= 6 && fuzzy_eq(m, k))))
-    };
-    by_brand(msg, &name.join(" "))
-        || PURPOSES.iter().any(|(phrases, generics)| generics.iter().any(|g| generic(g)) && phrases.iter().any(|p| said(p)))
+    by_brand(msg, &name)
+        || PURPOSES.iter().any(|(phrases, generics)| generics.iter().any(|g| name.contains(&g.to_string())) && has_any(msg, phrases))
 }
 
 /// How many of the drug's own name words the message mentions; dictation's split words count
@@ -120,8 +115,7 @@ fn brand_elsewhere(msg: &[String], names: &[String]) -> bool {
 }
 
 /// Whether the message names this medicine by a brand ("Lipitor", or "sal buta mol" dictated).
-fn by_brand(msg: &[String], name: &str) -> bool {
-    let name = words(name);
+fn by_brand(msg: &[String], name: &[String]) -> bool {
     let joined = joined_words(msg);
     BRANDS.iter().any(|(brand, g)| name.iter().any(|w| w == g) && msg.iter().chain(&joined).any(|m| m == brand || (brand.len() >= 6 && fuzzy_eq(m, brand))))
 }
